@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/morozhq/moroz/acd"
+)
+
+// Store is everything Moroz persists. Both backends implement all of it and
+// pass the same conformance suite. Every method is safe for concurrent use;
+// a nil error from a write means it is durably committed.
+type Store interface {
+	// Ping checks that the store answers; /readyz uses it.
+	Ping(ctx context.Context) error
+	// Close finishes writes in flight and releases the store. It is
+	// idempotent.
+	Close() error
+
+	Users
+	Helpers
+	Contacts
+	Items
+	Calls
+	Voicemails
+	Templates
+	Mailings
+}
+
+// Users holds accounts, API tokens and console sessions.
+type Users interface {
+	// CreateUser stores u and returns it with ID and CreatedAt set. A taken
+	// login is ErrConflict.
+	CreateUser(ctx context.Context, u User) (User, error)
+	User(ctx context.Context, id int64) (User, error)
+	UserByLogin(ctx context.Context, login string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	// UpdateUser writes every field of u but ID and CreatedAt.
+	UpdateUser(ctx context.Context, u User) error
+	CountUsers(ctx context.Context) (int, error)
+
+	// CreateToken stores t; a taken name is ErrConflict.
+	CreateToken(ctx context.Context, t Token) (Token, error)
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	ListTokens(ctx context.Context) ([]Token, error)
+	DeleteToken(ctx context.Context, id int64) error
+
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByHash returns ErrNotFound for an unknown or expired session.
+	SessionByHash(ctx context.Context, hash []byte, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteUserSessions ends every session of a user (disabled account).
+	DeleteUserSessions(ctx context.Context, userID int64) error
+}
+
+// Helpers holds helpers' routing profiles.
+type Helpers interface {
+	// PutHelper creates or replaces the profile of h.UserID.
+	PutHelper(ctx context.Context, h Helper) error
+	Helper(ctx context.Context, userID int64) (Helper, error)
+	ListHelpers(ctx context.Context) ([]Helper, error)
+}
+
+// Contacts holds contacts and their identities.
+type Contacts interface {
+	// ResolveContact returns the contact that owns id, creating one named
+	// name when none does. Concurrent calls for one identity return the
+	// same contact.
+	ResolveContact(ctx context.Context, id Identity, name string) (Contact, error)
+	Contact(ctx context.Context, id int64) (Contact, error)
+	// UpdateContact writes Name, Lang and Fields.
+	UpdateContact(ctx context.Context, c Contact) error
+	// AddIdentity joins id to the contact; an identity another contact owns
+	// is ErrConflict.
+	AddIdentity(ctx context.Context, contactID int64, id Identity) error
+}
+
+// Items holds work items, their history and their messages.
+type Items interface {
+	// CreateItem stores it with first as its first event, in one commit.
+	// An item with the same channel and non-empty external id is returned
+	// as stored, with created false, and nothing is written.
+	CreateItem(ctx context.Context, it Item, first Event) (stored Item, created bool, err error)
+	Item(ctx context.Context, id int64) (Item, error)
+	ItemByExternalID(ctx context.Context, ch acd.Channel, externalID string) (Item, error)
+	// ListItems returns items in ID order.
+	ListItems(ctx context.Context, f ItemFilter) ([]Item, error)
+	// UpdateItem applies u and appends u.Event in one commit, and returns
+	// the item as it now is.
+	UpdateItem(ctx context.Context, id int64, u ItemUpdate) (Item, error)
+	AppendEvent(ctx context.Context, e Event) (Event, error)
+	// Events returns an item's history, oldest first.
+	Events(ctx context.Context, itemID int64) ([]Event, error)
+
+	// AddMessage stores m. A message with the same item channel's external
+	// id is returned as stored with created false.
+	AddMessage(ctx context.Context, m Message) (stored Message, created bool, err error)
+	Messages(ctx context.Context, itemID int64) ([]Message, error)
+	// ItemByMessageExternalID finds the item holding a message, for
+	// threading replies (In-Reply-To, References).
+	ItemByMessageExternalID(ctx context.Context, externalID string) (Item, error)
+}
+
+// Calls holds call records.
+type Calls interface {
+	// PutCall creates the record of c.CallID or replaces it.
+	PutCall(ctx context.Context, c Call) (Call, error)
+	Call(ctx context.Context, callID string) (Call, error)
+	ListCalls(ctx context.Context, f CallFilter) ([]Call, error)
+}
+
+// Voicemails holds recorded messages.
+type Voicemails interface {
+	CreateVoicemail(ctx context.Context, v Voicemail) (Voicemail, error)
+	Voicemail(ctx context.Context, id int64) (Voicemail, error)
+	ListVoicemails(ctx context.Context, limit int) ([]Voicemail, error)
+}
+
+// Templates holds reply templates.
+type Templates interface {
+	// PutTemplate creates t (ID 0) or replaces it.
+	PutTemplate(ctx context.Context, t Template) (Template, error)
+	Template(ctx context.Context, id int64) (Template, error)
+	ListTemplates(ctx context.Context) ([]Template, error)
+	DeleteTemplate(ctx context.Context, id int64) error
+	// CountTemplateUse adds one to the template's use counter.
+	CountTemplateUse(ctx context.Context, id int64) error
+}
+
+// Mailings holds mailings and their recipients.
+type Mailings interface {
+	PutMailing(ctx context.Context, m Mailing) (Mailing, error)
+	Mailing(ctx context.Context, id int64) (Mailing, error)
+	ListMailings(ctx context.Context) ([]Mailing, error)
+	// AddRecipients adds contacts to a mailing as pending; contacts already
+	// in it are left alone. It returns how many were added.
+	AddRecipients(ctx context.Context, mailingID int64, contactIDs []int64) (int, error)
+	// PendingRecipients returns up to limit pending recipients.
+	PendingRecipients(ctx context.Context, mailingID int64, limit int) ([]Recipient, error)
+	// MarkRecipient records the result of sending to one recipient and
+	// updates the mailing's Sent counter in the same commit.
+	MarkRecipient(ctx context.Context, r Recipient) error
+}

@@ -1,0 +1,209 @@
+// Package config is Moroz's configuration: one struct with a documented
+// default for every key, loaded from a YAML file, then MOROZ_* environment
+// variables, then command-line flags, and validated at load.
+//
+// A key's environment variable is its path in upper case joined by
+// underscores: mail.domains is MOROZ_MAIL_DOMAINS. Lists are comma-separated
+// in the environment. configs/moroz.yaml shows every key with its default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for the keys whose zero value is not the default.
+const (
+	DefaultData        = "moroz-data"
+	DefaultHTTPAddr    = "127.0.0.1:8080"
+	DefaultSIPAddr     = "127.0.0.1:5060"
+	DefaultSMTPAddr    = "127.0.0.1:2525"
+	DefaultMailDomain  = "localhost"
+	DefaultLogLevel    = "info"
+	DefaultLogFormat   = "auto"
+	DefaultSessionTTL  = 12 * time.Hour
+	DefaultDrainPeriod = 30 * time.Second
+	DefaultRTPPorts    = "10000-20000"
+)
+
+// Config is every setting of a Moroz node.
+type Config struct {
+	// Data is the data folder: the embedded store, recordings, attachments.
+	// Default "moroz-data" (relative to the working folder). Env MOROZ_DATA.
+	Data string `yaml:"data"`
+	// DB is a postgres:// URL; empty means the embedded SQLite store in
+	// Data. Env MOROZ_DB.
+	DB string `yaml:"db"`
+	// Log sets the logger.
+	Log Log `yaml:"log"`
+	// HTTP is the console, the API, health and metrics.
+	HTTP HTTP `yaml:"http"`
+	// SIP is the native SIP edge.
+	SIP SIP `yaml:"sip"`
+	// SMTP is letter intake.
+	SMTP SMTP `yaml:"smtp"`
+	// Mail is how letters are accepted and answered.
+	Mail Mail `yaml:"mail"`
+	// Drain is how long SIGTERM waits for live work (calls, requests) to
+	// end before stopping anyway. Default 30s. Env MOROZ_DRAIN.
+	Drain time.Duration `yaml:"drain"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	// Level is debug, info, warn or error. Default info. Env MOROZ_LOG_LEVEL.
+	Level string `yaml:"level"`
+	// Format is text, json, or auto (text on a terminal, JSON otherwise).
+	// Default auto. Env MOROZ_LOG_FORMAT.
+	Format string `yaml:"format"`
+}
+
+// HTTP configures the HTTP listener.
+type HTTP struct {
+	// Addr is host:port to listen on; port 0 picks a free port. Default
+	// 127.0.0.1:8080. Env MOROZ_HTTP_ADDR.
+	Addr string `yaml:"addr"`
+	// Origins are the extra origins (scheme://host[:port]) allowed to open
+	// the console's websocket and make cookie-authenticated requests; the
+	// console's own origin is always allowed. Env MOROZ_HTTP_ORIGINS.
+	Origins []string `yaml:"origins"`
+	// InsecureCookies drops the Secure flag from the session cookie, for a
+	// console served over plain HTTP on a LAN. Loopback addresses never
+	// need it. Default false. Env MOROZ_HTTP_INSECURE_COOKIES.
+	InsecureCookies bool `yaml:"insecure_cookies"`
+	// SessionTTL is how long a console login lasts. Default 12h.
+	// Env MOROZ_HTTP_SESSION_TTL.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+}
+
+// SIP configures the SIP edge.
+type SIP struct {
+	// Addr is host:port for SIP over UDP and TCP; port 0 picks a free one.
+	// Default 127.0.0.1:5060. Env MOROZ_SIP_ADDR.
+	Addr string `yaml:"addr"`
+	// PublicAddr is the address put in SDP and Contact when Moroz is
+	// behind NAT; empty means the listening address. Env MOROZ_SIP_PUBLIC_ADDR.
+	PublicAddr string `yaml:"public_addr"`
+	// RTPPorts is the UDP port range for media, "low-high". Default
+	// 10000-20000. Env MOROZ_SIP_RTP_PORTS.
+	RTPPorts string `yaml:"rtp_ports"`
+}
+
+// SMTP configures letter intake.
+type SMTP struct {
+	// Addr is host:port for SMTP intake; port 0 picks a free one. Default
+	// 127.0.0.1:2525. Env MOROZ_SMTP_ADDR.
+	Addr string `yaml:"addr"`
+}
+
+// Mail configures which letters are accepted.
+type Mail struct {
+	// Domains are the domains whose letters Moroz accepts; others get 550.
+	// Default [localhost]. Env MOROZ_MAIL_DOMAINS (comma-separated).
+	Domains []string `yaml:"domains"`
+}
+
+// Default returns the configuration used when nothing is configured.
+func Default() Config {
+	return Config{
+		Data:  DefaultData,
+		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		HTTP:  HTTP{Addr: DefaultHTTPAddr, SessionTTL: DefaultSessionTTL},
+		SIP:   SIP{Addr: DefaultSIPAddr, RTPPorts: DefaultRTPPorts},
+		SMTP:  SMTP{Addr: DefaultSMTPAddr},
+		Mail:  Mail{Domains: []string{DefaultMailDomain}},
+		Drain: DefaultDrainPeriod,
+	}
+}
+
+// KeyError says which key is wrong and why.
+type KeyError struct {
+	Key    string // the key's path, such as "http.addr"
+	Reason string
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Reason }
+
+// Validate checks every key and returns the problems joined, each a
+// *KeyError.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)})
+	}
+	if c.Data == "" && c.DB == "" {
+		bad("data", "must not be empty")
+	}
+	if c.DB != "" {
+		if u, err := url.Parse(c.DB); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("db", "want a postgres:// URL")
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		bad("log.format", "%q is not auto, text or json", c.Log.Format)
+	}
+	checkAddr(bad, "http.addr", c.HTTP.Addr)
+	checkAddr(bad, "sip.addr", c.SIP.Addr)
+	checkAddr(bad, "smtp.addr", c.SMTP.Addr)
+	for _, o := range c.HTTP.Origins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			bad("http.origins", "%q is not scheme://host[:port]", o)
+		}
+	}
+	if c.HTTP.SessionTTL < time.Minute {
+		bad("http.session_ttl", "%v is shorter than a minute", c.HTTP.SessionTTL)
+	}
+	if _, _, err := ParsePortRange(c.SIP.RTPPorts); err != nil {
+		bad("sip.rtp_ports", "%v", err)
+	}
+	if len(c.Mail.Domains) == 0 {
+		bad("mail.domains", "must name at least one domain")
+	}
+	for _, d := range c.Mail.Domains {
+		if d == "" || strings.ContainsAny(d, "@ /") {
+			bad("mail.domains", "%q is not a domain", d)
+		}
+	}
+	if c.Drain < 0 {
+		bad("drain", "must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+func checkAddr(bad func(string, string, ...any), key, addr string) {
+	if addr == "" {
+		return // the listener is off
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		bad(key, "%q is not host:port", addr)
+	}
+}
+
+// ParsePortRange parses "low-high" into its bounds.
+func ParsePortRange(s string) (low, high int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not low-high", s)
+	}
+	if _, err := fmt.Sscan(a, &low); err != nil {
+		return 0, 0, fmt.Errorf("%q is not low-high", s)
+	}
+	if _, err := fmt.Sscan(b, &high); err != nil {
+		return 0, 0, fmt.Errorf("%q is not low-high", s)
+	}
+	if low < 1024 || high > 65535 || low > high || (high-low) < 1 {
+		return 0, 0, fmt.Errorf("%q is not a range of ports within 1024-65535", s)
+	}
+	return low, high, nil
+}

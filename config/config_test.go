@@ -1,0 +1,117 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// The sample file documents every key with its default.
+func TestSampleIsDefault(t *testing.T) {
+	path := filepath.Join("..", "configs", "moroz.yaml")
+	got, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, Default(), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("configs/moroz.yaml differs from Default() (-file +default):\n%s", diff)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fields(reflect.ValueOf(&Config{}).Elem(), "") {
+		leaf := f.key[strings.LastIndex(f.key, ".")+1:]
+		if !strings.Contains(string(raw), leaf+":") {
+			t.Errorf("configs/moroz.yaml does not show key %s", f.key)
+		}
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("default configuration is invalid: %v", err)
+	}
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	if err := os.WriteFile(path, []byte("http:\n  addr: 127.0.0.1:9000\nmail:\n  domains: [a.example]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"MOROZ_MAIL_DOMAINS=ded.example, moroz.example",
+		"MOROZ_DRAIN=5s",
+		"MOROZ_HTTP_INSECURE_COOKIES=true",
+		"HOME=/nowhere",
+	}
+	c, err := Load(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "127.0.0.1:9000" {
+		t.Errorf("http.addr = %q, want the file's 127.0.0.1:9000", c.HTTP.Addr)
+	}
+	if diff := cmp.Diff(c.Mail.Domains, []string{"ded.example", "moroz.example"}); diff != "" {
+		t.Errorf("mail.domains (-got +want):\n%s", diff)
+	}
+	if c.Drain != 5*time.Second || !c.HTTP.InsecureCookies {
+		t.Errorf("drain %v, insecure_cookies %v: environment not applied", c.Drain, c.HTTP.InsecureCookies)
+	}
+}
+
+func TestBadInputNamesTheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  []string
+		key  string
+	}{
+		{name: "unknown key", file: "htp:\n  addr: x\n", key: "htp"},
+		{name: "wrong type", file: "drain: soon\n", key: "drain"},
+		{name: "bad env duration", env: []string{"MOROZ_DRAIN=soon"}, key: "drain"},
+		{name: "bad env bool", env: []string{"MOROZ_HTTP_INSECURE_COOKIES=perhaps"}, key: "http.insecure_cookies"},
+		{name: "bad address", file: "http:\n  addr: localhost\n", key: "http.addr"},
+		{name: "bad level", file: "log:\n  level: loud\n", key: "log.level"},
+		{name: "bad db", file: "db: mysql://x\n", key: "db"},
+		{name: "bad port range", file: "sip:\n  rtp_ports: 20000-10000\n", key: "sip.rtp_ports"},
+		{name: "no domains", file: "mail:\n  domains: []\n", key: "mail.domains"},
+		{name: "bad origin", file: "http:\n  origins: [desk.example]\n", key: "http.origins"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = filepath.Join(t.TempDir(), "m.yaml")
+				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := Load(path, tt.env)
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil {
+				t.Fatalf("no error, want one naming %s", tt.key)
+			}
+			var ke *KeyError
+			if errors.As(err, &ke) && ke.Key != tt.key {
+				t.Errorf("error names key %q, want %q: %v", ke.Key, tt.key, err)
+			}
+			if !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error %q does not name %s", err, tt.key)
+			}
+		})
+	}
+}
+
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"MOROZ_HTTP_ADDR=x", "MOROZ_HTTP_ADRR=y", "MOROZ_TEST_DB=z", "MOROZ_REQUIRE_PG=1", "PATH=/bin"})
+	if diff := cmp.Diff(got, []string{"MOROZ_HTTP_ADRR"}); diff != "" {
+		t.Errorf("UnknownEnv (-got +want):\n%s", diff)
+	}
+}

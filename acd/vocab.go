@@ -73,3 +73,48 @@ const (
 	OutcomeDuplicate   Outcome = "duplicate"
 	OutcomeTransferred Outcome = "transferred"
 )
+
+// Status is a helper's presence, one state across every channel. Busy is
+// not a status: it is derived from a helper's load (HelperInfo.Busy).
+type Status string
+
+// The helper statuses. A helper starts Offline until their console or phone
+// comes back.
+const (
+	StatusOffline   Status = "offline"
+	StatusAvailable Status = "available"
+	StatusAway      Status = "away"
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	return s == StatusOffline || s == StatusAvailable || s == StatusAway
+}
+
+// ReasonMissedOffers is the away reason of a helper the router paused after
+// too many offers in a row timed out (RONA).
+const ReasonMissedOffers = "missed offers"
+
+// chIndex maps a channel to a small array index; unknown channels map to -1.
+func chIndex(c Channel) int {
+	switch c {
+	case Voice:
+		return 0
+	case Voicemail:
+		return 1
+	case Callback:
+		return 2
+	case Email:
+		return 3
+	case Telegram:
+		return 4
+	case Chat:
+		return 5
+	case Form:
+		return 6
+	}
+	return -1
+}
+
+// numChannels is the length of per-channel arrays indexed by chIndex.
+const numChannels = 7

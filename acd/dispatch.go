@@ -95,9 +95,6 @@ func (r *Router) place(it *item) {
 		}
 		return
 	}
-	if !it.queue.routable() {
-		return
-	}
 	cands := r.candidates(it)
 	if len(cands) == 0 {
 		return
@@ -116,6 +113,9 @@ func (r *Router) candidates(it *item) []*helper {
 	r.markGen++
 	cands := r.scratch[:0]
 	for _, q := range it.queues() {
+		if !q.routable() {
+			continue
+		}
 		set := &q.idle
 		if it.Channel.Live() {
 			set = &q.voice

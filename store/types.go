@@ -17,6 +17,12 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrInvalid means the input cannot be stored as it is (an unknown
+	// channel or state, malformed JSON, a missing required field).
+	ErrInvalid = errors.New("invalid input")
+	// ErrNotMigrated means the database schema is older than this binary:
+	// run the migrations (moroz migrate, or Open without SkipMigrations).
+	ErrNotMigrated = errors.New("schema not migrated")
 )
 
 // Role is what a user may do. Roles are ordered: an admin may do all a

@@ -1,0 +1,264 @@
+// Package pgtest gives tests a throwaway PostgreSQL database: a fresh,
+// empty database per test on one cluster shared by the test binary.
+//
+// The cluster is the one env MOROZ_TEST_DB names (a server URL on which the
+// tests may create databases) or, without it, one pgtest starts itself in a
+// temporary folder with initdb and pg_ctl from Debian's postgresql package,
+// listening on a free loopback port. As root it runs them as the postgres
+// user (initdb refuses root). Where neither is possible tests are skipped,
+// unless env MOROZ_REQUIRE_PG=1 (CI) turns the skip into a failure.
+//
+// A package using URL must stop the cluster when its test binary ends:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Environment variables pgtest reads.
+const (
+	// EnvURL names a PostgreSQL server URL to use instead of starting one.
+	EnvURL = "MOROZ_TEST_DB"
+	// EnvRequire set to 1 makes a missing PostgreSQL fail the test.
+	EnvRequire = "MOROZ_REQUIRE_PG"
+)
+
+// cluster is the test binary's one PostgreSQL server, started on first use.
+// It is package state because it must outlive every test and be shared by
+// them; Main stops it.
+var cluster struct {
+	once    sync.Once
+	mu      sync.Mutex
+	admin   string // URL of the maintenance database; guarded by mu after once
+	stop    func() // stops a cluster pgtest started; nil for MOROZ_TEST_DB
+	err     error  // why there is no cluster
+	missing bool   // err means PostgreSQL is not installed
+}
+
+// Main runs the tests of m, stops the cluster if pgtest started one, and
+// exits with the tests' status. Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop stops the cluster pgtest started, if any. Main calls it; it is safe
+// to call more than once.
+func Stop() {
+	cluster.mu.Lock()
+	defer cluster.mu.Unlock()
+	if cluster.stop != nil {
+		cluster.stop()
+		cluster.stop = nil
+		cluster.err = errors.New("pgtest: cluster stopped")
+	}
+}
+
+// URL returns the URL of a new, empty database for t, dropped when t ends.
+// It skips t when no PostgreSQL is available (fails it under
+// MOROZ_REQUIRE_PG=1).
+func URL(t testing.TB) string {
+	t.Helper()
+	admin := adminURL(t)
+	name := "moroz_test_" + randomHex(6)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := adminExec(ctx, admin, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := adminExec(ctx, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	return withDatabase(admin, name)
+}
+
+// adminURL starts the cluster once and returns its maintenance URL.
+func adminURL(t testing.TB) string {
+	t.Helper()
+	cluster.once.Do(func() {
+		cluster.mu.Lock()
+		defer cluster.mu.Unlock()
+		if u := os.Getenv(EnvURL); u != "" {
+			cluster.admin = u
+			return
+		}
+		cluster.admin, cluster.stop, cluster.err = startCluster()
+	})
+	cluster.mu.Lock()
+	admin, err, missing := cluster.admin, cluster.err, cluster.missing
+	cluster.mu.Unlock()
+	switch {
+	case err == nil:
+		return admin
+	case missing && os.Getenv(EnvRequire) != "1":
+		t.Skipf("pgtest: %v; install Debian's postgresql package or set %s to a server URL", err, EnvURL)
+	}
+	t.Fatalf("pgtest: %v", err)
+	return ""
+}
+
+func adminExec(ctx context.Context, admin, sql string) error {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// withDatabase returns admin with its database replaced by name.
+func withDatabase(admin, name string) string {
+	u, err := url.Parse(admin)
+	if err != nil {
+		return admin
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// binDir finds the newest PostgreSQL under /usr/lib/postgresql, or the
+// folder of initdb on PATH.
+func binDir() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("no PostgreSQL binaries (initdb, pg_ctl) found")
+}
+
+func version(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+// startCluster makes a cluster in a new temporary folder and starts it.
+func startCluster() (admin string, stop func(), err error) {
+	bin, err := binDir()
+	if err != nil {
+		cluster.missing = true
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "moroz-pgtest-")
+	if err != nil {
+		return "", nil, err
+	}
+	run, err := runAs(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	data := filepath.Join(dir, "data")
+	if err := initCluster(run, bin, data, port, dir); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	stop = func() {
+		run(filepath.Join(bin, "pg_ctl"), "stop", "-D", data, "-m", "immediate", "-w")
+		os.RemoveAll(dir)
+	}
+	admin = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return admin, stop, nil
+}
+
+// initCluster runs initdb and starts the server with its socket in sockDir.
+func initCluster(run func(string, ...string) error, bin, data string, port int, sockDir string) error {
+	err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+		"--encoding=UTF8", "--locale=C", "--no-instructions")
+	if err != nil {
+		return fmt.Errorf("initdb: %w", err)
+	}
+	opts := strings.Join([]string{
+		"-c listen_addresses=127.0.0.1",
+		"-c port=" + strconv.Itoa(port),
+		"-c unix_socket_directories=" + sockDir,
+		"-c max_connections=200",
+		"-c shared_buffers=64MB",
+	}, " ")
+	err = run(filepath.Join(bin, "pg_ctl"), "start", "-D", data, "-w", "-t", "60",
+		"-l", filepath.Join(sockDir, "server.log"), "-o", opts)
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(sockDir, "server.log"))
+		return fmt.Errorf("pg_ctl start: %w\n%s", err, log)
+	}
+	return nil
+}
+
+// runAs returns a runner of PostgreSQL commands: as the postgres user
+// through runuser when this process is root, directly otherwise. dir is
+// handed to that user.
+func runAs(dir string) (func(name string, args ...string) error, error) {
+	run := func(name string, args ...string) error {
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return run, nil
+	}
+	pg, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root needs the postgres user: %w", err)
+	}
+	uid, _ := strconv.Atoi(pg.Uid)
+	gid, _ := strconv.Atoi(pg.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return nil, err
+	}
+	return func(name string, args ...string) error {
+		return run("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+	}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,146 @@
+package sip
+
+import (
+	"errors"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/morozhq/moroz/sip/media"
+)
+
+// onInvite starts a call, or updates one for a re-INVITE. It holds sipgo's
+// goroutine until the INVITE has its final response: sipgo ends the
+// transaction when the handler returns.
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if _, inDialog := req.To().Params.Get("tag"); inDialog {
+		s.onReinvite(req, tx)
+		return
+	}
+	if s.Draining() || s.ctx.Err() != nil {
+		s.respond(tx, req, 503, "Service Unavailable", retryAfter(s.cfg.RetryAfter))
+		return
+	}
+	c, ok := s.newCallFor(req, tx)
+	if !ok {
+		return
+	}
+	s.respond(tx, req, 100, "Trying")
+	if !tx.OnCancel(func(*sip.Request) { c.finish(CauseCanceled) }) {
+		c.finish(CauseCanceled)
+		return
+	}
+	s.dialogs.add(c)
+	s.stats.invites.Add(1)
+	c.log.Debug("call arrived", "from", c.from, "to", c.to, "codec", c.codec.Name)
+
+	s.wg.Add(1)
+	go s.runCall(c)
+
+	select {
+	case <-c.final:
+	case <-tx.Done():
+		c.finish(CauseCanceled)
+	}
+}
+
+// newCallFor negotiates media for an INVITE; on failure it answers the
+// INVITE itself and reports false.
+func (s *Server) newCallFor(req *sip.Request, tx sip.ServerTransaction) (*Call, bool) {
+	if len(req.Body()) == 0 {
+		// TODO(#5): offer in the 200 and take the answer from the ACK (late offer).
+		s.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 moroz "an SDP offer is required"`))
+		return nil, false
+	}
+	off, err := parseOffer(req.Body())
+	if err != nil {
+		s.refuseOffer(req, tx, err)
+		return nil, false
+	}
+	conn, err := s.ports.Listen()
+	if err != nil {
+		s.log.Error("no rtp port for a call", "call_id", callID(req), "error", err)
+		s.respond(tx, req, 503, "Service Unavailable", retryAfter(s.cfg.RetryAfter))
+		return nil, false
+	}
+	leg, err := media.NewLeg(conn, media.LegConfig{Codec: off.codec, DTMFPayloadType: off.dtmfPT,
+		Remote: off.remote, Logger: s.log.With("call_id", callID(req))})
+	if err != nil {
+		s.respond(tx, req, 500, "Server Internal Error")
+		return nil, false
+	}
+	return newCall(s, req, tx, leg, off), true
+}
+
+// refuseOffer answers an SDP that cannot be used: 488 when it shares no
+// codec (RFC 3261 §13.3.1.3), 400 when it does not parse.
+func (s *Server) refuseOffer(req *sip.Request, tx sip.ServerTransaction, err error) {
+	s.plog.Warn("sdp offer refused", "call_id", callID(req), "peer", req.Source(), "error", truncate(err.Error(), 120))
+	if errors.Is(err, errNoCodec) {
+		s.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `305 moroz "incompatible media format"`))
+		return
+	}
+	s.respond(tx, req, 400, "Bad SDP")
+}
+
+// runCall runs the handler for one call and cleans up after it.
+func (s *Server) runCall(c *Call) {
+	defer s.wg.Done()
+	defer c.release()
+	s.handler(c.ctx, c)
+}
+
+// onReinvite answers a re-INVITE in an existing dialog (hold, resume, a
+// new address): 481 without the dialog, 488 for an unusable offer.
+func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.dialogs.lookup(req)
+	if c == nil {
+		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if len(req.Body()) == 0 {
+		// TODO(#5): a re-INVITE without an offer wants our offer in the 200.
+		s.respond(tx, req, 488, "Not Acceptable Here")
+		return
+	}
+	off, err := parseOffer(req.Body())
+	if err != nil {
+		s.refuseOffer(req, tx, err)
+		return
+	}
+	body, err := c.reinvite(off)
+	if err != nil {
+		s.refuseOffer(req, tx, err)
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", body)
+	res.AppendHeader(s.contact(req.Transport()))
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	if err := tx.Respond(res); err != nil {
+		c.log.Debug("re-invite respond failed", "error", err)
+	}
+	c.log.Debug("call re-invited", "direction", off.direction)
+}
+
+// onAck confirms a dialog; an ACK for no dialog is ignored (RFC 3261 §17.2.3).
+func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
+	if c := s.dialogs.lookup(req); c != nil {
+		c.gotAck()
+	}
+}
+
+// onBye ends a call at the caller's request (RFC 3261 §15.1.2).
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.dialogs.lookup(req)
+	if c == nil {
+		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.respond(tx, req, 200, "OK")
+	c.gotAck() // a BYE implies the caller took the answer
+	c.finish(CauseCallerHangup)
+}
+
+// onCancel sees only CANCELs that matched no INVITE transaction: sipgo
+// answers the others (200, then 487 to the INVITE) and fires OnCancel.
+func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+}

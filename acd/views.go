@@ -10,7 +10,7 @@ import (
 type ItemInfo struct {
 	Item
 	State       State
-	Priority    int // with escalation boosts
+	Effective   int // Priority with escalation boosts
 	QueuedAt    time.Time
 	HelperID    int64   // the helper working on it, 0 when none
 	OfferedTo   []int64 // helpers with a pending offer
@@ -31,9 +31,10 @@ func (r *Router) Item(id int64) (ItemInfo, bool) {
 
 func (it *item) info() ItemInfo {
 	ii := ItemInfo{
-		Item: it.Item, State: it.state, Priority: it.prio, QueuedAt: it.queuedAt,
+		Item: it.Item, State: it.state, Effective: it.prio, QueuedAt: it.queuedAt,
 		Escalations: it.step,
 	}
+	ii.Queue = it.queue.cfg.Name
 	ii.Skills = slices.Clone(it.Skills)
 	if it.helper != nil {
 		ii.HelperID = it.helper.id

@@ -1,0 +1,23 @@
+// Package console is Moroz's HTTP face: the JSON API under /api/v1, the
+// login and its roles, health (/healthz, /readyz) and metrics (/metrics).
+// Later it also carries the helpers' websocket and the softphone's WebRTC
+// leg.
+//
+// It does not route work: it reads items from the store and passes what
+// helpers do to the router through the interfaces its owner gives it.
+//
+// # Authentication
+//
+// A browser logs in with POST /api/v1/session and holds an HttpOnly session
+// cookie; scripts send Authorization: Bearer TOKEN. Only SHA-256 digests of
+// cookies and tokens are stored, passwords are argon2id hashes. Every
+// handler declares the least role it needs (helper < supervisor < admin) and
+// the check runs on the server for every request. Cookie-authenticated
+// requests that change state must come from the console's own origin or an
+// allowed one (net/http's cross-origin protection). Logins are rate-limited
+// per client address and per account.
+//
+// # Errors
+//
+// Every error is JSON {"error": "..."} with a fitting status.
+package console

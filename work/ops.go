@@ -1,0 +1,191 @@
+package work
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/stats"
+	"github.com/morozhq/moroz/store"
+)
+
+// Submit stores it with its first event and then hands it to the router.
+// A nil error means the item is durably stored and the sender may be
+// acknowledged; an item the router refuses (a full queue, say) stays stored
+// and waiting, is logged, and returns to the router at the next start. An
+// item whose channel and external id were submitted before is returned as
+// stored, with created false, and is not routed again.
+//
+// Zero fields get defaults: Queue by channel, State queued, CreatedAt and
+// first.At now.
+func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) (store.Item, bool, error) {
+	if !it.Channel.Valid() {
+		return store.Item{}, false, fmt.Errorf("submit: unknown channel %q", it.Channel)
+	}
+	now := s.now()
+	if it.Queue == "" {
+		it.Queue = DefaultQueueFor(it.Channel)
+	}
+	if !s.queues[it.Queue] {
+		return store.Item{}, false, fmt.Errorf("submit: %w %q", acd.ErrUnknownQueue, it.Queue)
+	}
+	it.State = acd.StateQueued
+	if it.CreatedAt.IsZero() {
+		it.CreatedAt = now
+	}
+	if first.Type == "" {
+		first.Type = "received"
+	}
+	if first.At.IsZero() {
+		first.At = now
+	}
+	stored, created, err := s.st.CreateItem(ctx, it, first)
+	if err != nil || !created {
+		return stored, created, err
+	}
+	if stored.Channel == acd.Voicemail {
+		s.day.Observe(stats.KindVoicemail, stored.CreatedAt)
+	}
+	s.route(stored)
+	return stored, true, nil
+}
+
+// route hands a stored item to the router.
+func (s *Service) route(it store.Item) {
+	_, err := s.router.Enqueue(acd.Item{ID: it.ID, Channel: it.Channel, Queue: it.Queue, Priority: it.Priority,
+		Created: it.CreatedAt, Skills: parseSkills(it.Skills), SLADue: it.SLADue})
+	if err != nil {
+		s.log.Error("stored item not routed; it waits for the next start", "item_id", it.ID, "queue", it.Queue, "err", err)
+	}
+}
+
+// SetStatus sets a helper's presence. A helper the router does not know
+// yet is loaded from the store; one without a profile takes every queue.
+func (s *Service) SetStatus(ctx context.Context, helperID int64, st acd.Status, reason string) error {
+	if err := s.ensureHelper(ctx, helperID); err != nil {
+		return err
+	}
+	_, err := s.router.SetStatus(helperID, st, reason)
+	return err
+}
+
+func (s *Service) ensureHelper(ctx context.Context, id int64) error {
+	if _, ok := s.router.Helper(id); ok {
+		return nil
+	}
+	h, err := s.st.Helper(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		h = store.Helper{UserID: id, Queues: s.allQueues()}
+		err = s.st.PutHelper(ctx, h) // so that lists and restarts know them
+	}
+	if err != nil {
+		return fmt.Errorf("helper %d: %w", id, err)
+	}
+	_, err = s.router.SetHelper(s.helperConfig(h))
+	return err
+}
+
+// UpdateHelper stores a helper's profile and applies it to the router.
+func (s *Service) UpdateHelper(ctx context.Context, h store.Helper) error {
+	if err := s.st.PutHelper(ctx, h); err != nil {
+		return err
+	}
+	_, err := s.router.SetHelper(s.helperConfig(h))
+	return err
+}
+
+// Accept takes the item offered to the helper.
+func (s *Service) Accept(ctx context.Context, itemID, helperID int64) error {
+	_, err := s.router.Accept(itemID, helperID)
+	return err
+}
+
+// Reject declines the item offered to the helper.
+func (s *Service) Reject(ctx context.Context, itemID, helperID int64) error {
+	_, err := s.router.Reject(itemID, helperID, acd.RejectDeclined)
+	return err
+}
+
+// Reply stores an outbound message of the helper working on the item and
+// tells the router the item was answered. Sending it is the channel's
+// business.
+func (s *Service) Reply(ctx context.Context, itemID, helperID int64, m store.Message) (store.Message, error) {
+	if err := s.holds(itemID, helperID); err != nil {
+		return store.Message{}, err
+	}
+	m.ItemID, m.HelperID, m.Direction = itemID, helperID, "out"
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = s.now()
+	}
+	stored, _, err := s.st.AddMessage(ctx, m)
+	if err != nil {
+		return store.Message{}, fmt.Errorf("reply to item %d: %w", itemID, err)
+	}
+	if m.TemplateID != 0 {
+		if err := s.st.CountTemplateUse(ctx, m.TemplateID); err != nil {
+			s.log.Warn("template use not counted", "item_id", itemID, "template", m.TemplateID, "err", err)
+		}
+	}
+	if _, err := s.router.Replied(itemID); err != nil {
+		return stored, err
+	}
+	return stored, nil
+}
+
+// Complete ends the helper's work on the item with its outcome and an
+// optional note; the helper's wrap-up follows.
+func (s *Service) Complete(ctx context.Context, itemID, helperID int64, outcome acd.Outcome, note string) error {
+	if err := s.holds(itemID, helperID); err != nil {
+		return err
+	}
+	if note != "" {
+		s.mu.Lock()
+		s.notes[itemID] = note // stored with the completed event
+		s.mu.Unlock()
+	}
+	if _, err := s.router.Complete(itemID, outcome); err != nil {
+		s.mu.Lock()
+		delete(s.notes, itemID)
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// holds checks that the helper is working on the item.
+func (s *Service) holds(itemID, helperID int64) error {
+	info, ok := s.router.Item(itemID)
+	if !ok {
+		return fmt.Errorf("item %d: %w", itemID, acd.ErrUnknownItem)
+	}
+	if info.HelperID != helperID {
+		return fmt.Errorf("item %d: %w", itemID, ErrNotYours)
+	}
+	return nil
+}
+
+// EndWrapUp ends the helper's wrap-up early.
+func (s *Service) EndWrapUp(ctx context.Context, helperID int64) error {
+	_, err := s.router.EndWrapUp(helperID)
+	return err
+}
+
+// Transfer moves an item to another queue or helper.
+func (s *Service) Transfer(ctx context.Context, itemID int64, to acd.Target) error {
+	_, err := s.router.Transfer(itemID, to)
+	return err
+}
+
+// Recall takes an item back from its helper into its queue (a
+// supervisor's action).
+func (s *Service) Recall(ctx context.Context, itemID int64) error {
+	_, err := s.router.Recall(itemID)
+	return err
+}
+
+// Helpers returns snapshots of every helper the router knows.
+func (s *Service) Helpers() []acd.HelperInfo { return s.router.Helpers() }
+
+// Queues returns snapshots of every queue.
+func (s *Service) Queues() []acd.QueueInfo { return s.router.Queues() }

@@ -1,0 +1,195 @@
+package work
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/logging"
+	"github.com/morozhq/moroz/store"
+)
+
+func openStore(t *testing.T, dir string) store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func newService(t *testing.T, st store.Store) (*Service, <-chan acd.Event) {
+	t.Helper()
+	s, err := New(context.Background(), Options{Store: st, Logger: logging.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan acd.Event, 1000)
+	s.Listen(func(e acd.Event) { events <- e })
+	return s, events
+}
+
+// waitFor reads stored events until one of type typ for item id arrives.
+func waitFor(t *testing.T, events <-chan acd.Event, typ acd.EventType, id int64) acd.Event {
+	t.Helper()
+	timeout := time.After(10 * time.Second) // a hang guard, not a timing assertion
+	for {
+		select {
+		case e := <-events:
+			if e.Type == typ && (id == 0 || e.ItemID == id) {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no %s event for item %d", typ, id)
+		}
+	}
+}
+
+func historyTypes(t *testing.T, st store.Store, id int64) []string {
+	t.Helper()
+	evs, err := st.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func TestLetterFromArrivalToClose(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	s, events := newService(t, st)
+	defer s.Close()
+
+	elf, err := st.CreateUser(ctx, store.User{Login: "elf", Role: store.RoleHelper, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, created, err := s.Submit(ctx, store.Item{Channel: acd.Email, ExternalID: "<1@example>", Subject: "Хочу санки"}, store.Event{})
+	if err != nil || !created {
+		t.Fatalf("Submit: %v, created %v", err, created)
+	}
+	if _, again, err := s.Submit(ctx, store.Item{Channel: acd.Email, ExternalID: "<1@example>"}, store.Event{}); err != nil || again {
+		t.Fatalf("second Submit of the same letter: created %v, %v", again, err)
+	}
+	if err := s.SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	offer := waitFor(t, events, acd.EventOffered, it.ID)
+	if offer.HelperID != elf.ID {
+		t.Fatalf("offered to %d, want %d", offer.HelperID, elf.ID)
+	}
+	stored, err := st.Item(ctx, it.ID)
+	if err != nil || stored.State != acd.StateOffered || stored.HelperID != elf.ID {
+		t.Fatalf("stored after offer: %+v, %v", stored, err)
+	}
+
+	if err := s.Accept(ctx, it.ID, elf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reply(ctx, it.ID, elf.ID+1, store.Message{Text: "no"}); !errors.Is(err, ErrNotYours) {
+		t.Errorf("reply by another helper: %v, want ErrNotYours", err)
+	}
+	if _, err := s.Reply(ctx, it.ID, elf.ID, store.Message{Text: "Будут санки!"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, it.ID, elf.ID, acd.OutcomeReplied, "обещали санки"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, events, acd.EventClosed, it.ID)
+
+	stored, err = st.Item(ctx, it.ID)
+	if err != nil || stored.State != acd.StateClosed || stored.Outcome != acd.OutcomeReplied {
+		t.Errorf("stored at the end: state %s outcome %s, %v", stored.State, stored.Outcome, err)
+	}
+	want := []string{"received", "enqueued", "offered", "accepted", "replied", "completed", "closed"}
+	got := historyTypes(t, st, it.ID)
+	// wrap-up of zero length may or may not appear between completed and closed
+	got = deleteType(got, "wrapup_ended")
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("history (-got +want):\n%s", diff)
+	}
+	evs, _ := st.Events(ctx, it.ID)
+	for _, e := range evs {
+		if e.Type == "completed" && !strings.Contains(string(e.Data), "обещали санки") {
+			t.Errorf("completed event data %s lacks the note", e.Data)
+		}
+	}
+	msgs, err := st.Messages(ctx, it.ID)
+	if err != nil || len(msgs) != 1 || msgs[0].Direction != "out" || msgs[0].HelperID != elf.ID {
+		t.Errorf("messages: %+v, %v", msgs, err)
+	}
+	live, err := s.Live(ctx)
+	if err != nil || live.Today.Offered != 1 || live.Today.Answered != 1 || live.Today.Unanswered != 0 {
+		t.Errorf("live today: %+v, %v", live.Today, err)
+	}
+}
+
+func deleteType(types []string, typ string) []string {
+	var out []string
+	for _, x := range types {
+		if x != typ {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func TestRestartKeepsWaitingItemsInOrder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	s, events := newService(t, st)
+	elf, err := st.CreateUser(ctx, store.User{Login: "elf", Role: store.RoleHelper, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(-time.Hour)
+	var ids []int64
+	for i, ext := range []string{"a", "b", "c"} {
+		it, _, err := s.Submit(ctx, store.Item{Channel: acd.Form, ExternalID: ext, CreatedAt: t0.Add(time.Duration(i) * time.Minute)}, store.Event{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, it.ID)
+		waitFor(t, events, acd.EventEnqueued, it.ID)
+	}
+	// The first is offered, then the node dies with the offer in flight.
+	if err := s.SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, events, acd.EventOffered, ids[0])
+	s.Close()
+	st.Close()
+
+	st = openStore(t, dir)
+	defer st.Close()
+	s, events = newService(t, st)
+	defer s.Close()
+	waitFor(t, events, acd.EventWithdrawn, ids[0])
+	for i, id := range ids {
+		est, err := s.Router().Position(id)
+		if err != nil {
+			t.Fatalf("item %d after restart: %v", id, err)
+		}
+		if est.Position != i+1 {
+			t.Errorf("item %d: position %d after restart, want %d", id, est.Position, i+1)
+		}
+		stored, _ := st.Item(ctx, id)
+		if !stored.CreatedAt.Equal(t0.Add(time.Duration(i) * time.Minute).Truncate(time.Microsecond)) {
+			t.Errorf("item %d: created %v changed", id, stored.CreatedAt)
+		}
+	}
+	if hs := s.Helpers(); len(hs) != 1 || hs[0].Status != acd.StatusOffline {
+		t.Errorf("helpers after restart: %+v; want the one helper, offline", hs)
+	}
+}

@@ -33,6 +33,13 @@ type Options struct {
 	SessionTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Mounts are handlers of other packages served on this listener, by
+	// ServeMux pattern (the web form, a webhook, the chat widget). They
+	// authenticate their callers themselves. A pattern in CrossOrigin is
+	// exempt from the cross-origin protection: it is meant to be called
+	// from other sites (CORS is then the handler's business).
+	Mounts      map[string]http.Handler
+	CrossOrigin []string
 }
 
 // Server serves the console and the API. Its Handler is safe for concurrent
@@ -93,6 +100,9 @@ func (s *Server) routes() (http.Handler, error) {
 	s.api(mux, "GET /api/v1/tokens", store.RoleAdmin, s.listTokens)
 	s.api(mux, "POST /api/v1/tokens", store.RoleAdmin, s.createToken)
 	s.api(mux, "DELETE /api/v1/tokens/{id}", store.RoleAdmin, s.deleteToken)
+	for pattern, h := range s.opt.Mounts {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})
@@ -102,6 +112,9 @@ func (s *Server) routes() (http.Handler, error) {
 		if err := cop.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("console: origin %q: %w", o, err)
 		}
+	}
+	for _, pattern := range s.opt.CrossOrigin {
+		cop.AddInsecureBypassPattern(pattern)
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross-origin request refused")

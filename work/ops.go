@@ -130,7 +130,42 @@ func (s *Service) Reply(ctx context.Context, itemID, helperID int64, m store.Mes
 	if _, err := s.router.Replied(itemID); err != nil {
 		return stored, err
 	}
+	if err := s.send(ctx, itemID, stored); err != nil {
+		return stored, err
+	}
 	return stored, nil
+}
+
+// Sender delivers a helper's stored reply on its item's channel: the mail
+// outbox, the Telegram bot, the chat widget. Send should only queue the
+// message durably or hand it to a live connection, and return quickly.
+type Sender interface {
+	Send(ctx context.Context, it store.Item, m store.Message) error
+}
+
+// SetSender makes snd deliver the replies to items of channel ch. Call it
+// while wiring, before helpers work.
+func (s *Service) SetSender(ch acd.Channel, snd Sender) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.senders[ch] = snd
+}
+
+func (s *Service) send(ctx context.Context, itemID int64, m store.Message) error {
+	it, err := s.st.Item(ctx, itemID)
+	if err != nil {
+		return fmt.Errorf("reply to item %d: %w", itemID, err)
+	}
+	s.mu.Lock()
+	snd := s.senders[it.Channel]
+	s.mu.Unlock()
+	if snd == nil {
+		return nil // a channel with nothing to send (a form answered by phone, say)
+	}
+	if err := snd.Send(ctx, it, m); err != nil {
+		return fmt.Errorf("reply to item %d: send: %w", itemID, err)
+	}
+	return nil
 }
 
 // Complete ends the helper's work on the item with its outcome and an

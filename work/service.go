@@ -45,6 +45,7 @@ type Service struct {
 	pending []record                // events not yet persisted; guarded by mu
 	open    map[int64]*openItem     // open items by id; guarded by mu
 	notes   map[int64]string        // wrap-up notes waiting for their completed event; guarded by mu
+	senders map[acd.Channel]Sender  // guarded by mu
 	lis     map[int]func(acd.Event) // listeners; guarded by mu
 	nextLis int                     // guarded by mu
 	wake    chan struct{}           // one token when pending grew
@@ -72,7 +73,7 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	}
 	s := &Service{
 		st: opt.Store, log: opt.Logger, now: opt.Now, day: stats.NewDay(opt.Location),
-		queues: map[string]bool{}, open: map[int64]*openItem{}, notes: map[int64]string{}, lis: map[int]func(acd.Event){},
+		queues: map[string]bool{}, open: map[int64]*openItem{}, notes: map[int64]string{}, senders: map[acd.Channel]Sender{}, lis: map[int]func(acd.Event){},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	rc := opt.Router

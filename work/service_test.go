@@ -70,6 +70,11 @@ func TestLetterFromArrivalToClose(t *testing.T) {
 	s, events := newService(t, st)
 	defer s.Close()
 
+	var sent []string
+	s.SetSender(acd.Email, senderFunc(func(ctx context.Context, it store.Item, m store.Message) error {
+		sent = append(sent, it.Subject+": "+m.Text)
+		return nil
+	}))
 	elf, err := st.CreateUser(ctx, store.User{Login: "elf", Role: store.RoleHelper, PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +106,9 @@ func TestLetterFromArrivalToClose(t *testing.T) {
 	}
 	if _, err := s.Reply(ctx, it.ID, elf.ID, store.Message{Text: "Будут санки!"}); err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sent, []string{"Хочу санки: Будут санки!"}); diff != "" {
+		t.Errorf("sent replies (-got +want):\n%s", diff)
 	}
 	if err := s.Complete(ctx, it.ID, elf.ID, acd.OutcomeReplied, "обещали санки"); err != nil {
 		t.Fatal(err)
@@ -193,3 +201,7 @@ func TestRestartKeepsWaitingItemsInOrder(t *testing.T) {
 		t.Errorf("helpers after restart: %+v; want the one helper, offline", hs)
 	}
 }
+
+type senderFunc func(ctx context.Context, it store.Item, m store.Message) error
+
+func (f senderFunc) Send(ctx context.Context, it store.Item, m store.Message) error { return f(ctx, it, m) }

@@ -83,8 +83,8 @@ func Parse(r io.ReadSeeker, attachDir string) (*Letter, error) {
 }
 
 // Parse reads one RFC 5322 letter from r. Attachments are streamed to files
-// in attachDir, which must exist; an empty attachDir measures attachments
-// without keeping them. A malformed letter is not an error: what could be
+// in attachDir, created with the first one; an empty attachDir measures
+// attachments without keeping them. A malformed letter is not an error: what could be
 // read is returned with Broken set, and the raw body becomes the text when
 // nothing else could be read. The error is only for failures to read r or
 // to write an attachment.
@@ -227,8 +227,13 @@ func (w *walker) attachment(e *message.Entity, mt, name string) error {
 	dst := io.Discard
 	if w.dir != "" {
 		a.Path = fmt.Sprintf("%02d-%s", len(w.l.Attachments)+1, a.Name)
+		if err := os.MkdirAll(w.dir, 0o700); err != nil {
+			return &diskError{fmt.Errorf("attachment folder: %w", err)}
+		}
+		// The name is a function of the letter: parsing a letter again
+		// (a retried delivery) rewrites the same files.
 		f, err := os.OpenFile(filepath.Join(w.dir, a.Path),
-			os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return &diskError{fmt.Errorf("attachment %s: %w", a.Path, err)}
 		}

@@ -306,14 +306,17 @@ func TestParseDepthFallsBackToRaw(t *testing.T) {
 }
 
 func TestParseDiskError(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "gone")
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Open(filepath.Join("testdata", "letters", "attachment.eml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := Parse(f, missing); err == nil {
-		t.Error("Parse into a missing folder: got nil error, want one")
+	if _, err := Parse(f, filepath.Join(file, "sub")); err == nil {
+		t.Error("Parse into a folder under a file: got nil error, want one")
 	}
 }
 

@@ -1,0 +1,289 @@
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/store"
+)
+
+// Event types the intake writes into an item's history.
+const (
+	EventReceived = "received" // the item's first event: a letter arrived
+	EventMessage  = "message"  // a reply joined an open item's thread
+)
+
+// autoRepliedField is the contact field holding the time of the last
+// auto-reply to the contact, RFC 3339.
+//
+// TODO(#7): a contact field stands in for a per-sender table, which the
+// store lacks; a contact edited in the console at the same moment can lose
+// the mark (UpdateContact rewrites all fields).
+const autoRepliedField = "mail.auto_replied_at"
+
+// maxThreadLookups bounds how many References a reply may make the intake
+// look up.
+const maxThreadLookups = 10
+
+// received is what storing one letter did.
+type received struct {
+	item      store.Item
+	messageID string
+	created   bool // a new item was made
+	threaded  bool // the letter joined an open item
+	autoReply string
+}
+
+// receive spools, parses and files one letter.
+func (s *Server) receive(env envelope, r io.Reader) (received, error) {
+	raw, err := s.spool.save(r, env.from)
+	if err != nil {
+		return received{}, err
+	}
+	l, err := s.parseRaw(raw)
+	if err != nil {
+		return received{}, err
+	}
+	ctx, cancel := context.WithTimeout(s.base, s.cfg.StoreTimeout)
+	defer cancel()
+	return s.file(ctx, env, l, raw)
+}
+
+func (s *Server) parseRaw(raw rawLetter) (*Letter, error) {
+	f, err := os.Open(raw.path)
+	if err != nil {
+		return nil, fmt.Errorf("parse letter %s: %w", raw.sum, err)
+	}
+	defer f.Close()
+	l, err := s.parser.Parse(f, s.spool.attachDir(raw.sum))
+	if err != nil {
+		return nil, fmt.Errorf("parse letter %s: %w", raw.sum, err)
+	}
+	return l, nil
+}
+
+// messageID is the letter's Message-ID, or one derived from its bytes
+// when it has none, so a retried delivery still dedupes.
+func (s *Server) messageID(l *Letter, raw rawLetter) string {
+	if l.MessageID != "" {
+		return l.MessageID
+	}
+	return "sha256-" + raw.sum[:32] + "@" + s.cfg.Domains[0]
+}
+
+// file stores the letter: as a message of the open item it replies to, or
+// as a new item, deciding the auto-reply on the way.
+func (s *Server) file(ctx context.Context, env envelope, l *Letter, raw rawLetter) (received, error) {
+	id := s.messageID(l, raw)
+	if it, err := s.opts.Store.ItemByMessageExternalID(ctx, id); err == nil {
+		return received{item: it, messageID: id}, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return received{}, fmt.Errorf("letter %s: look up: %w", id, err)
+	}
+	open, parent, err := s.thread(ctx, l)
+	if err != nil {
+		return received{}, fmt.Errorf("letter %s: thread: %w", id, err)
+	}
+	sender := senderAddress(l, env)
+	unlock := s.lockSender(sender.Norm())
+	defer unlock()
+	contact, err := s.contact(ctx, sender)
+	if err != nil {
+		return received{}, fmt.Errorf("letter %s: contact: %w", id, err)
+	}
+	f := &filing{env: env, l: l, raw: raw, id: id, contact: contact, sender: sender}
+	s.decideReply(ctx, f)
+	if open.ID != 0 {
+		return s.joinThread(ctx, f, open)
+	}
+	return s.newItem(ctx, f, parent)
+}
+
+// filing is one letter on its way into the store.
+type filing struct {
+	env     envelope
+	l       *Letter
+	raw     rawLetter
+	id      string
+	contact store.Contact
+	sender  Address
+	reply   *Outgoing // the auto-reply, when one is due
+	closes  bool      // the queue's policy: the auto-reply answers it
+
+	replySubject, replyText string // the auto-reply as written
+
+}
+
+// senderAddress is the letter's From, or the envelope sender when From is
+// unreadable.
+func senderAddress(l *Letter, env envelope) Address {
+	if strings.Contains(l.From.Addr, "@") {
+		return l.From
+	}
+	return Address{Addr: env.from}
+}
+
+// thread finds the open item a reply belongs to, or else the closed item
+// it follows up (the new item's parent). Both are zero for a new letter.
+func (s *Server) thread(ctx context.Context, l *Letter) (open, parent store.Item, err error) {
+	ids := l.ThreadIDs()
+	if len(ids) > maxThreadLookups {
+		ids = ids[:maxThreadLookups]
+	}
+	for _, ref := range ids {
+		it, err := s.opts.Store.ItemByMessageExternalID(ctx, ref)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.Item{}, store.Item{}, err
+		}
+		if it.State != acd.StateClosed {
+			return it, store.Item{}, nil
+		}
+		if parent.ID == 0 {
+			parent = it
+		}
+	}
+	return store.Item{}, parent, nil
+}
+
+// lockSender serialises letters from one address, so two letters arriving
+// together get one auto-reply between them.
+func (s *Server) lockSender(addr string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(addr))
+	mu := &s.senders[h.Sum32()%uint32(len(s.senders))]
+	mu.Lock()
+	return mu.Unlock
+}
+
+func (s *Server) contact(ctx context.Context, a Address) (store.Contact, error) {
+	if !strings.Contains(a.Addr, "@") {
+		return store.Contact{}, nil
+	}
+	return s.opts.Store.ResolveContact(ctx, store.Identity{Kind: "email", Value: a.Norm()}, a.Name)
+}
+
+// joinThread adds the letter to its open item.
+func (s *Server) joinThread(ctx context.Context, f *filing, it store.Item) (received, error) {
+	msg := s.message(f, it.ID)
+	if _, created, err := s.opts.Store.AddMessage(ctx, msg); err != nil {
+		return received{}, fmt.Errorf("letter %s: add to item %d: %w", f.id, it.ID, err)
+	} else if created {
+		data, _ := json.Marshal(map[string]string{"message_id": f.id})
+		ev := store.Event{ItemID: it.ID, Type: EventMessage, Data: data}
+		if _, err := s.opts.Store.AppendEvent(ctx, ev); err != nil {
+			return received{}, fmt.Errorf("letter %s: event on item %d: %w", f.id, it.ID, err)
+		}
+	}
+	f.closes = false // the item is the router's now; only a helper closes it
+	res := received{item: it, messageID: f.id, threaded: true}
+	res.autoReply = s.sendReply(ctx, f, it)
+	return res, nil
+}
+
+// newItem makes the letter an item through the Intake.
+func (s *Server) newItem(ctx context.Context, f *filing, parent store.Item) (received, error) {
+	it := store.Item{
+		Channel:    acd.Email,
+		ExternalID: f.id,
+		Queue:      f.env.queue,
+		State:      acd.StateNew,
+		Subject:    f.l.Subject,
+		ContactID:  f.contact.ID,
+		ParentID:   parent.ID,
+		Data:       s.itemData(f),
+	}
+	if f.closes {
+		it.State, it.Outcome = acd.StateClosed, acd.OutcomeAutoReplied
+		it.ClosedAt = s.opts.Now()
+	}
+	first := store.Event{Type: EventReceived, Data: it.Data}
+	stored, created, err := s.opts.Intake.Submit(ctx, it, first)
+	if err != nil {
+		return received{}, fmt.Errorf("letter %s: submit: %w", f.id, err)
+	}
+	if _, _, err := s.opts.Store.AddMessage(ctx, s.message(f, stored.ID)); err != nil {
+		return received{}, fmt.Errorf("letter %s: message of item %d: %w", f.id, stored.ID, err)
+	}
+	res := received{item: stored, messageID: f.id, created: created}
+	if created {
+		res.autoReply = s.sendReply(ctx, f, stored)
+	}
+	return res, nil
+}
+
+func (s *Server) itemData(f *filing) json.RawMessage {
+	d := map[string]any{"from": f.sender.Norm(), "message_id": f.id}
+	if f.reply != nil {
+		d["auto_reply"] = f.reply.MessageID
+	}
+	if f.l.Broken {
+		d["broken"] = true
+	}
+	b, _ := json.Marshal(d)
+	return b
+}
+
+// message is the letter as a store.Message of item itemID.
+func (s *Server) message(f *filing, itemID int64) store.Message {
+	l := f.l
+	return store.Message{
+		ItemID:     itemID,
+		Direction:  "in",
+		ExternalID: f.id,
+		From:       f.sender.String(),
+		To:         strings.Join(f.env.rcpts, ", "),
+		Subject:    l.Subject,
+		Text:       l.Text,
+		HTML:       l.HTML,
+		Headers:    headersJSON(l, f.raw),
+	}
+}
+
+// headersJSON keeps what the console and later stages need about a letter
+// beyond its text: threading and RFC 3834 headers, the raw file and the
+// attachments.
+func headersJSON(l *Letter, raw rawLetter) json.RawMessage {
+	h := map[string]any{"raw": raw.rel, "sha256": raw.sum}
+	put := func(k string, v string) {
+		if v != "" {
+			h[k] = v
+		}
+	}
+	put("message_id", l.MessageID)
+	put("auto_submitted", l.AutoSubmitted)
+	put("precedence", l.Precedence)
+	put("list_id", l.ListID)
+	put("return_path", l.ReturnPath)
+	put("content_language", l.ContentLanguage)
+	if !l.Date.IsZero() {
+		h["date"] = l.Date.UTC().Format(time.RFC3339)
+	}
+	if len(l.InReplyTo) > 0 {
+		h["in_reply_to"] = l.InReplyTo
+	}
+	if len(l.References) > 0 {
+		h["references"] = l.References
+	}
+	if len(l.Attachments) > 0 {
+		h["attachments"] = l.Attachments
+	}
+	if l.Broken {
+		h["broken"] = true
+	}
+	if len(l.Problems) > 0 {
+		h["problems"] = l.Problems
+	}
+	b, _ := json.Marshal(h)
+	return b
+}

@@ -1,0 +1,129 @@
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/morozhq/moroz/store"
+)
+
+// decideReply applies ShouldAutoReply and, when a reply is due, composes
+// it into f, so its Message-ID can go into the item before it is stored.
+func (s *Server) decideReply(ctx context.Context, f *filing) {
+	ar := s.cfg.AutoReply
+	if !ar.Enabled || s.opts.Outbox == nil {
+		return
+	}
+	ok, reason := ShouldAutoReply(AutoReplyInput{
+		Letter:      f.l,
+		ReturnPath:  f.env.from,
+		OwnDomains:  s.cfg.Domains,
+		LastReplied: lastAutoReply(f.contact),
+		Window:      ar.Window,
+		Now:         s.opts.Now(),
+	})
+	if !ok {
+		s.log.Debug("no auto-reply", "message_id", f.id, "reason", reason)
+		return
+	}
+	out, err := s.composeAutoReply(ctx, f)
+	if err != nil {
+		s.log.Warn("auto-reply not composed", "message_id", f.id, "err", err)
+		return
+	}
+	f.reply = &out
+	f.closes = slices.Contains(ar.Closes, f.env.queue)
+}
+
+func lastAutoReply(c store.Contact) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, c.Fields[autoRepliedField])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func (s *Server) composeAutoReply(ctx context.Context, f *filing) (Outgoing, error) {
+	name := f.contact.Name
+	if name == "" {
+		name = f.sender.Name
+	}
+	d := AutoReplyData{Name: name, Address: f.env.from, Subject: f.l.Subject, Queue: f.env.queue}
+	if s.opts.Expected != nil {
+		d.Expected = s.opts.Expected(ctx, f.env.queue)
+	}
+	d.ExpectedText = ruExpected(d.Expected)
+	subject, body, err := s.replies.render(d)
+	if err != nil {
+		return Outgoing{}, err
+	}
+	domain := s.cfg.Domains[0]
+	f.replySubject, f.replyText = subject, body
+	return Compose(Reply{
+		From:       Address{Name: s.cfg.AutoReply.Name, Addr: s.cfg.AutoReply.From + "@" + domain},
+		To:         Address{Name: name, Addr: f.env.from},
+		Subject:    subject,
+		Text:       body,
+		InReplyTo:  f.id,
+		References: f.l.References,
+		Auto:       true,
+		Date:       s.opts.Now(),
+	}, domain)
+}
+
+// sendReply records the composed auto-reply as an outbound message of the
+// item (so an answer to it threads back), marks the sender, and queues it.
+// It returns the auto-reply's Message-ID, or "" when none went out.
+func (s *Server) sendReply(ctx context.Context, f *filing, it store.Item) string {
+	if f.reply == nil {
+		return ""
+	}
+	out := *f.reply
+	out.ItemID = it.ID
+	log := s.log.With("item_id", it.ID, "message_id", out.MessageID)
+	if err := s.recordReply(ctx, f, out); err != nil {
+		if f.closes {
+			log.Error("item closed as auto-replied but the auto-reply was not stored", "err", err)
+		} else {
+			log.Warn("auto-reply not stored", "err", err)
+		}
+		return ""
+	}
+	if f.contact.ID != 0 {
+		c := f.contact
+		c.Fields = maps.Clone(c.Fields)
+		if c.Fields == nil {
+			c.Fields = map[string]string{}
+		}
+		c.Fields[autoRepliedField] = s.opts.Now().UTC().Format(time.RFC3339Nano)
+		if err := s.opts.Store.UpdateContact(ctx, c); err != nil {
+			log.Warn("auto-reply window not recorded", "err", err)
+		}
+	}
+	if err := s.opts.Outbox.Enqueue(out); err != nil {
+		log.Warn("auto-reply not queued", "err", err)
+		return ""
+	}
+	return out.MessageID
+}
+
+func (s *Server) recordReply(ctx context.Context, f *filing, out Outgoing) error {
+	headers, _ := json.Marshal(map[string]any{
+		"auto_submitted": "auto-replied",
+		"in_reply_to":    []string{f.id},
+	})
+	_, _, err := s.opts.Store.AddMessage(ctx, store.Message{
+		ItemID:     out.ItemID,
+		Direction:  "out",
+		ExternalID: out.MessageID,
+		From:       s.cfg.AutoReply.From + "@" + s.cfg.Domains[0],
+		To:         f.env.from,
+		Subject:    f.replySubject,
+		Text:       f.replyText,
+		Headers:    headers,
+	})
+	return err
+}

@@ -1,0 +1,249 @@
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/store"
+)
+
+func TestIntakeStoresLetter(t *testing.T) {
+	r := newRig(t, nil)
+	r.mustSend("Masha@Example.RU", "plain-utf8.eml")
+
+	it := r.onlyItem()
+	got := []string{string(it.Channel), it.ExternalID, it.Queue, string(it.State), it.Subject}
+	want := []string{"email", "plain-1@example.ru", "letters", "new", "Письмо Деду Морозу"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("item (-want +got):\n%s", diff)
+	}
+	c, err := r.st.Contact(context.Background(), it.ContactID)
+	if err != nil {
+		t.Fatalf("contact %d: %v", it.ContactID, err)
+	}
+	if c.Name != "Маша Иванова" || len(c.Identities) != 1 || c.Identities[0].Value != "masha@example.ru" {
+		t.Errorf("contact = %+v, want Маша Иванова with masha@example.ru", c)
+	}
+	ms := r.messages(it.ID)
+	if diff := cmp.Diff([]string{"in", "out"}, directions(ms)); diff != "" {
+		t.Fatalf("messages (-want +got):\n%s", diff)
+	}
+	if ms[0].Text != "Дорогой Дедушка Мороз! Я хочу велосипед." {
+		t.Errorf("letter text = %q", ms[0].Text)
+	}
+	var h struct{ Raw string }
+	if err := json.Unmarshal(ms[0].Headers, &h); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(r.dir, "mail", h.Raw))
+	if err != nil {
+		t.Fatalf("raw letter: %v", err)
+	}
+	if !strings.HasPrefix(string(raw), "Return-Path: <Masha@Example.RU>\r\n") {
+		t.Errorf("raw letter starts %q, want our Return-Path", raw[:40])
+	}
+	evs, err := r.st.Events(context.Background(), it.ID)
+	if err != nil || len(evs) == 0 || evs[0].Type != EventReceived {
+		t.Errorf("events = %+v, %v; want %q first", evs, err, EventReceived)
+	}
+}
+
+func TestIntakeDedupes(t *testing.T) {
+	tests := []struct {
+		file   string
+		wantID string
+	}{
+		{"plain-utf8.eml", "plain-1@example.ru"},
+		{"no-message-id.eml", "sha256-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			r := newRig(t, nil)
+			r.mustSend("a@example.org", tt.file)
+			r.mustSend("a@example.org", tt.file)
+			it := r.onlyItem()
+			if !strings.HasPrefix(it.ExternalID, tt.wantID) {
+				t.Errorf("external id = %q, want prefix %q", it.ExternalID, tt.wantID)
+			}
+			if n := len(r.messages(it.ID)); n != 2 {
+				t.Errorf("messages = %d, want the letter and one auto-reply", n)
+			}
+		})
+	}
+}
+
+func TestIntakeThreads(t *testing.T) {
+	r := newRig(t, nil)
+	r.mustSend("masha@example.ru", "plain-utf8.eml")
+	first := r.onlyItem()
+	autoID := r.messages(first.ID)[1].ExternalID
+
+	reply := fmt.Sprintf("From: masha@example.ru\r\nTo: ded@moroz.test\r\nSubject: Re: hi\r\n"+
+		"Message-ID: <answer-1@example.ru>\r\nIn-Reply-To: <%s>\r\n\r\nThank you!\r\n", autoID)
+	if err := r.send("masha@example.ru", []string{"ded@moroz.test"}, []byte(reply)); err != nil {
+		t.Fatal(err)
+	}
+	it := r.onlyItem()
+	ms := r.messages(it.ID)
+	if diff := cmp.Diff([]string{"in", "out", "in"}, directions(ms)); diff != "" {
+		t.Fatalf("messages of the thread (-want +got):\n%s", diff)
+	}
+	evs, err := r.st.Events(context.Background(), it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := evs[len(evs)-1]; last.Type != EventMessage {
+		t.Errorf("last event = %q, want %q", last.Type, EventMessage)
+	}
+}
+
+func TestIntakeReplyToClosedItemFollowsUp(t *testing.T) {
+	r := newRig(t, nil)
+	r.mustSend("masha@example.ru", "plain-utf8.eml")
+	first := r.onlyItem()
+	closed := acd.StateClosed
+	if _, err := r.st.UpdateItem(context.Background(), first.ID, store.ItemUpdate{
+		State: &closed, Event: store.Event{Type: "closed"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.mustSend("masha@example.ru", "reply.eml") // References plain-1@example.ru
+	its := r.items()
+	if len(its) != 2 || its[1].ParentID != first.ID {
+		t.Fatalf("items = %+v, want a second one with parent %d", its, first.ID)
+	}
+}
+
+func TestIntakeRefuses(t *testing.T) {
+	r := newRig(t, func(c *Config) {
+		c.MaxMessageBytes = 4096
+		c.MaxRecipients = 2
+		c.Mailboxes = map[string]string{"ded": "letters", "Snegurochka": "gifts"}
+	})
+	small := corpus(t, "plain-utf8.eml")
+	big := append([]byte("Subject: big\r\n\r\n"), []byte(strings.Repeat("x", 70)+"\r\n")...)
+	for len(big) < 8192 {
+		big = append(big, []byte(strings.Repeat("y", 70)+"\r\n")...)
+	}
+	tests := []struct {
+		name string
+		to   []string
+		raw  []byte
+		want int
+	}{
+		{"known mailbox", []string{"ded@moroz.test"}, small, 250},
+		{"mailbox case", []string{"snegurochka@LOCALHOST"}, small, 250},
+		{"unknown mailbox", []string{"grinch@moroz.test"}, small, 550},
+		{"other domain", []string{"ded@example.com"}, small, 550},
+		{"no domain", []string{"ded"}, small, 501},
+		{"oversized", []string{"ded@moroz.test"}, big, 552},
+		{"too many recipients", []string{"ded@moroz.test", "ded@localhost", "ded@moroz.test"}, small, 452},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := smtpCode(r.send("kid@example.org", tt.to, tt.raw)); got != tt.want {
+				t.Errorf("SMTP status = %d, want %d", got, tt.want)
+			}
+		})
+	}
+	if n := len(r.items()); n != 1 {
+		t.Errorf("items = %d, want 1 (the known mailbox's; the rest refused)", n)
+	}
+}
+
+func TestIntakeMailboxQueues(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.Mailboxes = map[string]string{"gifts": "gifts"} })
+	if err := r.send("kid@example.org", []string{"gifts@moroz.test"}, corpus(t, "koi8-r.eml")); err != nil {
+		t.Fatal(err)
+	}
+	if q := r.onlyItem().Queue; q != "gifts" {
+		t.Errorf("queue = %q, want gifts", q)
+	}
+}
+
+func TestIntakeKeepsBrokenLetters(t *testing.T) {
+	for _, file := range []string{"garbage-header.eml", "wrong-boundary.eml", "bad-base64.eml"} {
+		t.Run(file, func(t *testing.T) {
+			r := newRig(t, nil)
+			r.mustSend("kid@example.org", file)
+			it := r.onlyItem()
+			ms := r.messages(it.ID)
+			if ms[0].Text == "" {
+				t.Errorf("text of a broken letter is empty, want its raw text")
+			}
+			if !strings.Contains(string(it.Data), `"broken":true`) {
+				t.Errorf("item data = %s, want broken marked", it.Data)
+			}
+		})
+	}
+}
+
+func TestIntakeStoreDown(t *testing.T) {
+	r := newRig(t, nil)
+	r.st.Close()
+	err := r.send("kid@example.org", []string{"ded@moroz.test"}, corpus(t, "plain-utf8.eml"))
+	if got := smtpCode(err); got != 451 {
+		t.Errorf("SMTP status with the store down = %d (%v), want 451", got, err)
+	}
+}
+
+func TestAutoReplies(t *testing.T) {
+	tests := []struct {
+		name      string
+		from      string
+		files     []string
+		closes    bool
+		wantOut   int // auto-replies queued in all
+		wantState acd.State
+	}{
+		{"plain letter", "masha@example.ru", []string{"plain-utf8.eml"}, false, 1, acd.StateNew},
+		{"auto-submitted", "robot@example.net", []string{"auto-reply.eml"}, false, 0, acd.StateNew},
+		{"null sender", "", []string{"plain-utf8.eml"}, false, 0, acd.StateNew},
+		{"no-reply sender", "no-reply@example.net", []string{"alternative.eml"}, false, 0, acd.StateNew},
+		{"own address", "ded@moroz.test", []string{"html-only.eml"}, false, 0, acd.StateNew},
+		{"once per window", "masha@example.ru", []string{"plain-utf8.eml", "second-letter.eml"}, false, 1, acd.StateNew},
+		{"once per window, threaded", "masha@example.ru", []string{"plain-utf8.eml", "reply.eml"}, false, 1, acd.StateNew},
+		{"queue closes on auto-reply", "masha@example.ru", []string{"plain-utf8.eml"}, true, 1, acd.StateClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, func(c *Config) {
+				if tt.closes {
+					c.AutoReply.Closes = []string{DefaultQueue}
+				}
+			})
+			for _, f := range tt.files {
+				r.mustSend(tt.from, f)
+			}
+			if got := r.out.Pending(); got != tt.wantOut {
+				t.Errorf("auto-replies queued = %d, want %d", got, tt.wantOut)
+			}
+			if st := r.items()[0].State; st != tt.wantState {
+				t.Errorf("first item state = %q, want %q", st, tt.wantState)
+			}
+		})
+	}
+}
+
+func TestAutoReplyContent(t *testing.T) {
+	r := newRig(t, nil)
+	r.mustSend("Masha@Example.RU", "plain-utf8.eml")
+	it := r.onlyItem()
+	out := r.messages(it.ID)[1]
+	if !strings.HasSuffix(out.ExternalID, "@moroz.test") {
+		t.Errorf("auto-reply Message-ID = %q, want one on moroz.test", out.ExternalID)
+	}
+	if !strings.Contains(out.Text, "Здравствуй, Маша Иванова!") || !strings.Contains(out.Text, "в ближайшее время") {
+		t.Errorf("auto-reply text = %q, want it personalised", out.Text)
+	}
+	if out.Subject != "Re: Письмо Деду Морозу" || out.To != "Masha@Example.RU" {
+		t.Errorf("auto-reply subject %q to %q", out.Subject, out.To)
+	}
+}

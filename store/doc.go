@@ -7,6 +7,20 @@
 // (the default, pure Go, in the data folder) and PostgreSQL through pgx.
 // Both pass one conformance suite (storetest).
 //
+// The package owns the schema, its migrations and all SQL. It does not own
+// what the rows mean: routing, retention and reports belong to acd, stats
+// and the channel packages.
+//
+// # Opening
+//
+// Open takes a Config: a postgres:// or postgresql:// URL in DB selects
+// PostgreSQL (pgx pool), an empty DB the SQLite file DBFile in DataDir.
+// Open migrates the schema (goose migrations embedded in the binary, one set
+// per dialect) unless SkipMigrations; Migrate does it as a separate step and
+// Ready tells /readyz whether the store answers and is migrated. Open fails
+// within OpenTimeout with an error naming the database when it cannot be
+// reached or the data folder cannot be written.
+//
 // # Durability
 //
 // A method that returns nil has committed its write durably: an adapter may
@@ -14,6 +28,21 @@
 // returns. The SQLite backend batches concurrent writers into group commits
 // (one fsync shared by every writer that arrived meanwhile); PostgreSQL does
 // the same itself.
+//
+// # SQLite
+//
+// The file runs in WAL mode with synchronous=FULL and foreign keys on. One
+// writer goroutine, owned by the store and ended by Close, holds the only
+// write connection: it takes every write request waiting, runs each in its
+// own SAVEPOINT of one transaction and commits once. A request that fails
+// rolls back its savepoint only. Reads go to a separate pool of read-only
+// connections and see every committed write.
+//
+// # SQL
+//
+// Statements are written once, in PostgreSQL's dialect with $N
+// placeholders, and run on both backends (SQLite gets ?N). Times are stored
+// as timestamptz or as microseconds since the epoch, JSON as json or text.
 //
 // # Idempotent intake
 //

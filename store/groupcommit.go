@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // maxBatch bounds how many writes share one commit.
@@ -26,6 +27,8 @@ type groupWriter struct {
 	quit     chan struct{}  // closed by close
 	done     chan struct{}  // closed when run returns
 	quitOnce sync.Once
+
+	commits atomic.Int64 // transactions committed, for tests and metrics
 }
 
 // writeReq is one write waiting for the writer.
@@ -132,6 +135,7 @@ func (w *groupWriter) commit(batch []*writeReq) {
 		w.abort(q, batch, fmt.Errorf("commit: %w", err))
 		return
 	}
+	w.commits.Add(1)
 	for i, r := range batch {
 		r.res <- results[i]
 	}

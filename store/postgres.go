@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +24,8 @@ const pgMaxConns = 16
 // concurrent commits into one WAL flush by itself, so each write is simply
 // its own transaction.
 type pgBackend struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	closed atomic.Bool
 }
 
 func openPostgres(ctx context.Context, cfg Config) (*sqlStore, error) {
@@ -58,7 +60,7 @@ func openPostgres(ctx context.Context, cfg Config) (*sqlStore, error) {
 func (b *pgBackend) reader() querier { return pgQuerier{b.pool} }
 
 func (b *pgBackend) write(ctx context.Context, fn func(q querier) error) error {
-	if b.pool == nil {
+	if b.closed.Load() {
 		return ErrClosed
 	}
 	return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
@@ -66,7 +68,18 @@ func (b *pgBackend) write(ctx context.Context, fn func(q querier) error) error {
 	})
 }
 
-func (b *pgBackend) ping(ctx context.Context) error { return b.pool.Ping(ctx) }
+// ping checks the server. On failure it drops every pooled connection, so
+// none that died with the server is handed out once it is back.
+func (b *pgBackend) ping(ctx context.Context) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	err := b.pool.Ping(ctx)
+	if err != nil {
+		b.pool.Reset()
+	}
+	return err
+}
 
 func (b *pgBackend) classify(err error) error {
 	var pe *pgconn.PgError
@@ -83,6 +96,7 @@ func (b *pgBackend) classify(err error) error {
 }
 
 func (b *pgBackend) close() error {
+	b.closed.Store(true)
 	b.pool.Close()
 	return nil
 }

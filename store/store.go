@@ -8,10 +8,19 @@ import (
 )
 
 // Store is everything Moroz persists. Both backends implement all of it and
-// pass the same conformance suite. Every method is safe for concurrent use;
-// a nil error from a write means it is durably committed.
+// pass the same conformance suite (storetest). Every method is safe for
+// concurrent use; a nil error from a write means it is durably committed.
+//
+// Errors wrap ErrNotFound (no such row, or a referenced id that does not
+// exist), ErrConflict (a unique key is taken), ErrInvalid (input the store
+// refuses) or ErrClosed; test them with errors.Is. Times come back in UTC at
+// microsecond precision, a zero time as zero. JSON fields come back byte
+// for byte; an empty one comes back nil. Create methods fill ID and a zero
+// CreatedAt.
 type Store interface {
-	// Ping checks that the store answers; /readyz uses it.
+	// Ping checks that the store answers. It fails while the database is
+	// unreachable and succeeds again once it is back. /readyz uses Ready,
+	// which also checks the schema.
 	Ping(ctx context.Context) error
 	// Close finishes writes in flight and releases the store. It is
 	// idempotent.
@@ -35,7 +44,8 @@ type Users interface {
 	User(ctx context.Context, id int64) (User, error)
 	UserByLogin(ctx context.Context, login string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
-	// UpdateUser writes every field of u but ID and CreatedAt.
+	// UpdateUser writes every field of u but ID and CreatedAt. An unknown
+	// ID is ErrNotFound, a taken login ErrConflict.
 	UpdateUser(ctx context.Context, u User) error
 	CountUsers(ctx context.Context) (int, error)
 
@@ -43,11 +53,15 @@ type Users interface {
 	CreateToken(ctx context.Context, t Token) (Token, error)
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
 	ListTokens(ctx context.Context) ([]Token, error)
+	// DeleteToken removes a token; an unknown id is ErrNotFound.
 	DeleteToken(ctx context.Context, id int64) error
 
+	// CreateSession stores s for an existing user (else ErrNotFound).
 	CreateSession(ctx context.Context, s Session) error
 	// SessionByHash returns ErrNotFound for an unknown or expired session.
 	SessionByHash(ctx context.Context, hash []byte, now time.Time) (Session, error)
+	// DeleteSession ends a session; an unknown one is no error (logout is
+	// idempotent).
 	DeleteSession(ctx context.Context, hash []byte) error
 	// DeleteUserSessions ends every session of a user (disabled account).
 	DeleteUserSessions(ctx context.Context, userID int64) error
@@ -55,7 +69,8 @@ type Users interface {
 
 // Helpers holds helpers' routing profiles.
 type Helpers interface {
-	// PutHelper creates or replaces the profile of h.UserID.
+	// PutHelper creates or replaces the profile of h.UserID; an unknown
+	// user is ErrNotFound.
 	PutHelper(ctx context.Context, h Helper) error
 	Helper(ctx context.Context, userID int64) (Helper, error)
 	ListHelpers(ctx context.Context) ([]Helper, error)
@@ -71,7 +86,7 @@ type Contacts interface {
 	// UpdateContact writes Name, Lang and Fields.
 	UpdateContact(ctx context.Context, c Contact) error
 	// AddIdentity joins id to the contact; an identity another contact owns
-	// is ErrConflict.
+	// is ErrConflict, one the contact already has is no error.
 	AddIdentity(ctx context.Context, contactID int64, id Identity) error
 }
 
@@ -79,21 +94,31 @@ type Contacts interface {
 type Items interface {
 	// CreateItem stores it with first as its first event, in one commit.
 	// An item with the same channel and non-empty external id is returned
-	// as stored, with created false, and nothing is written.
+	// as stored, with created false, and nothing is written; concurrent
+	// calls for one external id make one item. An empty State is
+	// StateNew, a zero CreatedAt now; UpdatedAt is CreatedAt, and a zero
+	// first.At is CreatedAt. An unknown channel or state, or Data that is
+	// not JSON, is ErrInvalid; a ContactID, HelperID or ParentID that does
+	// not exist is ErrNotFound.
 	CreateItem(ctx context.Context, it Item, first Event) (stored Item, created bool, err error)
 	Item(ctx context.Context, id int64) (Item, error)
 	ItemByExternalID(ctx context.Context, ch acd.Channel, externalID string) (Item, error)
-	// ListItems returns items in ID order.
+	// ListItems returns items in ID order, at most f.Limit of them.
 	ListItems(ctx context.Context, f ItemFilter) ([]Item, error)
 	// UpdateItem applies u and appends u.Event in one commit, and returns
-	// the item as it now is.
+	// the item as it now is. UpdatedAt becomes now; moving to StateClosed
+	// stamps ClosedAt (once), moving out of it clears ClosedAt. u.Event is
+	// appended only when its Type is set; a zero At is the update's time.
 	UpdateItem(ctx context.Context, id int64, u ItemUpdate) (Item, error)
+	// AppendEvent adds e to the history of e.ItemID and returns it with ID
+	// (and At, when zero, now) set. History is never changed or deleted.
 	AppendEvent(ctx context.Context, e Event) (Event, error)
 	// Events returns an item's history, oldest first.
 	Events(ctx context.Context, itemID int64) ([]Event, error)
 
 	// AddMessage stores m. A message with the same item channel's external
-	// id is returned as stored with created false.
+	// id is returned as stored with created false. Direction must be "in"
+	// or "out".
 	AddMessage(ctx context.Context, m Message) (stored Message, created bool, err error)
 	Messages(ctx context.Context, itemID int64) ([]Message, error)
 	// ItemByMessageExternalID finds the item holding a message, for
@@ -103,9 +128,11 @@ type Items interface {
 
 // Calls holds call records.
 type Calls interface {
-	// PutCall creates the record of c.CallID or replaces it.
+	// PutCall creates the record of c.CallID or replaces every field but
+	// ID, and returns it with ID set.
 	PutCall(ctx context.Context, c Call) (Call, error)
 	Call(ctx context.Context, callID string) (Call, error)
+	// ListCalls returns the calls f selects, the newest record first.
 	ListCalls(ctx context.Context, f CallFilter) ([]Call, error)
 }
 
@@ -113,15 +140,21 @@ type Calls interface {
 type Voicemails interface {
 	CreateVoicemail(ctx context.Context, v Voicemail) (Voicemail, error)
 	Voicemail(ctx context.Context, id int64) (Voicemail, error)
+	// ListVoicemails returns up to limit voicemails (0 means 100, at most
+	// 1000), newest first.
 	ListVoicemails(ctx context.Context, limit int) ([]Voicemail, error)
 }
 
 // Templates holds reply templates.
 type Templates interface {
-	// PutTemplate creates t (ID 0) or replaces it.
+	// PutTemplate creates t (ID 0) or replaces it, and returns it as
+	// stored. Uses and CreatedAt are kept by the store; (Name, Lang, Queue)
+	// is unique (ErrConflict).
 	PutTemplate(ctx context.Context, t Template) (Template, error)
 	Template(ctx context.Context, id int64) (Template, error)
 	ListTemplates(ctx context.Context) ([]Template, error)
+	// DeleteTemplate removes a template; messages and mailings made from it
+	// lose the link.
 	DeleteTemplate(ctx context.Context, id int64) error
 	// CountTemplateUse adds one to the template's use counter.
 	CountTemplateUse(ctx context.Context, id int64) error
@@ -129,15 +162,21 @@ type Templates interface {
 
 // Mailings holds mailings and their recipients.
 type Mailings interface {
+	// PutMailing creates m (ID 0) or replaces it, and returns it as stored.
+	// An empty State is "draft". CreatedAt, Total and Sent are kept by the
+	// store.
 	PutMailing(ctx context.Context, m Mailing) (Mailing, error)
 	Mailing(ctx context.Context, id int64) (Mailing, error)
 	ListMailings(ctx context.Context) ([]Mailing, error)
 	// AddRecipients adds contacts to a mailing as pending; contacts already
-	// in it are left alone. It returns how many were added.
+	// in it are left alone. It returns how many were added and adds that
+	// to the mailing's Total.
 	AddRecipients(ctx context.Context, mailingID int64, contactIDs []int64) (int, error)
-	// PendingRecipients returns up to limit pending recipients.
+	// PendingRecipients returns up to limit pending recipients (0 means
+	// 100), in contact ID order.
 	PendingRecipients(ctx context.Context, mailingID int64, limit int) ([]Recipient, error)
 	// MarkRecipient records the result of sending to one recipient and
-	// updates the mailing's Sent counter in the same commit.
+	// updates the mailing's Sent counter in the same commit: a recipient
+	// is counted once, however often it is marked sent.
 	MarkRecipient(ctx context.Context, r Recipient) error
 }

@@ -142,3 +142,37 @@ func TestReadyWithoutMigrations(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresOutage stops the server under an open store: Ping and writes
+// fail while it is down, and the store recovers by itself once it is back.
+func TestPostgresOutage(t *testing.T) {
+	c := pgtest.NewCluster(t)
+	ctx := t.Context()
+	s, err := store.Open(ctx, store.Config{DB: c.URL(t), OpenTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.CreateUser(ctx, store.User{Login: "before", Role: store.RoleHelper}); err != nil {
+		t.Fatalf("create before the outage: %v", err)
+	}
+
+	c.Stop(t)
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("ping with the server down: got no error")
+	}
+	if _, err := s.CreateUser(ctx, store.User{Login: "during", Role: store.RoleHelper}); err == nil {
+		t.Fatal("create with the server down: got no error")
+	}
+
+	c.Start(t)
+	if err := store.Ready(ctx, s); err != nil {
+		t.Fatalf("ready after the restart: %v", err)
+	}
+	if _, err := s.CreateUser(ctx, store.User{Login: "after", Role: store.RoleHelper}); err != nil {
+		t.Fatalf("create after the restart: %v", err)
+	}
+	if n, err := s.CountUsers(ctx); err != nil || n != 2 {
+		t.Fatalf("count: got %d, %v; want the 2 users written while the server was up", n, err)
+	}
+}

@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,12 +46,11 @@ const (
 // It is package state because it must outlive every test and be shared by
 // them; Main stops it.
 var cluster struct {
-	once    sync.Once
-	mu      sync.Mutex
-	admin   string // URL of the maintenance database; guarded by mu after once
-	stop    func() // stops a cluster pgtest started; nil for MOROZ_TEST_DB
-	err     error  // why there is no cluster
-	missing bool   // err means PostgreSQL is not installed
+	once  sync.Once
+	mu    sync.Mutex
+	admin string   // URL of the maintenance database; guarded by mu
+	own   *Cluster // the cluster pgtest started; nil for MOROZ_TEST_DB; guarded by mu
+	err   error    // why there is no cluster; guarded by mu
 }
 
 // Main runs the tests of m, stops the cluster if pgtest started one, and
@@ -68,10 +66,10 @@ func Main(m *testing.M) {
 func Stop() {
 	cluster.mu.Lock()
 	defer cluster.mu.Unlock()
-	if cluster.stop != nil {
-		cluster.stop()
-		cluster.stop = nil
-		cluster.err = errors.New("pgtest: cluster stopped")
+	if cluster.own != nil {
+		cluster.own.remove()
+		cluster.own = nil
+		cluster.err = errors.New("cluster stopped")
 	}
 }
 
@@ -80,7 +78,13 @@ func Stop() {
 // MOROZ_REQUIRE_PG=1).
 func URL(t testing.TB) string {
 	t.Helper()
-	admin := adminURL(t)
+	return newDatabase(t, adminURL(t))
+}
+
+// newDatabase creates a database on the server of admin, dropped when t
+// ends, and returns its URL.
+func newDatabase(t testing.TB, admin string) string {
+	t.Helper()
 	name := "moroz_test_" + randomHex(6)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -107,15 +111,18 @@ func adminURL(t testing.TB) string {
 			cluster.admin = u
 			return
 		}
-		cluster.admin, cluster.stop, cluster.err = startCluster()
+		cluster.own, cluster.err = newCluster()
+		if cluster.err == nil {
+			cluster.admin = cluster.own.admin
+		}
 	})
 	cluster.mu.Lock()
-	admin, err, missing := cluster.admin, cluster.err, cluster.missing
+	admin, err := cluster.admin, cluster.err
 	cluster.mu.Unlock()
 	switch {
 	case err == nil:
 		return admin
-	case missing && os.Getenv(EnvRequire) != "1":
+	case errors.Is(err, errNoBinaries) && os.Getenv(EnvRequire) != "1":
 		t.Skipf("pgtest: %v; install Debian's postgresql package or set %s to a server URL", err, EnvURL)
 	}
 	t.Fatalf("pgtest: %v", err)
@@ -161,7 +168,7 @@ func binDir() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		return filepath.Dir(p), nil
 	}
-	return "", errors.New("no PostgreSQL binaries (initdb, pg_ctl) found")
+	return "", errNoBinaries
 }
 
 func version(binDir string) int {
@@ -169,61 +176,122 @@ func version(binDir string) int {
 	return v
 }
 
-// startCluster makes a cluster in a new temporary folder and starts it.
-func startCluster() (admin string, stop func(), err error) {
+// Cluster is a PostgreSQL server pgtest made in a temporary folder.
+type Cluster struct {
+	bin, data, dir string
+	run            func(name string, args ...string) error
+	admin          string // URL of the maintenance database
+}
+
+// NewCluster starts a private cluster for t, removed when t ends, for tests
+// that stop and start the server. Most tests want the shared one: URL.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := newCluster()
+	if err != nil {
+		if errors.Is(err, errNoBinaries) && os.Getenv(EnvRequire) != "1" {
+			t.Skipf("pgtest: %v; install Debian's postgresql package", err)
+		}
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(c.remove)
+	return c
+}
+
+// URL returns the URL of a new, empty database on c for t.
+func (c *Cluster) URL(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, c.admin)
+}
+
+// Stop stops c at once, as a crash would (pg_ctl stop -m immediate).
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	if err := c.stop(); err != nil {
+		t.Fatalf("pgtest: stop: %v", err)
+	}
+}
+
+// Start starts c again after Stop and waits until it accepts connections.
+func (c *Cluster) Start(t testing.TB) {
+	t.Helper()
+	if err := c.start(); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+}
+
+var errNoBinaries = errors.New("no PostgreSQL binaries (initdb, pg_ctl) found")
+
+// newCluster makes a cluster in a new temporary folder and starts it.
+func newCluster() (*Cluster, error) {
 	bin, err := binDir()
 	if err != nil {
-		cluster.missing = true
-		return "", nil, err
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "moroz-pgtest-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	run, err := runAs(dir)
-	if err != nil {
+	c := &Cluster{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
+	if err := c.init(); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, err
+		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	data := filepath.Join(dir, "data")
-	if err := initCluster(run, bin, data, port, dir); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	stop = func() {
-		run(filepath.Join(bin, "pg_ctl"), "stop", "-D", data, "-m", "immediate", "-w")
-		os.RemoveAll(dir)
-	}
-	admin = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	return admin, stop, nil
+	return c, nil
 }
 
-// initCluster runs initdb and starts the server with its socket in sockDir.
-func initCluster(run func(string, ...string) error, bin, data string, port int, sockDir string) error {
-	err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+// init runs initdb on a free port and starts the server.
+func (c *Cluster) init() error {
+	run, err := runAs(c.dir)
+	if err != nil {
+		return err
+	}
+	c.run = run
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	err = c.run(filepath.Join(c.bin, "initdb"), "-D", c.data, "-U", "postgres", "--auth=trust",
 		"--encoding=UTF8", "--locale=C", "--no-instructions")
 	if err != nil {
 		return fmt.Errorf("initdb: %w", err)
 	}
-	opts := strings.Join([]string{
-		"-c listen_addresses=127.0.0.1",
-		"-c port=" + strconv.Itoa(port),
-		"-c unix_socket_directories=" + sockDir,
-		"-c max_connections=200",
-		"-c shared_buffers=64MB",
-	}, " ")
-	err = run(filepath.Join(bin, "pg_ctl"), "start", "-D", data, "-w", "-t", "60",
-		"-l", filepath.Join(sockDir, "server.log"), "-o", opts)
+	conf := fmt.Sprintf("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"+
+		"max_connections = 200\nshared_buffers = 64MB\n", port, c.dir)
+	if err := appendFile(filepath.Join(c.data, "postgresql.conf"), conf); err != nil {
+		return err
+	}
+	c.admin = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return c.start()
+}
+
+func (c *Cluster) start() error {
+	logFile := filepath.Join(c.dir, "server.log")
+	err := c.run(filepath.Join(c.bin, "pg_ctl"), "start", "-D", c.data, "-w", "-t", "60", "-l", logFile)
 	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(sockDir, "server.log"))
+		log, _ := os.ReadFile(logFile)
 		return fmt.Errorf("pg_ctl start: %w\n%s", err, log)
 	}
 	return nil
+}
+
+func (c *Cluster) stop() error {
+	return c.run(filepath.Join(c.bin, "pg_ctl"), "stop", "-D", c.data, "-m", "immediate", "-w")
+}
+
+// remove stops c if it runs and deletes its folder.
+func (c *Cluster) remove() {
+	c.stop()
+	os.RemoveAll(c.dir)
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	return errors.Join(err, f.Close())
 }
 
 // runAs returns a runner of PostgreSQL commands: as the postgres user

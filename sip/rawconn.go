@@ -2,7 +2,9 @@ package sip
 
 import (
 	"bytes"
+	"hash/fnv"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -63,18 +65,84 @@ func (c *screenedConn) screen(data []byte, addr net.Addr) ([]byte, bool) {
 	if !ok {
 		return data, true
 	}
+	if r := checkRawAddresses(data); r != nil && req.Method != sip.ACK {
+		c.stats.rejected.Add(1)
+		c.plog.Warn("sip request refused", "peer", addr.String(), "method", truncate(string(req.Method), 20),
+			"status", r.Code, "reason", r.Detail)
+		if res, ok := rawResponse(data, r.Code, r.Reason); ok {
+			c.PacketConn.WriteTo(res, addr)
+		}
+		return nil, false
+	}
+	changed := false
 	if via := req.Via(); via != nil && !via.Params.Has("rport") {
 		via.Params.Add("rport", "")
+		changed = true
+	}
+	if addLegacyTag(req) {
+		changed = true
+	}
+	if changed {
 		return []byte(req.String()), true
 	}
 	return data, true
+}
+
+// WriteTo sends a message, first removing any tag addLegacyTag made up, so
+// the peer gets its From (or To) back as it sent it.
+func (c *screenedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if !bytes.Contains(b, []byte(legacyTagPrefix)) {
+		return c.PacketConn.WriteTo(b, addr)
+	}
+	if _, err := c.PacketConn.WriteTo(stripLegacyTags(b), addr); err != nil {
+		return 0, err
+	}
+	return len(b), nil // sipgo checks that all it handed over was written
+}
+
+// legacyTagPrefix starts the From tags Moroz makes up for requests that
+// have none. RFC 3261 §12.2.1.1 asks a UAS to accept a From without a tag
+// (RFC 2543 did not have them), but sipgo cannot key a transaction
+// without one; the made-up tag is derived from the Call-ID and From
+// address so every request of the dialog gets the same one.
+const legacyTagPrefix = ";tag=m2543x"
+
+func addLegacyTag(req *sip.Request) bool {
+	from, id := req.From(), req.CallID()
+	if from == nil || id == nil || from.Params.Has("tag") {
+		return false
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id.Value()))
+	h.Write([]byte(from.Address.String()))
+	from.Params.Add("tag", strings.TrimPrefix(legacyTagPrefix, ";tag=")+strconv.FormatUint(h.Sum64(), 36))
+	return true
+}
+
+// stripLegacyTags removes made-up tags (the prefix and the base-36 digits after it).
+func stripLegacyTags(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for {
+		i := bytes.Index(b, []byte(legacyTagPrefix))
+		if i < 0 {
+			return append(out, b...)
+		}
+		out = append(out, b[:i]...)
+		b = b[i+len(legacyTagPrefix):]
+		j := 0
+		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] >= 'a' && b[j] <= 'z') {
+			j++
+		}
+		b = b[j:]
+	}
 }
 
 // rawReject answers a request sipgo cannot parse, when its headers allow.
 // A response (or anything without Via, From, To, Call-ID and CSeq) is
 // dropped: RFC 3261 §18.1.2 has a malformed response discarded.
 func (c *screenedConn) rawReject(data []byte, addr net.Addr) {
-	res, ok := rawResponse(data)
+	code, reason := rawStatus(firstLine(data))
+	res, ok := rawResponse(data, code, reason)
 	if !ok {
 		return
 	}
@@ -85,7 +153,7 @@ func (c *screenedConn) rawReject(data []byte, addr net.Addr) {
 
 // rawResponse builds a stateless error response from a request's raw bytes
 // by copying the headers RFC 3261 §8.2.6.2 says a response copies.
-func rawResponse(data []byte) ([]byte, bool) {
+func rawResponse(data []byte, code int, reason string) ([]byte, bool) {
 	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
 	lines := unfold(string(head))
 	if len(lines) < 2 || strings.HasPrefix(strings.ToUpper(lines[0]), "SIP/") {
@@ -107,8 +175,7 @@ func rawResponse(data []byte) ([]byte, bool) {
 		}
 	}
 	var b strings.Builder
-	b.WriteString(rawStatusLine(lines[0]))
-	b.WriteString("\r\n")
+	b.WriteString("SIP/2.0 " + strconv.Itoa(code) + " " + reason + "\r\n")
 	for _, h := range []string{"Via", "From", "To", "Call-ID", "CSeq"} {
 		for i, l := range copied[h] {
 			if h != "Via" && i > 0 {
@@ -132,20 +199,46 @@ var compactNames = map[string]string{
 	"call-id": "Call-ID", "i": "Call-ID", "cseq": "CSeq",
 }
 
-// rawStatusLine picks 416 when the Request-URI is well formed but of a
+// rawStatus picks 416 when the Request-URI is well formed but of a
 // scheme Moroz does not serve (RFC 4475 §3.4.3), else 400.
-func rawStatusLine(requestLine string) string {
+func rawStatus(requestLine string) (int, string) {
 	parts := strings.Split(requestLine, " ")
 	if len(parts) == 3 {
 		if scheme, _, ok := strings.Cut(parts[1], ":"); ok && isSchemeToken(scheme) {
 			switch strings.ToLower(scheme) {
 			case "sip", "sips", "tel":
 			default:
-				return "SIP/2.0 416 Unsupported URI Scheme"
+				return 416, "Unsupported URI Scheme"
 			}
 		}
 	}
-	return "SIP/2.0 400 Bad Request"
+	return 400, "Bad Request"
+}
+
+func firstLine(data []byte) string {
+	line, _, _ := bytes.Cut(data, []byte("\r\n"))
+	return string(line)
+}
+
+// checkRawAddresses: an addr-spec holding '?' (URI headers) must be in
+// angle brackets (RFC 3261 §20.10, RFC 4475 §3.1.2.13). sipgo's parsed
+// headers no longer show whether brackets were there, so this reads the
+// raw header lines.
+func checkRawAddresses(data []byte) *Rejection {
+	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	for _, l := range unfold(string(head))[1:] {
+		name, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		switch n := strings.ToLower(strings.TrimSpace(name)); n {
+		case "contact", "m", "from", "f", "to", "t":
+			if !strings.Contains(v, "<") && strings.Contains(v, "?") {
+				return reject(400, "Bad "+strings.TrimSpace(name), "%s with '?' outside angle brackets", n)
+			}
+		}
+	}
+	return nil
 }
 
 // isSchemeToken checks RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).

@@ -63,8 +63,8 @@ func validateRequest(req *sip.Request, allowed []sip.RequestMethod) *Rejection {
 	return checkBody(req)
 }
 
-// checkVersion: RFC 3261 §8.2.2.1... §21.5.6: 505 for any version but 2.0,
-// in the request line or the top Via (RFC 4475 §3.1.2.16).
+// checkVersion answers 505 for any version but SIP/2.0 in the request
+// line or the top Via (RFC 3261 §21.5.6, RFC 4475 §3.1.2.16).
 func checkVersion(req *sip.Request) *Rejection {
 	if !strings.EqualFold(req.SipVersion, "SIP/2.0") {
 		return reject(505, "Version Not Supported", "request line version %q", req.SipVersion)
@@ -138,18 +138,10 @@ func checkRequestURI(req *sip.Request) *Rejection {
 	return nil
 }
 
-// checkAddresses: an addr-spec holding '?' must be in angle brackets
-// (RFC 3261 §20.10, RFC 4475 §3.1.2.13); a REGISTER's To is an address of
-// record and must be a SIP or SIPS URI (RFC 3261 §10.2, RFC 4475 §3.4.4).
+// checkAddresses: a REGISTER's To is an address of record and must be a
+// SIP or SIPS URI (RFC 3261 §10.2, RFC 4475 §3.4.4). The check of '?'
+// outside angle brackets needs the raw bytes: see checkRawAddresses.
 func checkAddresses(req *sip.Request) *Rejection {
-	for _, name := range []string{"Contact", "From", "To"} {
-		for _, h := range req.GetHeaders(name) {
-			v := h.Value()
-			if !strings.Contains(v, "<") && strings.Contains(v, "?") {
-				return reject(400, "Bad "+name, "%s with '?' outside angle brackets", name)
-			}
-		}
-	}
 	if req.Method == sip.REGISTER {
 		if s := strings.ToLower(req.To().Address.Scheme); s != "sip" && s != "sips" {
 			return reject(400, "Bad To", "register to scheme %q", truncate(s, 40))

@@ -48,6 +48,9 @@ type Config struct {
 	SMTP SMTP `yaml:"smtp"`
 	// Mail is how letters are accepted and answered.
 	Mail Mail `yaml:"mail"`
+	// Queues are the router's queues. None configured means the defaults:
+	// calls, letters, chats and callbacks. File only.
+	Queues []Queue `yaml:"queues"`
 	// Drain is how long SIGTERM waits for live work (calls, requests) to
 	// end before stopping anyway. Default 30s. Env MOROZ_DRAIN.
 	Drain time.Duration `yaml:"drain"`
@@ -177,6 +180,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Drain < 0 {
 		bad("drain", "must not be negative")
+	}
+	if _, err := c.RouterQueues(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -115,3 +115,59 @@ func TestUnknownEnv(t *testing.T) {
 		t.Errorf("UnknownEnv (-got +want):\n%s", diff)
 	}
 }
+
+func TestQueues(t *testing.T) {
+	good := `
+queues:
+  - name: calls
+    strategy: ring-all
+    sla: 20s
+    wrap_up: 30s
+    hours:
+      time_zone: Europe/Moscow
+      week:
+        mon: ["09:00-13:00", "14:00-24:00"]
+      holidays: ["2027-01-01"]
+  - name: letters
+`
+	path := filepath.Join(t.TempDir(), "q.yaml")
+	os.WriteFile(path, []byte(good), 0o600)
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := c.RouterQueues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != 2 || qs[0].Strategy != "ring-all" || qs[0].Hours == nil || len(qs[0].Hours.Week[time.Monday]) != 2 {
+		t.Fatalf("queues: %+v", qs)
+	}
+	monday := time.Date(2026, 12, 7, 15, 0, 0, 0, qs[0].Hours.Location) // a Monday afternoon
+	if !qs[0].Hours.Open(monday) || qs[0].Hours.Open(monday.Add(24*time.Hour)) {
+		t.Errorf("hours: open Monday 15:00 %v, Tuesday %v", qs[0].Hours.Open(monday), qs[0].Hours.Open(monday.Add(24*time.Hour)))
+	}
+
+	bad := []struct{ name, file, key string }{
+		{"unknown key in a queue", "queues:\n  - name: x\n    stratgy: random\n", "queues[0].stratgy"},
+		{"bad strategy", "queues:\n  - name: x\n    strategy: fastest\n", "queues[0]"},
+		{"bad period", "queues:\n  - name: x\n    hours:\n      week:\n        mon: [\"18:00-09:00\"]\n", "queues[0]"},
+		{"bad zone", "queues:\n  - name: x\n    hours:\n      time_zone: Mars/Olympus\n", "queues[0]"},
+		{"bad day", "queues:\n  - name: x\n    hours:\n      week:\n        funday: [\"09:00-10:00\"]\n", "queues[0]"},
+		{"duplicate", "queues:\n  - name: x\n  - name: x\n", "queues[1].name"},
+		{"not a list", "queues: calls\n", "queues"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "q.yaml")
+			os.WriteFile(path, []byte(tt.file), 0o600)
+			c, err := Load(path, nil)
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error %v, want one naming %s", err, tt.key)
+			}
+		})
+	}
+}

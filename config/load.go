@@ -70,15 +70,41 @@ func decodeNode(n *yaml.Node, v reflect.Value, prefix string) error {
 		if !ok {
 			return &KeyError{Key: key, Reason: fmt.Sprintf("line %d: unknown key", k.Line)}
 		}
-		if fv.Kind() == reflect.Struct {
-			if err := decodeNode(val, fv, key+"."); err != nil {
+		if err := decodeValue(val, fv, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeValue decodes one value, recursing into structs, pointers to
+// structs and lists of structs so that their keys are checked too.
+func decodeValue(val *yaml.Node, fv reflect.Value, key string) error {
+	switch {
+	case fv.Kind() == reflect.Struct:
+		return decodeNode(val, fv, key+".")
+	case fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct:
+		if val.Tag == "!!null" {
+			fv.SetZero()
+			return nil
+		}
+		fv.Set(reflect.New(fv.Type().Elem()))
+		return decodeNode(val, fv.Elem(), key+".")
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+		if val.Kind != yaml.SequenceNode {
+			return &KeyError{Key: key, Reason: fmt.Sprintf("line %d: want a list", val.Line)}
+		}
+		list := reflect.MakeSlice(fv.Type(), len(val.Content), len(val.Content))
+		for i, el := range val.Content {
+			if err := decodeNode(el, list.Index(i), fmt.Sprintf("%s[%d].", key, i)); err != nil {
 				return err
 			}
-			continue
 		}
-		if err := val.Decode(fv.Addr().Interface()); err != nil {
-			return &KeyError{Key: key, Reason: fmt.Sprintf("line %d: %q is not a valid %s", val.Line, val.Value, kindName(fv.Type()))}
-		}
+		fv.Set(list)
+		return nil
+	}
+	if err := val.Decode(fv.Addr().Interface()); err != nil {
+		return &KeyError{Key: key, Reason: fmt.Sprintf("line %d: %q is not a valid %s", val.Line, val.Value, kindName(fv.Type()))}
 	}
 	return nil
 }

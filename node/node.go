@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/config"
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/store"
@@ -72,7 +73,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		n.Close()
 		return nil, err
 	}
-	n.work, err = work.New(ctx, work.Options{Store: st, Logger: log.With("component", "work")})
+	queues, _ := cfg.RouterQueues() // validated above
+	n.work, err = work.New(ctx, work.Options{Store: st, Logger: log.With("component", "work"),
+		Router: acd.Config{Queues: queues}})
 	if err != nil {
 		n.Close()
 		return nil, err

@@ -25,7 +25,7 @@ func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) 
 	}
 	now := s.now()
 	if it.Queue == "" {
-		it.Queue = DefaultQueueFor(it.Channel)
+		it.Queue = s.queueFor(it.Channel)
 	}
 	if !s.queues[it.Queue] {
 		return store.Item{}, false, fmt.Errorf("submit: %w %q", acd.ErrUnknownQueue, it.Queue)
@@ -49,6 +49,16 @@ func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) 
 	}
 	s.route(stored)
 	return stored, true, nil
+}
+
+// queueFor names the queue an item of ch joins when its adapter does not
+// say: the default queue for the channel when it is configured, otherwise
+// the first configured queue.
+func (s *Service) queueFor(ch acd.Channel) string {
+	if q := DefaultQueueFor(ch); s.queues[q] {
+		return q
+	}
+	return s.firstQueue
 }
 
 // route hands a stored item to the router.

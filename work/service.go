@@ -34,12 +34,13 @@ type Options struct {
 // Service stores and routes work items. Its methods are safe for
 // concurrent use.
 type Service struct {
-	st     store.Store
-	log    *slog.Logger
-	now    func() time.Time
-	router *acd.Router
-	day    *stats.Day
-	queues map[string]bool
+	st         store.Store
+	log        *slog.Logger
+	now        func() time.Time
+	router     *acd.Router
+	day        *stats.Day
+	queues     map[string]bool
+	firstQueue string
 
 	mu      sync.Mutex
 	pending []record                // events not yet persisted; guarded by mu
@@ -82,6 +83,9 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	}
 	for _, q := range rc.Queues {
 		s.queues[q.Name] = true
+	}
+	if len(rc.Queues) > 0 {
+		s.firstQueue = rc.Queues[0].Name
 	}
 	rc.Sink = s
 	if rc.Logger == nil {
@@ -138,7 +142,7 @@ func (s *Service) restore(ctx context.Context) error {
 func (s *Service) storedItem(it store.Item) acd.Stored {
 	queue := it.Queue
 	if !s.queues[queue] {
-		queue = DefaultQueueFor(it.Channel)
+		queue = s.queueFor(it.Channel)
 		s.log.Warn("restored item's queue is not configured; using the default", "item_id", it.ID,
 			"queue", it.Queue, "default", queue)
 	}

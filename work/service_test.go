@@ -204,4 +204,6 @@ func TestRestartKeepsWaitingItemsInOrder(t *testing.T) {
 
 type senderFunc func(ctx context.Context, it store.Item, m store.Message) error
 
-func (f senderFunc) Send(ctx context.Context, it store.Item, m store.Message) error { return f(ctx, it, m) }
+func (f senderFunc) Send(ctx context.Context, it store.Item, m store.Message) error {
+	return f(ctx, it, m)
+}

@@ -1,6 +1,6 @@
 // Command moroz runs a Moroz contact-centre node and administers its store.
 //
-//	moroz serve [--config FILE] [--data DIR] [--db URL] [--http ADDR] [--sip ADDR] [--smtp ADDR]
+//	moroz [serve] [--config FILE] [--data DIR] [--db URL] [--http ADDR] [--sip ADDR] [--smtp ADDR]
 //	moroz user add LOGIN --role helper|supervisor|admin [--name NAME]   (password on stdin)
 //	moroz token create --role ROLE --name NAME
 //	moroz migrate
@@ -32,9 +32,8 @@ func main() {
 // run executes one command line and returns the exit code: 0 on success, 1
 // when the command failed, 2 for a usage error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		args = append([]string{"serve"}, args...) // plain `moroz` serves, as DESIGN.md promises
 	}
 	cmd, rest := args[0], args[1:]
 	var err error
@@ -73,7 +72,7 @@ func oneLine(err error) string {
 }
 
 const usage = `usage:
-  moroz serve [--config FILE] [--data DIR] [--db URL] [--http ADDR] [--sip ADDR] [--smtp ADDR]
+  moroz [serve] [--config FILE] [--data DIR] [--db URL] [--http ADDR] [--sip ADDR] [--smtp ADDR]
   moroz user add LOGIN --role helper|supervisor|admin [--name NAME]   (password on standard input)
   moroz token create --role ROLE --name NAME
   moroz migrate [--config FILE] [--data DIR] [--db URL]

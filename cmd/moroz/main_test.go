@@ -45,7 +45,7 @@ func TestUsageAndFailures(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"no command", "", nil, 2, "usage"},
+		{"flags alone mean serve", "", []string{"--config", badConfig, "--data", data}, 1, "http.adress"},
 		{"unknown command", "", []string{"fly"}, 2, "unknown command"},
 		{"bad role", "pw-long-enough", []string{"user", "add", "x", "--role", "god", "--data", data}, 2, "--role"},
 		{"no password", "", []string{"user", "add", "x", "--role", "helper", "--data", data}, 2, "password"},

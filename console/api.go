@@ -3,12 +3,14 @@ package console
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/console/hub"
 	"github.com/morozhq/moroz/stats"
 	"github.com/morozhq/moroz/store"
 )
@@ -256,7 +258,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p Principal)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.log.Info("user created", "login", u.Login, "role", u.Role, "by", p.Login)
+	s.audit.record(p, "user_create", u.Login+" role="+string(u.Role))
 	writeJSON(w, http.StatusCreated, map[string]any{"user": userJSON(u)})
 }
 
@@ -276,6 +278,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p Principal)
 		s.storeError(w, "read user", err)
 		return
 	}
+	before := u
 	if err := applyUser(&u, in); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -290,7 +293,10 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p Principal)
 			return
 		}
 	}
-	s.log.Info("user changed", "login", u.Login, "role", u.Role, "disabled", u.Disabled, "by", p.Login)
+	if u.Disabled || u.Role != before.Role {
+		s.hub.CloseUser(u.ID, hub.CodeRevoked, "account changed")
+	}
+	s.audit.record(p, "user_update", fmt.Sprintf("%s role=%s disabled=%t", u.Login, u.Role, u.Disabled))
 	writeJSON(w, http.StatusOK, map[string]any{"user": userJSON(u)})
 }
 
@@ -366,7 +372,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p Principal
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.log.Info("token created", "name", in.Name, "role", in.Role, "by", p.Login)
+	s.audit.record(p, "token_create", in.Name+" role="+string(in.Role))
 	writeJSON(w, http.StatusCreated, map[string]any{"name": in.Name, "role": in.Role, "token": secret})
 }
 
@@ -380,7 +386,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, p Principal
 		s.storeError(w, "delete token", err)
 		return
 	}
-	s.log.Info("token deleted", "id", id, "by", p.Login)
+	s.audit.record(p, "token_delete", strconv.FormatInt(id, 10))
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -3,13 +3,20 @@ package console
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	softphoneweb "github.com/morozhq/moroz/softphone-web"
+
+	"github.com/morozhq/moroz/console/hub"
 	"github.com/morozhq/moroz/stats"
 	"github.com/morozhq/moroz/store"
 )
@@ -40,15 +47,35 @@ type Options struct {
 	// from other sites (CORS is then the handler's business).
 	Mounts      map[string]http.Handler
 	CrossOrigin []string
+	// Desk is the work service the websocket's requests go to; nil serves
+	// no websocket (503).
+	Desk Desk
+	// Grace is how long a helper whose last socket dropped stays away
+	// before being logged out; 0 means DefaultGrace.
+	Grace time.Duration
+	// Hub tunes the websocket fan-out; zero fields take the hub's defaults.
+	Hub hub.Options
+	// Web is the browser app served at /; nil means softphoneweb.FS.
+	Web fs.FS
 }
 
 // Server serves the console and the API. Its Handler is safe for concurrent
 // use.
 type Server struct {
-	opt     Options
-	log     *slog.Logger
-	limits  *loginLimits
-	handler http.Handler
+	opt      Options
+	log      *slog.Logger
+	limits   *loginLimits
+	handler  http.Handler
+	hub      *hub.Hub
+	upgrader websocket.Upgrader
+	presence *presence
+	track    *tracker
+	audit    *auditLog
+
+	board       *throttle // the supervisors' wallboard
+	queueCounts *throttle // the helpers' queue counts
+	stopListen  func()
+	closeOnce   sync.Once
 }
 
 // New returns a Server, or an error naming an option that is wrong.
@@ -68,17 +95,49 @@ func New(opt Options) (*Server, error) {
 	if opt.Ready == nil {
 		opt.Ready = opt.Store.Ping
 	}
-	s := &Server{opt: opt, log: opt.Logger, limits: newLoginLimits()}
+	if opt.Web == nil {
+		opt.Web = softphoneweb.FS
+	}
+	if opt.Hub.Logger == nil {
+		opt.Hub.Logger = opt.Logger.With("component", "hub")
+	}
+	s := &Server{opt: opt, log: opt.Logger, limits: newLoginLimits(), hub: hub.New(opt.Hub),
+		track: newTracker(), audit: &auditLog{log: opt.Logger, now: opt.Now}}
+	s.upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 16384, CheckOrigin: s.checkOrigin}
 	h, err := s.routes()
 	if err != nil {
 		return nil, err
 	}
 	s.handler = h
+	if opt.Desk != nil {
+		s.presence = newPresence(opt.Desk, opt.Grace, opt.Logger)
+		s.board = newThrottle(boardEvery, s.publishBoard)
+		s.queueCounts = newThrottle(boardEvery, s.publishQueues)
+		s.stopListen = opt.Desk.Listen(s.onEvent)
+	}
 	return s, nil
 }
 
 // Handler returns the root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close stops listening to the desk, closes every websocket and stops the
+// grace timers (helpers keep their status). Call it before closing the
+// Desk. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stopListen != nil {
+			s.stopListen()
+		}
+		s.hub.Close()
+		if s.opt.Desk != nil {
+			s.board.close()
+			s.queueCounts.close()
+			s.presence.close()
+		}
+	})
+	return nil
+}
 
 func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
@@ -100,6 +159,15 @@ func (s *Server) routes() (http.Handler, error) {
 	s.api(mux, "GET /api/v1/tokens", store.RoleAdmin, s.listTokens)
 	s.api(mux, "POST /api/v1/tokens", store.RoleAdmin, s.createToken)
 	s.api(mux, "DELETE /api/v1/tokens/{id}", store.RoleAdmin, s.deleteToken)
+	s.api(mux, "PATCH /api/v1/me", store.RoleHelper, s.patchMe)
+	s.api(mux, "GET /api/v1/contacts/{id}", store.RoleHelper, s.getContact)
+	s.api(mux, "GET /api/v1/templates", store.RoleHelper, s.listTemplates)
+	s.api(mux, "POST /api/v1/templates", store.RoleSupervisor, s.putTemplate)
+	s.api(mux, "PUT /api/v1/templates/{id}", store.RoleSupervisor, s.putTemplate)
+	s.api(mux, "DELETE /api/v1/templates/{id}", store.RoleSupervisor, s.deleteTemplate)
+	s.api(mux, "GET /api/v1/audit", store.RoleSupervisor, s.listAudit)
+	mux.HandleFunc("GET /api/v1/ws", s.websocket)
+	mux.Handle("/", webHandler(s.opt.Web))
 	for pattern, h := range s.opt.Mounts {
 		mux.Handle(pattern, h)
 	}
@@ -150,4 +218,24 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// webHandler serves the browser app with headers that keep it to its own
+// origin: a strict content security policy, no framing, no sniffing.
+func webHandler(web fs.FS) http.Handler {
+	files := http.FileServerFS(web)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; connect-src 'self'; "+
+			"frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
 }

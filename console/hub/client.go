@@ -74,13 +74,16 @@ func (c *Client) wake() {
 	}
 }
 
-// Close ends the client: its writer sends a close frame with code and
-// reason, and Serve returns. It is idempotent; the first code wins.
+// Close ends the client: its writer sends what is queued (nothing for
+// CodeTooSlow) and a close frame with code and reason, and Serve returns.
+// It is idempotent; the first code wins.
 func (c *Client) Close(code int, reason string) {
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.code, c.reason = code, reason
-		c.queue = nil
+		if code == CodeTooSlow {
+			c.queue = nil
+		}
 		c.mu.Unlock()
 		close(c.done)
 		c.conn.NetConn().SetReadDeadline(time.Now()) // wakes the reader
@@ -154,7 +157,7 @@ func (c *Client) writeLoop() error {
 	for {
 		select {
 		case <-c.done:
-			c.sayGoodbye()
+			c.sayGoodbye(&buf)
 			return nil
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.opt.WriteTimeout)); err != nil {
@@ -162,7 +165,7 @@ func (c *Client) writeLoop() error {
 			}
 		case <-c.notify:
 			if gather != nil && !c.wait(gather) {
-				c.sayGoodbye()
+				c.sayGoodbye(&buf)
 				return nil
 			}
 			if err := c.flush(&buf); err != nil {
@@ -214,14 +217,18 @@ func (c *Client) flush(buf *bytes.Buffer) error {
 	return nil
 }
 
-// sayGoodbye sends the close frame; a peer that is gone already is no
-// error worth reporting.
-func (c *Client) sayGoodbye() {
+// sayGoodbye writes what is still queued (a slow client's queue was
+// dropped) and the close frame; a peer that is gone already is no error
+// worth reporting.
+func (c *Client) sayGoodbye(buf *bytes.Buffer) {
 	c.mu.Lock()
 	code, reason := c.code, c.reason
 	c.mu.Unlock()
 	if code == websocket.CloseAbnormalClosure {
 		return // 1006 must not be sent (RFC 6455 §7.4.1)
+	}
+	if c.flush(buf) != nil {
+		return
 	}
 	if len(reason) > maxReason {
 		reason = reason[:maxReason]

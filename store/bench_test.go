@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,14 @@ func BenchmarkIntake(b *testing.B) {
 	}{
 		{"sqlite", func(b *testing.B) store.Config { return store.Config{DataDir: b.TempDir()} }},
 		{"postgres", func(b *testing.B) store.Config {
-			return store.Config{DB: pgtest.URL(b) + "&pool_max_conns=32"}
+			u, err := url.Parse(pgtest.URL(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("pool_max_conns", "32")
+			u.RawQuery = q.Encode()
+			return store.Config{DB: u.String()}
 		}},
 	}
 	for _, be := range backends {

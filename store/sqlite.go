@@ -243,8 +243,17 @@ func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) 
 	return &firstRow{rs: rs, err: err}
 }
 
-// sqliteSQL rewrites PostgreSQL placeholders $N as SQLite's ?N.
-func sqliteSQL(query string) string { return strings.ReplaceAll(query, "$", "?") }
+// sqliteSQL rewrites PostgreSQL placeholders $N as SQLite's ?N. A $ not
+// followed by a digit is left alone.
+func sqliteSQL(query string) string {
+	b := []byte(query)
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '$' && b[i+1] >= '0' && b[i+1] <= '9' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
 
 // sqliteArgs stores times as microseconds since the epoch and JSON as text.
 func sqliteArgs(args []any) []any {

@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -228,8 +229,13 @@ func newCluster() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "moroz-pgtest-")
+	sweep(bin)
+	dir, err := os.MkdirTemp("", tempPrefix)
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	c := &Cluster{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
@@ -277,6 +283,41 @@ func (c *Cluster) start() error {
 
 func (c *Cluster) stop() error {
 	return c.run(filepath.Join(c.bin, "pg_ctl"), "stop", "-D", c.data, "-m", "immediate", "-w")
+}
+
+// The temporary folders of clusters, and the file in each naming the
+// process that owns it.
+const (
+	tempPrefix = "moroz-pgtest-"
+	ownerFile  = "owner.pid"
+)
+
+// sweep stops and removes the clusters of test binaries that died without
+// stopping theirs (killed, or timed out), so that they do not pile up.
+func sweep(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // being made right now, or not ours
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid == os.Getpid() || alive(pid) {
+			continue
+		}
+		run, err := runAs(dir)
+		if err != nil {
+			continue
+		}
+		c := &Cluster{bin: bin, dir: dir, data: filepath.Join(dir, "data"), run: run}
+		c.remove()
+	}
+}
+
+// alive reports whether process pid exists.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // remove stops c if it runs and deletes its folder.

@@ -116,7 +116,7 @@ func (r *Router) candidates(it *item) []*helper {
 		if !q.routable() {
 			continue
 		}
-		set := &q.idle
+		set := &q.idle[chIndex(it.Channel)]
 		if it.Channel.Live() {
 			set = &q.voice
 		}

@@ -110,13 +110,18 @@ func (r *Router) checkHelperState(h *helper) error {
 	if h.offer != nil && (h.offer.it.offerTo(h) != h.offer || h.status != StatusAvailable) {
 		return errors.New("dangling offer, or offered while not available")
 	}
-	if h.inIdle != h.canOffer() || h.inVoice != h.voiceReady() {
-		return errors.New("free-helper sets out of date")
+	if h.inVoice != h.voiceReady() {
+		return errors.New("voice set out of date")
 	}
-	for _, q := range h.queues {
-		_, idle := q.idle.pos[h]
-		_, voice := q.voice.pos[h]
-		if idle != h.inIdle || voice != h.inVoice || q.members[h.id] != h {
+	for qi, q := range h.queues {
+		for i := 1; i < numChannels; i++ {
+			in := q.idle[i].has(h, h.slots[qi][i])
+			if want := h.canOffer() && h.canTake(Channels[i]); in != want || (h.idleMask&(1<<i) != 0) != want {
+				return fmt.Errorf("queue %s: free set of %s out of date", q.cfg.Name, Channels[i])
+			}
+		}
+		voice := q.voice.has(h, h.slots[qi][0])
+		if voice != h.inVoice || q.members[h.id] != h {
 			return fmt.Errorf("queue %s sets out of date", q.cfg.Name)
 		}
 	}

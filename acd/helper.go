@@ -55,9 +55,11 @@ type helper struct {
 	counters Counters
 	sticky   itemHeap // items waiting for this helper alone
 
-	inIdle, inVoice bool   // members of their queues' idle and voice sets
-	dirty           bool   // on the dispatch list
-	mark            uint64 // candidate dedup stamp
+	slots    [][numChannels]int // per queue of queues: position in voice (0) and idle[ch] sets, -1 when out
+	idleMask uint8              // bit chIndex(ch) set: in their queues' idle[ch] sets
+	inVoice  bool               // in their queues' voice sets
+	dirty    bool               // on the dispatch list
+	mark     uint64             // candidate dedup stamp
 }
 
 func (h *helper) blocked() bool { return h.wrap != nil || h.delay != nil }
@@ -163,32 +165,36 @@ func (h *helper) info() HelperInfo {
 	return hi
 }
 
-// helperSet is an ordered set with O(1) add and remove.
+// helperSet is an ordered set with O(1) add and remove and no map: each
+// member keeps its position in a slot of its own (helper.slots), which the
+// caller passes in.
 type helperSet struct {
-	list []*helper
-	pos  map[*helper]int
+	list  []*helper
+	slots []*int // slots[i] is where list[i] keeps its position
 }
 
-func (s *helperSet) add(h *helper) {
-	if s.pos == nil {
-		s.pos = map[*helper]int{}
-	}
-	if _, ok := s.pos[h]; ok {
+func (s *helperSet) add(h *helper, slot *int) {
+	if *slot >= 0 {
 		return
 	}
-	s.pos[h] = len(s.list)
+	*slot = len(s.list)
 	s.list = append(s.list, h)
+	s.slots = append(s.slots, slot)
 }
 
-func (s *helperSet) remove(h *helper) {
-	i, ok := s.pos[h]
-	if !ok {
+func (s *helperSet) remove(slot *int) {
+	i := *slot
+	if i < 0 {
 		return
 	}
 	last := len(s.list) - 1
-	s.list[i] = s.list[last]
-	s.pos[s.list[i]] = i
-	s.list[last] = nil
-	s.list = s.list[:last]
-	delete(s.pos, h)
+	s.list[i], s.slots[i] = s.list[last], s.slots[last]
+	*s.slots[i] = i
+	s.list[last], s.slots[last] = nil, nil
+	s.list, s.slots = s.list[:last], s.slots[:last]
+	*slot = -1
+}
+
+func (s *helperSet) has(h *helper, slot int) bool {
+	return slot >= 0 && slot < len(s.list) && s.list[slot] == h
 }

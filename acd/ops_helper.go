@@ -55,8 +55,10 @@ func (r *Router) wakeQueue(q *queue) {
 	if !q.routable() {
 		return
 	}
-	for _, h := range q.idle.list {
-		r.markHelper(h)
+	for i := range q.idle {
+		for _, h := range q.idle[i].list {
+			r.markHelper(h)
+		}
 	}
 	for _, h := range q.voice.list {
 		r.markHelper(h)
@@ -78,8 +80,12 @@ func (r *Router) SetHelper(cfg HelperConfig) ([]Event, error) {
 		}
 		r.unindex(h)
 		h.queues = qs
-		for _, q := range qs {
+		h.slots = make([][numChannels]int, len(qs))
+		for qi, q := range qs {
 			q.members[h.id] = h
+			for i := range h.slots[qi] {
+				h.slots[qi][i] = -1
+			}
 		}
 		h.skills = maps.Clone(cfg.Skills)
 		for _, ch := range Channels {

@@ -11,8 +11,8 @@ type queue struct {
 	buckets map[bucketKey]*bucket
 	list    []*bucket // buckets in creation order, for deterministic scans
 	members map[int64]*helper
-	idle    helperSet // members that canOffer
-	voice   helperSet // members that are voiceReady
+	idle    [numChannels]helperSet // per letter channel: members that canOffer with room for it
+	voice   helperSet              // members that are voiceReady
 	wait    map[int64]*item
 	open    bool
 	hours   *timer

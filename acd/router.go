@@ -215,22 +215,35 @@ func (r *Router) markHelper(h *helper) {
 // any change, and puts it on the dispatch list when it could take more.
 func (r *Router) touch(h *helper) {
 	idle, voice := h.canOffer(), h.voiceReady()
-	if idle != h.inIdle {
-		for _, q := range h.queues {
-			if idle {
-				q.idle.add(h)
-			} else {
-				q.idle.remove(h)
+	var mask uint8
+	if idle {
+		for i := 1; i < numChannels; i++ {
+			if h.canTake(Channels[i]) {
+				mask |= 1 << i
 			}
 		}
-		h.inIdle = idle
+	}
+	if changed := mask ^ h.idleMask; changed != 0 {
+		for i := 1; i < numChannels; i++ {
+			if changed&(1<<i) == 0 {
+				continue
+			}
+			for qi, q := range h.queues {
+				if mask&(1<<i) != 0 {
+					q.idle[i].add(h, &h.slots[qi][i])
+				} else {
+					q.idle[i].remove(&h.slots[qi][i])
+				}
+			}
+		}
+		h.idleMask = mask
 	}
 	if voice != h.inVoice {
-		for _, q := range h.queues {
+		for qi, q := range h.queues {
 			if voice {
-				q.voice.add(h)
+				q.voice.add(h, &h.slots[qi][0])
 			} else {
-				q.voice.remove(h)
+				q.voice.remove(&h.slots[qi][0])
 			}
 		}
 		h.inVoice = voice
@@ -242,12 +255,14 @@ func (r *Router) touch(h *helper) {
 
 // unindex takes h out of every set of its queues.
 func (r *Router) unindex(h *helper) {
-	for _, q := range h.queues {
-		q.idle.remove(h)
-		q.voice.remove(h)
+	for qi, q := range h.queues {
+		for i := 1; i < numChannels; i++ {
+			q.idle[i].remove(&h.slots[qi][i])
+		}
+		q.voice.remove(&h.slots[qi][0])
 		delete(q.members, h.id)
 	}
-	h.inIdle, h.inVoice = false, false
+	h.idleMask, h.inVoice = 0, false
 }
 
 // heapIn puts a waiting item where helpers look for it: the sticky heap of

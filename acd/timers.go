@@ -99,17 +99,16 @@ func (r *Router) cancel(t *timer) {
 	}
 }
 
-// armLocked points the clock timer at the earliest scheduled timer.
+// armLocked makes sure the clock wakes the router by the earliest
+// scheduled timer. A wake-up that is earlier than needed is kept rather than
+// re-armed (it finds nothing due and arms the next), so the clock timer is
+// touched only when a timer earlier than the armed one appears.
 func (r *Router) armLocked() {
 	if len(r.timers) == 0 {
-		if r.wake != nil {
-			r.wake.Stop()
-			r.wake = nil
-		}
 		return
 	}
 	next := r.timers[0].at
-	if r.wake != nil && r.wakeAt.Equal(next) {
+	if r.wake != nil && !r.wakeAt.After(next) {
 		return
 	}
 	if r.wake != nil {

@@ -155,7 +155,12 @@ func (r *Router) Queues() []QueueInfo {
 	for _, q := range r.queues {
 		qi := QueueInfo{
 			Name: q.cfg.Name, Open: q.open, Waiting: len(q.wait),
-			LoggedIn: q.loggedIn(), Free: len(q.idle.list),
+			LoggedIn: q.loggedIn(),
+		}
+		for _, h := range q.members {
+			if h.canOffer() {
+				qi.Free++
+			}
 		}
 		for _, it := range q.wait {
 			if qi.Oldest.IsZero() || it.Created.Before(qi.Oldest) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -18,15 +19,23 @@ import (
 // the tests read them from the module cache rather than keeping a copy.
 func tortureDir(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/emiago/sipgo").Output()
+	dir, err := tortureDirQuiet()
 	if err != nil {
-		t.Fatalf("find sipgo's module folder: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "sip", "testdata", "torture")
-	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("torture messages: %v", err)
 	}
 	return dir
+}
+
+func tortureDirQuiet() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/emiago/sipgo").Output()
+	if err != nil {
+		return "", fmt.Errorf("find sipgo's module folder: %w", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "sip", "testdata", "torture")
+	if _, err := os.Stat(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 // noResponse marks messages that must get no answer (they are responses).

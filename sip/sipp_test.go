@@ -41,7 +41,9 @@ func sippWorkdir(t *testing.T) string {
 	if err := os.Mkdir(pc, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, from := range map[string]string{"caller.pcap": "g711a.pcap", "dtmf.pcap": "dtmf_2833_1.pcap"} {
+	links := map[string]string{"caller.pcap": "g711a.pcap", "dtmf.pcap": "dtmf_2833_1.pcap",
+		"g711a.pcap": "g711a.pcap", "dtmf_2833_1.pcap": "dtmf_2833_1.pcap"} // the last two for -sn uac_pcap
+	for name, from := range links {
 		if err := os.Symlink(filepath.Join(src, from), filepath.Join(pc, name)); err != nil {
 			t.Fatal(err)
 		}
@@ -255,4 +257,58 @@ func decodeAll(pkts []rtp.Packet, c media.Codec) []int16 {
 		}
 	}
 	return out
+}
+
+// TestSippUacPcapIsRecorded runs SIPp's built-in uac_pcap scenario: about
+// 8 s of G.711 A-law speech and an RFC 4733 '1', then BYE.
+func TestSippUacPcapIsRecorded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uac_pcap plays 9 s of audio")
+	}
+	dir := sippWorkdir(t)
+	recPath := filepath.Join(t.TempDir(), "uac_pcap.wav")
+	results := make(chan callResult, 1)
+	srv := testServer(t, func(ctx context.Context, c *Call) {
+		var r callResult
+		if err := c.Answer(); err != nil {
+			t.Errorf("answer: %v", err)
+			return
+		}
+		digits := make(chan []rune, 1)
+		go func() {
+			var ds []rune
+			for {
+				select {
+				case d := <-c.DTMF():
+					ds = append(ds, d.Digit)
+				case <-c.Done():
+					digits <- ds
+					return
+				}
+			}
+		}()
+		r.rec, r.recErr = c.Record(ctx, recPath, time.Minute)
+		r.digits = <-digits
+		results <- r
+	})
+	runSipp(t, dir, "-sn", "uac_pcap", "-m", "1", "-i", "127.0.0.1", "-p", fmt.Sprint(freeUDPPort(t)),
+		"-timeout", "40s", "-timeout_error", "-nostdin", srv.UDPAddr().String())
+
+	r := <-results
+	if r.recErr != nil {
+		t.Fatalf("record: %v", r.recErr)
+	}
+	if r.rec.Duration < 6*time.Second {
+		t.Errorf("recording: got %v, want most of the 8 s SIPp played", r.rec.Duration)
+	}
+	clip, err := media.LoadWAV(recPath)
+	if err != nil {
+		t.Fatalf("load recording: %v", err)
+	}
+	if e := rms(clip.Samples()); e < 200 {
+		t.Errorf("recording rms: got %.0f, want speech energy above 200", e)
+	}
+	if string(r.digits) != "1" {
+		t.Errorf("dtmf: got %q, want \"1\"", string(r.digits))
+	}
 }

@@ -116,3 +116,59 @@ func TestSQLitePragmas(t *testing.T) {
 		t.Errorf("reader query_only: got %q, %v; want 1", got, err)
 	}
 }
+
+// TestWriterSurvives checks that a panicking write and a write that breaks
+// the shared transaction fail alone, and the writer goes on.
+func TestWriterSurvives(t *testing.T) {
+	st, err := Open(t.Context(), Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer st.Close()
+	s := st.(*sqlStore)
+	tests := []struct {
+		name string
+		fn   func(q querier) error
+	}{
+		{"panic", func(q querier) error { panic("bad write") }},
+		{"broken transaction", func(q querier) error {
+			_, err := q.exec(t.Context(), "COMMIT") // ends the batch's transaction under the writer
+			return err
+		}},
+		{"failing statement", func(q querier) error {
+			_, err := q.exec(t.Context(), "INSERT INTO no_such_table VALUES (1)")
+			return err
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.write(t.Context(), tt.fn); err == nil {
+				t.Fatal("write: got no error")
+			}
+			if _, err := s.CreateUser(t.Context(), User{Login: fmt.Sprint("after", i), Role: RoleHelper}); err != nil {
+				t.Fatalf("next write: %v", err)
+			}
+		})
+	}
+}
+
+func TestRoleAtLeast(t *testing.T) {
+	tests := []struct {
+		r, min Role
+		want   bool
+	}{
+		{RoleAdmin, RoleHelper, true},
+		{RoleAdmin, RoleAdmin, true},
+		{RoleSupervisor, RoleAdmin, false},
+		{RoleHelper, RoleSupervisor, false},
+		{RoleHelper, RoleHelper, true},
+		{"king", RoleHelper, false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.r)+">="+string(tt.min), func(t *testing.T) {
+			if got := tt.r.AtLeast(tt.min); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

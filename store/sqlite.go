@@ -228,14 +228,17 @@ func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (ro
 		return nil, err
 	}
 	rs, err := st.QueryContext(ctx, sqliteArgs(args)...)
-	if !cached {
-		// database/sql keeps the statement alive until rs is closed.
-		st.Close()
-	}
 	if err != nil {
+		if !cached {
+			st.Close()
+		}
 		return nil, err
 	}
-	return sqliteRows{rs}, nil
+	r := sqliteRows{rs: rs}
+	if !cached {
+		r.st = st
+	}
+	return r, nil
 }
 
 func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) row {
@@ -307,11 +310,23 @@ func sqliteScan(scan func(dest ...any) error, dest []any) error {
 	return nil
 }
 
-type sqliteRows struct{ rs *sql.Rows }
+// sqliteRows is a result set; st, when set, is an uncached statement to
+// close with it.
+type sqliteRows struct {
+	rs *sql.Rows
+	st *sql.Stmt
+}
 
-func (r sqliteRows) Next() bool             { return r.rs.Next() }
-func (r sqliteRows) Err() error             { return r.rs.Err() }
-func (r sqliteRows) Close()                 { r.rs.Close() }
+func (r sqliteRows) Next() bool { return r.rs.Next() }
+func (r sqliteRows) Err() error { return r.rs.Err() }
+
+func (r sqliteRows) Close() {
+	r.rs.Close()
+	if r.st != nil {
+		r.st.Close()
+	}
+}
+
 func (r sqliteRows) Scan(dest ...any) error { return sqliteScan(r.rs.Scan, dest) }
 
 // firstRow is the first row of a query, like sql.Row.

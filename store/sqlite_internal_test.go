@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestSQLiteSQL(t *testing.T) {
 	tests := []struct {
@@ -17,5 +20,36 @@ func TestSQLiteSQL(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStatementCacheFull runs statements past the cache's bound, on the
+// read pool and on the writer, where they are prepared for one use.
+func TestStatementCacheFull(t *testing.T) {
+	ctx := t.Context()
+	st, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer st.Close()
+	s := st.(*sqlStore)
+	check := func(q querier) error {
+		for i := range stmtCacheMax + 3 {
+			var got int
+			if err := q.queryRow(ctx, fmt.Sprintf("SELECT $1 + %d", i), 1).Scan(&got); err != nil {
+				return err
+			}
+			if got != i+1 {
+				return fmt.Errorf("query %d: got %d, want %d", i, got, i+1)
+			}
+		}
+		_, err := q.exec(ctx, "SELECT 1 WHERE $1", true)
+		return err
+	}
+	if err := check(s.read()); err != nil {
+		t.Errorf("reader: %v", err)
+	}
+	if err := s.write(ctx, check); err != nil {
+		t.Errorf("writer: %v", err)
 	}
 }

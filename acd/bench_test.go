@@ -59,13 +59,16 @@ func (c *benchCenter) must(evs []acd.Event, err error) []acd.Event {
 	return evs
 }
 
-// enqueue adds an item with a random channel, queue and skill, and accepts
-// the offer if one was made at once.
-func (c *benchCenter) enqueue() {
+// enqueue adds an item of channel ch (random when empty) with a random
+// queue and skill, and accepts the offer if one was made at once.
+func (c *benchCenter) enqueue(ch acd.Channel) {
+	if ch == "" {
+		ch = []acd.Channel{acd.Voice, acd.Email, acd.Email, acd.Chat}[c.rnd.IntN(4)]
+	}
 	c.nextID++
 	it := acd.Item{
 		ID:       c.nextID,
-		Channel:  []acd.Channel{acd.Voice, acd.Email, acd.Email, acd.Chat}[c.rnd.IntN(4)],
+		Channel:  ch,
 		Queue:    c.queues[c.rnd.IntN(len(c.queues))],
 		Priority: c.rnd.IntN(3),
 	}
@@ -86,7 +89,7 @@ func (c *benchCenter) acceptOffers(evs []acd.Event) {
 // fill enqueues until n items wait.
 func (c *benchCenter) fill(n int) {
 	for c.waiting() < n {
-		c.enqueue()
+		c.enqueue("")
 	}
 }
 
@@ -110,7 +113,7 @@ func BenchmarkRouterOffer(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		id := c.busyItem()
+		id, ch := c.busyItem()
 		start := time.Now()
 		evs, err := c.r.Complete(id, "")
 		lat = append(lat, time.Since(start))
@@ -123,7 +126,7 @@ func BenchmarkRouterOffer(b *testing.B) {
 			}
 		}
 		c.acceptOffers(evs)
-		c.enqueue()
+		c.enqueue(ch) // keeps the channel mix of the waiting items
 	}
 	b.StopTimer()
 	reportLatency(b, lat)
@@ -132,18 +135,21 @@ func BenchmarkRouterOffer(b *testing.B) {
 
 // busyItem returns an item held by a random busy helper: their call if
 // they are on one (completing a letter would not free them).
-func (c *benchCenter) busyItem() int64 {
+func (c *benchCenter) busyItem() (int64, acd.Channel) {
 	for {
 		h, ok := c.r.Helper(int64(1 + c.rnd.IntN(1000)))
 		if !ok || len(h.Active) == 0 {
 			continue
 		}
+		var ch acd.Channel
 		for _, id := range h.Active {
 			if it, _ := c.r.Item(id); it.Channel == acd.Voice {
-				return id
+				return id, it.Channel
+			} else if id == h.Active[0] {
+				ch = it.Channel
 			}
 		}
-		return h.Active[0]
+		return h.Active[0], ch
 	}
 }
 

@@ -1,6 +1,8 @@
 package acd
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 	"time"
 )
@@ -52,7 +54,7 @@ func (r *Router) bestFor(h *helper, voiceOnly bool) *item {
 	ok := func(it *item) bool { return it.avoid != h && it.offerTo(h) == nil }
 	for _, e := range h.sticky.es {
 		it := e.it
-		if (!voiceOnly || it.Channel.Live()) && h.canTake(it.Channel) && ok(it) &&
+		if (!voiceOnly || it.live) && h.canTake(it.Channel) && ok(it) &&
 			(best == nil || ahead(it, best)) {
 			best = it
 		}
@@ -62,7 +64,7 @@ func (r *Router) bestFor(h *helper, voiceOnly bool) *item {
 			continue
 		}
 		for _, b := range q.list {
-			if b.len() == 0 || (voiceOnly && !b.ch.Live()) {
+			if b.len() == 0 || (voiceOnly && !b.live) {
 				continue
 			}
 			top := b.top()
@@ -250,7 +252,9 @@ func (r *Router) offer(it *item, h *helper) {
 	e := r.itemEvent(EventOffered, it, h)
 	e.Deadline = o.deadline
 	r.emit(e)
-	r.log.Debug("item offered", "item_id", it.ID, "helper", h.id, "queue", it.queue.cfg.Name)
+	if r.log.Enabled(context.Background(), slog.LevelInfo) {
+		r.log.Info("item offered", "item_id", it.ID, "helper", h.id, "queue", it.queue.cfg.Name)
+	}
 	r.touch(h)
 }
 

@@ -45,9 +45,11 @@
 // A helper who becomes free peeks at the top of each heap of their queues
 // that they qualify for and takes the best (O(queues × heaps) per
 // decision, never a scan of all items). A new item goes to one of the free
-// helpers of its queues, chosen by the queue's Strategy; free helpers are
-// kept in per-queue sets. A helper holds at most one pending offer; a call
-// may displace a pending letter offer, but never the other way round.
+// helpers of its queues, chosen by the queue's Strategy; the helpers free
+// for each channel are kept in per-queue sets, so an arrival looks only at
+// helpers who could take it. A helper holds at most one pending offer; a
+// call may displace a pending letter offer, but never the other way round.
+// After every operation no free helper is eligible for a waiting item.
 //
 // # Time
 //

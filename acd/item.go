@@ -42,6 +42,7 @@ type Skill struct {
 type item struct {
 	Item
 	created int64 // Created in Unix nanoseconds, for fast ordering
+	live    bool  // Channel.Live(), for fast ordering
 
 	state    State
 	queue    *queue   // home queue
@@ -98,8 +99,8 @@ func (it *item) offerTo(h *helper) *offer {
 // ahead reports whether a goes before b for a helper who may take both:
 // voice first, then priority, then age, then id.
 func ahead(a, b *item) bool {
-	if la, lb := a.Channel.Live(), b.Channel.Live(); la != lb {
-		return la
+	if a.live != b.live {
+		return a.live
 	}
 	if a.prio != b.prio {
 		return a.prio > b.prio
@@ -234,10 +235,11 @@ func (hp *itemHeap) bestWithout(ok func(*item) bool) *item {
 // bucket and peeks at its best item.
 type bucket struct {
 	itemHeap
-	q   *queue
-	ch  Channel
-	sig string
-	req []Skill
+	q    *queue
+	ch   Channel
+	live bool
+	sig  string
+	req  []Skill
 }
 
 type bucketKey struct {

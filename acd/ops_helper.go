@@ -17,7 +17,11 @@ func (r *Router) SetQueue(cfg QueueConfig) ([]Event, error) {
 			q = newQueue(cfg, r.cfg.HistorySize)
 			r.queues[cfg.Name] = q
 		}
+		wasRingAll := q.cfg.Strategy == RingAll
 		q.cfg = cfg
+		if wasRingAll && cfg.Strategy != RingAll {
+			r.stopRinging(q)
+		}
 		r.cancel(q.hours)
 		q.hours = nil
 		q.open = cfg.Hours.Open(r.now)
@@ -25,6 +29,17 @@ func (r *Router) SetQueue(cfg QueueConfig) ([]Event, error) {
 		r.wakeQueue(q)
 		return nil
 	})
+}
+
+// stopRinging withdraws the offers of a queue's ringing items when it stops
+// being ring-all; they are offered again by the new strategy.
+func (r *Router) stopRinging(q *queue) {
+	for _, it := range q.wait {
+		if it.inHeap() && len(it.offers) > 0 {
+			r.dropOffers(it, "strategy changed")
+			r.requeue(it)
+		}
+	}
 }
 
 func (r *Router) scheduleHours(q *queue) {

@@ -81,7 +81,7 @@ func (r *Router) newItem(in Item, q *queue) *item {
 		in.SLADue = in.Created.Add(q.cfg.SLA)
 	}
 	in.Skills = slices.Clone(in.Skills)
-	it := &item{Item: in, created: in.Created.UnixNano(), queue: q}
+	it := &item{Item: in, created: in.Created.UnixNano(), live: in.Channel.Live(), queue: q}
 	r.items[in.ID] = it
 	return it
 }

@@ -417,3 +417,18 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("new with a bad capacity: %v, want invalid", err)
 	}
 }
+
+func TestStrategyChangeStopsRinging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, acd.Config{Queues: []acd.QueueConfig{{Name: "q", Strategy: acd.RingAll}}})
+		f.login(1, []string{"q"}, nil)
+		f.login(2, []string{"q"}, nil)
+		f.enqueue(acd.Item{ID: 10, Channel: acd.Voice, Queue: "q"})
+		if got := f.offeredTo(10); len(got) != 2 {
+			t.Fatalf("offered to %v, want both", got)
+		}
+		f.must(f.r.SetQueue(acd.QueueConfig{Name: "q", Strategy: acd.LongestIdle}))
+		f.wantOffer(10, 1)
+		f.check()
+	})
+}

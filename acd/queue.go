@@ -37,7 +37,7 @@ func (q *queue) bucket(ch Channel, sig string, req []Skill) *bucket {
 	k := bucketKey{ch, sig}
 	b := q.buckets[k]
 	if b == nil {
-		b = &bucket{q: q, ch: ch, sig: sig, req: slices.Clone(req)}
+		b = &bucket{q: q, ch: ch, live: ch.Live(), sig: sig, req: slices.Clone(req)}
 		q.buckets[k] = b
 		q.list = append(q.list, b)
 	}

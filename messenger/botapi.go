@@ -1,0 +1,199 @@
+package messenger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// The Telegram Bot API (https://core.telegram.org/bots/api): the types and
+// methods Moroz uses, with their JSON names.
+
+// Update is an incoming update; Moroz reads messages only.
+type Update struct {
+	UpdateID int64    `json:"update_id"`
+	Message  *Message `json:"message,omitempty"`
+}
+
+// Message is a Telegram message.
+type Message struct {
+	MessageID int64       `json:"message_id"`
+	From      *User       `json:"from,omitempty"`
+	Chat      Chat        `json:"chat"`
+	Date      int64       `json:"date"`
+	Text      string      `json:"text,omitempty"`
+	Caption   string      `json:"caption,omitempty"`
+	Photo     []PhotoSize `json:"photo,omitempty"`
+	Voice     *Voice      `json:"voice,omitempty"`
+}
+
+// User is a Telegram user or bot.
+type User struct {
+	ID           int64  `json:"id"`
+	IsBot        bool   `json:"is_bot"`
+	FirstName    string `json:"first_name"`
+	LastName     string `json:"last_name,omitempty"`
+	Username     string `json:"username,omitempty"`
+	LanguageCode string `json:"language_code,omitempty"`
+}
+
+// Chat is the chat a message belongs to.
+type Chat struct {
+	ID        int64  `json:"id"`
+	Type      string `json:"type"`
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+}
+
+// PhotoSize is one size of a photo.
+type PhotoSize struct {
+	FileID       string `json:"file_id"`
+	FileUniqueID string `json:"file_unique_id"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+	FileSize     int64  `json:"file_size,omitempty"`
+}
+
+// Voice is a voice note (OGG/Opus).
+type Voice struct {
+	FileID       string `json:"file_id"`
+	FileUniqueID string `json:"file_unique_id"`
+	Duration     int    `json:"duration"`
+	MimeType     string `json:"mime_type,omitempty"`
+	FileSize     int64  `json:"file_size,omitempty"`
+}
+
+// File is what getFile returns: where to download a file from.
+type File struct {
+	FileID       string `json:"file_id"`
+	FileUniqueID string `json:"file_unique_id"`
+	FileSize     int64  `json:"file_size,omitempty"`
+	FilePath     string `json:"file_path,omitempty"`
+}
+
+// apiResponse is every Bot API answer.
+type apiResponse struct {
+	OK          bool            `json:"ok"`
+	Result      json.RawMessage `json:"result"`
+	ErrorCode   int             `json:"error_code"`
+	Description string          `json:"description"`
+	Parameters  *struct {
+		RetryAfter int `json:"retry_after"`
+	} `json:"parameters,omitempty"`
+}
+
+// APIError is a Bot API call that answered ok false.
+type APIError struct {
+	Method     string
+	Code       int
+	Message    string
+	RetryAfter time.Duration // set on 429 (flood control)
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("telegram %s: %d %s", e.Method, e.Code, e.Message)
+}
+
+// botAPI calls the Bot API of one bot.
+type botAPI struct {
+	base   string // API base URL, no trailing slash
+	token  string
+	client *http.Client
+}
+
+// call posts params as JSON to method and decodes the result into out.
+func (b *botAPI) call(ctx context.Context, method string, params, out any) error {
+	body, err := json.Marshal(params)
+	if err != nil {
+		return fmt.Errorf("telegram %s: %w", method, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/bot"+b.token+"/"+method, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("telegram %s: %w", method, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("telegram %s: %w", method, redact(err, b.token))
+	}
+	defer resp.Body.Close()
+	var ar apiResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&ar); err != nil {
+		return fmt.Errorf("telegram %s: status %d: %w", method, resp.StatusCode, err)
+	}
+	if !ar.OK {
+		e := &APIError{Method: method, Code: ar.ErrorCode, Message: ar.Description}
+		if ar.Parameters != nil {
+			e.RetryAfter = time.Duration(ar.Parameters.RetryAfter) * time.Second
+		}
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(ar.Result, out); err != nil {
+		return fmt.Errorf("telegram %s: result: %w", method, err)
+	}
+	return nil
+}
+
+// getUpdates long-polls for updates from offset on.
+func (b *botAPI) getUpdates(ctx context.Context, offset int64, timeout time.Duration) ([]Update, error) {
+	var us []Update
+	err := b.call(ctx, "getUpdates", map[string]any{"offset": offset, "timeout": int(timeout.Seconds()),
+		"allowed_updates": []string{"message"}}, &us)
+	return us, err
+}
+
+func (b *botAPI) sendMessage(ctx context.Context, chat int64, text string) error {
+	return b.call(ctx, "sendMessage", map[string]any{"chat_id": chat, "text": text}, nil)
+}
+
+// download fetches a file by id into w, at most limit bytes.
+func (b *botAPI) download(ctx context.Context, fileID string, limit int64, w io.Writer) (File, error) {
+	var f File
+	if err := b.call(ctx, "getFile", map[string]any{"file_id": fileID}, &f); err != nil {
+		return f, err
+	}
+	if f.FilePath == "" {
+		return f, fmt.Errorf("telegram getFile %s: no file_path", fileID)
+	}
+	u := b.base + "/file/bot" + b.token + "/" + (&url.URL{Path: f.FilePath}).EscapedPath()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return f, fmt.Errorf("telegram file %s: %w", fileID, err)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return f, fmt.Errorf("telegram file %s: %w", fileID, redact(err, b.token))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return f, fmt.Errorf("telegram file %s: status %d", fileID, resp.StatusCode)
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return f, fmt.Errorf("telegram file %s: %w", fileID, err)
+	}
+	if n > limit {
+		return f, fmt.Errorf("telegram file %s: %w", fileID, errTooLarge)
+	}
+	return f, nil
+}
+
+var errTooLarge = errors.New("larger than the attachment limit")
+
+// redact keeps the bot's token out of errors that quote the URL.
+func redact(err error, token string) error {
+	if token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), token, "<token>"))
+}

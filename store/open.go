@@ -56,7 +56,7 @@ func (c Config) Postgres() bool {
 // PostgreSQL URL or the SQLite file.
 func (c Config) Where() string {
 	if c.DB == "" {
-		return c.sqlitePath()
+		return c.withDefaults().sqlitePath()
 	}
 	u, err := url.Parse(c.DB)
 	if err != nil {

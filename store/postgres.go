@@ -43,7 +43,7 @@ func openPostgres(ctx context.Context, cfg Config) (*sqlStore, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", oneLine{err})
 	}
 	if !cfg.SkipMigrations {
 		db := stdlib.OpenDBFromPool(pool)
@@ -100,6 +100,17 @@ func (b *pgBackend) close() error {
 	b.pool.Close()
 	return nil
 }
+
+// oneLine shows a multi-line pgconn error (one line per address tried) on
+// one line, for logs.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string {
+	msg := strings.ReplaceAll(e.err.Error(), ":\n", ": ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+}
+
+func (e oneLine) Unwrap() error { return e.err }
 
 func isPgNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 

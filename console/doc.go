@@ -1,7 +1,8 @@
 // Package console is Moroz's HTTP face: the JSON API under /api/v1, the
 // login and its roles, health (/healthz, /readyz) and metrics (/metrics).
-// Later it also carries the helpers' websocket and the softphone's WebRTC
-// leg.
+// It carries the helpers' and supervisors' websocket (GET /api/v1/ws,
+// protocol.md; the fan-out itself is package hub) and serves the browser
+// app of package softphoneweb at /. The softphone's WebRTC leg comes later.
 //
 // It does not route work: it reads items from the store and passes what
 // helpers do to the router through the interfaces its owner gives it.
@@ -16,6 +17,15 @@
 // requests that change state must come from the console's own origin or an
 // allowed one (net/http's cross-origin protection). Logins are rate-limited
 // per client address and per account.
+//
+// # Websocket
+//
+// A connection gets a snapshot, then the events its user may see: a helper
+// their own offers, items and presence and their queues' counts, a
+// supervisor everything plus the wallboard at most twice a second. Every
+// request is checked against the account as it is now; disabling an
+// account or changing its role closes its open sockets. A helper whose
+// last socket closes is set away at once and offline after Options.Grace.
 //
 // # Errors
 //

@@ -24,11 +24,57 @@ type tracker struct {
 	offers map[int64]acd.Event // helper to their pending offer event; guarded by mu
 	since  map[int64]time.Time // helper to the time of their last status change; guarded by mu
 	dirty  map[string]struct{} // queues whose counts changed; guarded by mu
+	sl     map[string]*slCount // queue to today's service level; guarded by mu
+	day    string              // the local date sl counts; guarded by mu
+}
+
+// Service level targets: an item counts as answered in time when a helper
+// accepted it within slVoice (calls) or slOther (every other channel).
+const (
+	slVoice = 20 * time.Second
+	slOther = time.Hour
+)
+
+// slCount is one queue's answers today and how many were in time.
+type slCount struct{ answered, inTime int }
+
+// countSLLocked counts an accepted event into today's service level.
+func (t *tracker) countSLLocked(e acd.Event) {
+	day := e.At.Local().Format(time.DateOnly)
+	if day != t.day {
+		t.day, t.sl = day, map[string]*slCount{}
+	}
+	c := t.sl[e.Queue]
+	if c == nil {
+		c = &slCount{}
+		t.sl[e.Queue] = c
+	}
+	c.answered++
+	target := slOther
+	if e.Channel == acd.Voice {
+		target = slVoice
+	}
+	if e.Duration <= target {
+		c.inTime++
+	}
+}
+
+// serviceLevel returns the share of a queue's items answered in time today,
+// or nil when none was answered.
+func (t *tracker) serviceLevel(queue string, now time.Time) *float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.sl[queue]
+	if c == nil || c.answered == 0 || now.Local().Format(time.DateOnly) != t.day {
+		return nil
+	}
+	v := float64(c.inTime) / float64(c.answered)
+	return &v
 }
 
 func newTracker() *tracker {
 	return &tracker{owner: map[int64]int64{}, offers: map[int64]acd.Event{}, since: map[int64]time.Time{},
-		dirty: map[string]struct{}{}}
+		dirty: map[string]struct{}{}, sl: map[string]*slCount{}}
 }
 
 // observe records e and returns the helper the event concerns, 0 if none.
@@ -48,6 +94,7 @@ func (t *tracker) observe(e acd.Event) int64 {
 	case acd.EventAccepted:
 		t.owner[e.ItemID] = e.HelperID
 		delete(t.offers, e.HelperID)
+		t.countSLLocked(e)
 	case acd.EventRejected, acd.EventTimedOut, acd.EventWithdrawn:
 		delete(t.offers, e.HelperID)
 	case acd.EventLoggedIn, acd.EventLoggedOut, acd.EventPaused, acd.EventResumed:
@@ -142,7 +189,9 @@ func (s *Server) buildBoard(ctx context.Context) (*boardMsg, error) {
 		b.Helpers = append(b.Helpers, sm)
 	}
 	for _, q := range s.opt.Desk.Queues() {
-		b.Queues = append(b.Queues, toQueueMsg(q))
+		qm := toQueueMsg(q)
+		qm.ServiceLevel = s.track.serviceLevel(q.Name, s.opt.Now())
+		b.Queues = append(b.Queues, qm)
 	}
 	return b, nil
 }

@@ -77,6 +77,10 @@ type queueMsg struct {
 	Oldest   *time.Time `json:"oldest"`
 	LoggedIn int        `json:"logged_in"`
 	Free     int        `json:"free"`
+	// ServiceLevel is the share of today's answers in time (20 s for
+	// calls, 1 h for the rest), on the wallboard only; null before the
+	// first answer. It counts what this console saw since it started.
+	ServiceLevel *float64 `json:"service_level,omitempty"`
 }
 
 func toQueueMsg(q acd.QueueInfo) queueMsg {

@@ -175,7 +175,7 @@ func (b *Bot) Respond(s *BotState, text string, env Env) Turn {
 		s.Lang = b.cfg.Lang
 	}
 	words := tokens(text)
-	if lang := detectLang(text); lang != "" && !s.Collect {
+	if lang := detectLang(text); lang != "" && !s.Collect && !strings.HasPrefix(text, "/") {
 		s.Lang = lang // an answer to a step (a city, a name) says little of the language
 	}
 	if !s.Greeted {

@@ -132,6 +132,7 @@ func (n *Node) listenHTTP() error {
 		Origins:         n.cfg.HTTP.Origins,
 		InsecureCookies: n.cfg.HTTP.InsecureCookies,
 		SessionTTL:      n.cfg.HTTP.SessionTTL,
+		Desk:            n.work,
 	})
 	if err != nil {
 		return err
@@ -147,6 +148,9 @@ func (n *Node) listenHTTP() error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
+	// Websockets are hijacked connections that Shutdown does not close.
+	// TODO(#4): Close should close srv too, before the work service.
+	n.httpSrv.RegisterOnShutdown(func() { srv.Close() })
 	n.setAddr("http", ln.Addr().String())
 	return nil
 }

@@ -133,7 +133,26 @@ func (r *Router) candidates(it *item) []*helper {
 		}
 	}
 	r.scratch = cands
+	if it.live {
+		cands = preferUnoffered(cands)
+	}
 	return cands
+}
+
+// preferUnoffered drops the helpers ringing for a letter when some helper
+// is not: a call displaces a letter's offer only when it must.
+func preferUnoffered(hs []*helper) []*helper {
+	free := 0
+	for _, h := range hs {
+		if h.offer == nil {
+			hs[free] = h
+			free++
+		}
+	}
+	if free == 0 {
+		return hs
+	}
+	return hs[:free]
 }
 
 // eligible reports whether h may be offered it now, skills aside.

@@ -59,6 +59,16 @@ func TestVoiceFirst(t *testing.T) {
 			}
 		},
 	}, {
+		name: "a call goes to a free helper before displacing a letter",
+		run: func(f *fixture) {
+			f.login(1, []string{"q"}, nil)
+			f.enqueue(acd.Item{ID: 10, Channel: acd.Email, Queue: "q"})
+			f.login(2, []string{"q"}, nil)
+			f.enqueue(acd.Item{ID: 20, Channel: acd.Voice, Queue: "q"})
+			f.wantOffer(20, 2)
+			f.wantOffer(10, 1)
+		},
+	}, {
 		name: "a letter goes to the helper not ringing",
 		run: func(f *fixture) {
 			f.login(1, []string{"q"}, nil)

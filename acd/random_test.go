@@ -106,6 +106,8 @@ type world struct {
 	hist   *history
 	nextID int64
 	hs     []int64
+	cfg    acd.Config
+	prof   map[int64]acd.HelperConfig // each helper's current profile
 }
 
 var worldQueues = []string{"a", "b", "c"}
@@ -132,17 +134,54 @@ func newWorld(t *testing.T, seed uint64) *world {
 			},
 		},
 	}
-	r, err := acd.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	w := &world{t: t, rnd: rnd, r: r, hist: hist}
+	w := &world{t: t, rnd: rnd, hist: hist, cfg: cfg, prof: map[int64]acd.HelperConfig{}}
+	w.start()
 	for id := int64(1); id <= 6; id++ {
 		w.hs = append(w.hs, id)
 		w.profile(id)
 	}
 	return w
+}
+
+// start makes a new router from the world's configuration.
+func (w *world) start() {
+	r, err := acd.New(w.cfg)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { r.Close() })
+	w.r = r
+}
+
+// restart replaces the router by a new one rebuilt from the items' state,
+// as the service layer does from the store after a crash.
+func (w *world) restart() {
+	var stored []acd.Stored
+	for _, id := range w.hist.openIDs() {
+		info, ok := w.r.Item(id)
+		if !ok {
+			w.t.Fatalf("restart: item %d unknown", id)
+		}
+		s := acd.Stored{Item: info.Item, State: info.State, HelperID: info.HelperID, QueuedAt: info.QueuedAt}
+		if len(info.OfferedTo) > 0 {
+			s.HelperID = info.OfferedTo[0]
+		}
+		stored = append(stored, s)
+	}
+	w.r.Close()
+	w.hist.mu.Lock()
+	w.hist.last = 0
+	w.hist.mu.Unlock()
+	w.start()
+	for _, id := range w.hs {
+		w.ok(errOf(w.r.SetHelper(w.prof[id])))
+	}
+	w.ok(errOf(w.r.Restore(stored)))
+	for _, h := range w.r.Helpers() {
+		if h.Status != acd.StatusOffline {
+			w.t.Fatalf("restart: helper %d %s, want offline", h.ID, h.Status)
+		}
+	}
 }
 
 func (w *world) profile(id int64) {
@@ -158,6 +197,7 @@ func (w *world) profile(id int64) {
 		cfg.Capacity = map[acd.Channel]int{acd.Chat: w.rnd.IntN(4), acd.Email: w.rnd.IntN(3)}
 	}
 	w.ok(errOf(w.r.SetHelper(cfg)))
+	w.prof[id] = cfg
 }
 
 func errOf(_ []acd.Event, err error) error { return err }
@@ -221,11 +261,25 @@ func (w *world) step() {
 		w.ok(errOf(w.r.SetStatus(w.helper(), st[w.rnd.IntN(len(st))], "random")))
 	case n < 77:
 		w.profile(w.helper())
-	case n < 80:
+	case n < 79:
 		w.ok(errOf(w.r.EndWrapUp(w.helper())))
+	case n < 80:
+		if w.rnd.IntN(5) == 0 {
+			w.restart()
+		} else {
+			w.requeue()
+		}
 	default:
 		advance(time.Duration(w.rnd.IntN(40_000)) * time.Millisecond)
 	}
+}
+
+// requeue changes queue a's strategy, as a supervisor may at any time.
+func (w *world) requeue() {
+	strategies := []acd.Strategy{acd.LongestIdle, acd.RoundRobin, acd.RingAll, acd.Random}
+	qc := w.cfg.Queues[0]
+	qc.Strategy = strategies[w.rnd.IntN(len(strategies))]
+	w.ok(errOf(w.r.SetQueue(qc)))
 }
 
 func (w *world) enqueue() {

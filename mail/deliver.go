@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
@@ -42,32 +42,25 @@ type received struct {
 	autoReply string
 }
 
-// receive spools, parses and files one letter.
+// receive spools, parses and files one letter. The raw letter is made
+// durable while the store works; both must finish before the 250.
 func (s *Server) receive(env envelope, r io.Reader) (received, error) {
-	raw, err := s.spool.save(r, env.from)
+	raw, err := s.spool.write(r, env.from)
 	if err != nil {
 		return received{}, err
 	}
-	l, err := s.parseRaw(raw)
+	l, err := s.parser.Parse(raw.reader(), s.spool.attachDir(raw.sum))
 	if err != nil {
-		return received{}, err
+		s.spool.discard(raw)
+		return received{}, fmt.Errorf("parse letter %s: %w", raw.sum, err)
 	}
+	synced := make(chan error, 1)
+	go func() { synced <- s.spool.commit(raw) }()
+
 	ctx, cancel := context.WithTimeout(s.base, s.cfg.StoreTimeout)
 	defer cancel()
-	return s.file(ctx, env, l, raw)
-}
-
-func (s *Server) parseRaw(raw rawLetter) (*Letter, error) {
-	f, err := os.Open(raw.path)
-	if err != nil {
-		return nil, fmt.Errorf("parse letter %s: %w", raw.sum, err)
-	}
-	defer f.Close()
-	l, err := s.parser.Parse(f, s.spool.attachDir(raw.sum))
-	if err != nil {
-		return nil, fmt.Errorf("parse letter %s: %w", raw.sum, err)
-	}
-	return l, nil
+	res, err := s.file(ctx, env, l, raw)
+	return res, errors.Join(err, <-synced)
 }
 
 // messageID is the letter's Message-ID, or one derived from its bytes
@@ -83,10 +76,8 @@ func (s *Server) messageID(l *Letter, raw rawLetter) string {
 // as a new item, deciding the auto-reply on the way.
 func (s *Server) file(ctx context.Context, env envelope, l *Letter, raw rawLetter) (received, error) {
 	id := s.messageID(l, raw)
-	if it, err := s.opts.Store.ItemByMessageExternalID(ctx, id); err == nil {
-		return received{item: it, messageID: id}, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return received{}, fmt.Errorf("letter %s: look up: %w", id, err)
+	if dup, ok, err := s.duplicateReply(ctx, l, id); err != nil || ok {
+		return received{item: dup, messageID: id}, err
 	}
 	open, parent, err := s.thread(ctx, l)
 	if err != nil {
@@ -105,6 +96,25 @@ func (s *Server) file(ctx context.Context, env envelope, l *Letter, raw rawLette
 		return s.joinThread(ctx, f, open)
 	}
 	return s.newItem(ctx, f, parent)
+}
+
+// duplicateReply finds the item of a reply delivered before. A repeated
+// new letter needs no look-up: CreateItem and AddMessage dedupe it. A
+// reply was filed as a message of an older item, which its thread may no
+// longer lead to (the item closed since), so it is looked up by its own
+// Message-ID.
+func (s *Server) duplicateReply(ctx context.Context, l *Letter, id string) (store.Item, bool, error) {
+	if len(l.ThreadIDs()) == 0 {
+		return store.Item{}, false, nil
+	}
+	it, err := s.opts.Store.ItemByMessageExternalID(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Item{}, false, nil
+	case err != nil:
+		return store.Item{}, false, fmt.Errorf("letter %s: look up: %w", id, err)
+	}
+	return it, true, nil
 }
 
 // filing is one letter on its way into the store.
@@ -176,18 +186,24 @@ func (s *Server) contact(ctx context.Context, a Address) (store.Contact, error) 
 // joinThread adds the letter to its open item.
 func (s *Server) joinThread(ctx context.Context, f *filing, it store.Item) (received, error) {
 	msg := s.message(f, it.ID)
-	if _, created, err := s.opts.Store.AddMessage(ctx, msg); err != nil {
+	_, created, err := s.opts.Store.AddMessage(ctx, msg)
+	if err != nil {
 		return received{}, fmt.Errorf("letter %s: add to item %d: %w", f.id, it.ID, err)
-	} else if created {
-		data, _ := json.Marshal(map[string]string{"message_id": f.id})
-		ev := store.Event{ItemID: it.ID, Type: EventMessage, Data: data}
-		if _, err := s.opts.Store.AppendEvent(ctx, ev); err != nil {
-			return received{}, fmt.Errorf("letter %s: event on item %d: %w", f.id, it.ID, err)
-		}
+	}
+	res := received{item: it, messageID: f.id, threaded: true}
+	if !created {
+		return res, nil
+	}
+	data, _ := json.Marshal(map[string]string{"message_id": f.id})
+	ev := store.Event{ItemID: it.ID, Type: EventMessage, Data: data}
+	if _, err := s.opts.Store.AppendEvent(ctx, ev); err != nil {
+		return received{}, fmt.Errorf("letter %s: event on item %d: %w", f.id, it.ID, err)
 	}
 	f.closes = false // the item is the router's now; only a helper closes it
-	res := received{item: it, messageID: f.id, threaded: true}
-	res.autoReply = s.sendReply(ctx, f, it)
+	if f.reply != nil {
+		s.markReplied(ctx, f.contact, it.ID)
+		res.autoReply = s.sendReply(ctx, f, it)
+	}
 	return res, nil
 }
 
@@ -212,14 +228,30 @@ func (s *Server) newItem(ctx context.Context, f *filing, parent store.Item) (rec
 	if err != nil {
 		return received{}, fmt.Errorf("letter %s: submit: %w", f.id, err)
 	}
-	if _, _, err := s.opts.Store.AddMessage(ctx, s.message(f, stored.ID)); err != nil {
-		return received{}, fmt.Errorf("letter %s: message of item %d: %w", f.id, stored.ID, err)
-	}
 	res := received{item: stored, messageID: f.id, created: created}
-	if created {
+	if !created {
+		_, _, err := s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
+		return res, wrapMsgErr(f, stored, err)
+	}
+	// The sender's auto-reply mark shares a group commit with the letter;
+	// the auto-reply follows the letter, so the thread reads in order.
+	var wg sync.WaitGroup
+	if f.reply != nil {
+		wg.Go(func() { s.markReplied(ctx, f.contact, stored.ID) })
+	}
+	_, _, err = s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
+	if err == nil {
 		res.autoReply = s.sendReply(ctx, f, stored)
 	}
-	return res, nil
+	wg.Wait()
+	return res, wrapMsgErr(f, stored, err)
+}
+
+func wrapMsgErr(f *filing, it store.Item, err error) error {
+	if err != nil {
+		return fmt.Errorf("letter %s: message of item %d: %w", f.id, it.ID, err)
+	}
+	return nil
 }
 
 func (s *Server) itemData(f *filing) json.RawMessage {
@@ -254,7 +286,7 @@ func (s *Server) message(f *filing, itemID int64) store.Message {
 // beyond its text: threading and RFC 3834 headers, the raw file and the
 // attachments.
 func headersJSON(l *Letter, raw rawLetter) json.RawMessage {
-	h := map[string]any{"raw": raw.rel, "sha256": raw.sum}
+	h := map[string]any{"raw": raw.ref, "sha256": raw.sum}
 	put := func(k string, v string) {
 		if v != "" {
 			h[k] = v

@@ -75,8 +75,9 @@ func (s *Server) composeAutoReply(ctx context.Context, f *filing) (Outgoing, err
 }
 
 // sendReply records the composed auto-reply as an outbound message of the
-// item (so an answer to it threads back), marks the sender, and queues it.
-// It returns the auto-reply's Message-ID, or "" when none went out.
+// item (so an answer to it threads back) and queues it. It returns the
+// auto-reply's Message-ID, or "" when none went out. The caller marks the
+// sender (markReplied).
 func (s *Server) sendReply(ctx context.Context, f *filing, it store.Item) string {
 	if f.reply == nil {
 		return ""
@@ -92,22 +93,27 @@ func (s *Server) sendReply(ctx context.Context, f *filing, it store.Item) string
 		}
 		return ""
 	}
-	if f.contact.ID != 0 {
-		c := f.contact
-		c.Fields = maps.Clone(c.Fields)
-		if c.Fields == nil {
-			c.Fields = map[string]string{}
-		}
-		c.Fields[autoRepliedField] = s.opts.Now().UTC().Format(time.RFC3339Nano)
-		if err := s.opts.Store.UpdateContact(ctx, c); err != nil {
-			log.Warn("auto-reply window not recorded", "err", err)
-		}
-	}
 	if err := s.opts.Outbox.Enqueue(out); err != nil {
 		log.Warn("auto-reply not queued", "err", err)
 		return ""
 	}
 	return out.MessageID
+}
+
+// markReplied records the auto-reply time on the contact, for the window.
+// A failure is logged: at worst the sender gets a second auto-reply.
+func (s *Server) markReplied(ctx context.Context, c store.Contact, itemID int64) {
+	if c.ID == 0 {
+		return
+	}
+	c.Fields = maps.Clone(c.Fields)
+	if c.Fields == nil {
+		c.Fields = map[string]string{}
+	}
+	c.Fields[autoRepliedField] = s.opts.Now().UTC().Format(time.RFC3339Nano)
+	if err := s.opts.Store.UpdateContact(ctx, c); err != nil {
+		s.log.Warn("auto-reply window not recorded", "item_id", itemID, "err", err)
+	}
 }
 
 func (s *Server) recordReply(ctx context.Context, f *filing, out Outgoing) error {

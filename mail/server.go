@@ -177,6 +177,7 @@ func (s *Server) Close() error {
 	s.once.Do(func() {
 		s.cancel()
 		_ = s.smtp.Close()
+		s.spool.close()
 	})
 	return nil
 }

@@ -39,13 +39,17 @@ func TestIntakeStoresLetter(t *testing.T) {
 	if ms[0].Text != "Дорогой Дедушка Мороз! Я хочу велосипед." {
 		t.Errorf("letter text = %q", ms[0].Text)
 	}
-	var h struct{ Raw string }
+	var h struct{ Raw RawRef }
 	if err := json.Unmarshal(ms[0].Headers, &h); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(r.dir, "mail", h.Raw))
+	seg, err := os.ReadFile(filepath.Join(r.dir, "mail", h.Raw.File))
 	if err != nil {
 		t.Fatalf("raw letter: %v", err)
+	}
+	raw := seg[h.Raw.Offset : h.Raw.Offset+h.Raw.Length]
+	if want := int64(len(corpus(t, "plain-utf8.eml")) + len("Return-Path: <Masha@Example.RU>\r\n")); h.Raw.Length != want {
+		t.Errorf("raw letter length = %d, want %d", h.Raw.Length, want)
 	}
 	if !strings.HasPrefix(string(raw), "Return-Path: <Masha@Example.RU>\r\n") {
 		t.Errorf("raw letter starts %q, want our Return-Path", raw[:40])

@@ -1,7 +1,7 @@
 package mail
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,20 +9,41 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
-// spool keeps raw letters durably under <data>/mail/raw, named by the
-// SHA-256 of the bytes the client sent, so a retried delivery lands on the
-// same file.
+// spoolMemMax is the largest letter the spool holds in memory to append it
+// to a segment; larger ones get a file of their own.
+const spoolMemMax = 1 << 20
+
+// spool keeps raw letters durably under <data>/mail/raw: letters up to
+// spoolMemMax in append-only segments shared by all connections (one
+// fsync serves many letters), larger ones in files of their own named by
+// their SHA-256.
 type spool struct {
-	root string // <data>/mail
+	root string    // <data>/mail
+	bufs sync.Pool // *bytes.Buffer for reading letters
+
+	mu  sync.Mutex
+	seg *segment // guarded by mu: the segment taking letters; nil until the first
 }
 
-// rawLetter is one letter on disk.
+// RawRef says where a raw letter is kept, relative to the data folder's
+// mail subfolder: a whole file, or Length bytes at Offset of a segment.
+type RawRef struct {
+	File   string `json:"file"`
+	Offset int64  `json:"offset,omitempty"`
+	Length int64  `json:"length"`
+}
+
+// rawLetter is one letter written to the spool, readable at once and
+// durable after commit.
 type rawLetter struct {
-	path string // absolute
-	rel  string // relative to the data folder's mail subfolder
-	sum  string // hex SHA-256 of the client's bytes
+	sum string // hex SHA-256 of the client's bytes
+	ref RawRef
+	src io.ReaderAt
+	seg *segment // the segment holding it, or nil
+	tmp *os.File // its own file until commit, or nil
 }
 
 func newSpool(dataDir string) (*spool, error) {
@@ -32,70 +53,156 @@ func newSpool(dataDir string) (*spool, error) {
 			return nil, fmt.Errorf("mail spool: %w", err)
 		}
 	}
-	return &spool{root: root}, nil
+	sp := &spool{root: root}
+	sp.bufs.New = func() any { return new(bytes.Buffer) }
+	return sp, nil
 }
 
-// save writes a Return-Path header for returnPath (RFC 5321 §4.4) and then
-// r to disk, fsyncs the file and its folder, and returns where it is. An
-// error from r (such as go-smtp's size limit) is returned as it is.
-func (sp *spool) save(r io.Reader, returnPath string) (rawLetter, error) {
-	tmp, err := os.CreateTemp(filepath.Join(sp.root, "raw"), "in-*.tmp")
-	if err != nil {
-		return rawLetter{}, fmt.Errorf("spool letter: %w", err)
-	}
-	sum, err := writeRaw(tmp, r, returnPath)
-	if err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+// write stores a Return-Path header for returnPath (RFC 5321 §4.4) and
+// then the letter from r. An error from r (such as go-smtp's size limit)
+// is returned as it is.
+func (sp *spool) write(r io.Reader, returnPath string) (rawLetter, error) {
+	buf := sp.bufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 2*spoolMemMax {
+			buf.Reset()
+			sp.bufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	fmt.Fprintf(buf, "Return-Path: <%s>\r\n", returnPath)
+	h := sha256.New()
+	_, err := io.CopyN(io.MultiWriter(buf, h), r, spoolMemMax+1)
+	switch {
+	case err == io.EOF:
+		return sp.appendLetter(hexSum(h), buf.Bytes())
+	case err != nil:
 		return rawLetter{}, err
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return rawLetter{}, fmt.Errorf("spool letter: %w", err)
-	}
-	return sp.place(tmp.Name(), sum)
-}
-
-// writeRaw copies the letter into f and syncs it; the hash covers only
-// the client's bytes, not the Return-Path Moroz adds.
-func writeRaw(f *os.File, r io.Reader, returnPath string) (string, error) {
-	bw := bufio.NewWriterSize(f, 64<<10)
-	if _, err := fmt.Fprintf(bw, "Return-Path: <%s>\r\n", returnPath); err != nil {
-		return "", fmt.Errorf("spool letter: %w", err)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(bw, h), r); err != nil {
-		return "", err
-	}
-	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("spool letter: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("spool letter: sync: %w", err)
-	}
-	return hexSum(h), nil
+	return sp.writeFile(buf.Bytes(), h, r)
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
-// place renames the synced temporary file to its final name and syncs the
-// folder, so the name survives a crash too.
-func (sp *spool) place(tmp, sum string) (rawLetter, error) {
-	rel := filepath.Join("raw", sum[:2], sum+".eml")
-	dir := filepath.Join(sp.root, "raw", sum[:2])
+// appendLetter puts a letter held in memory into the current segment.
+func (sp *spool) appendLetter(sum string, letter []byte) (rawLetter, error) {
+	seg, err := sp.segment()
+	if err != nil {
+		return rawLetter{}, err
+	}
+	off, err := seg.append(sum, letter)
+	if err != nil {
+		return rawLetter{}, err
+	}
+	ref := RawRef{File: seg.rel, Offset: off, Length: int64(len(letter))}
+	return rawLetter{sum: sum, ref: ref, src: io.NewSectionReader(seg.f, off, ref.Length), seg: seg}, nil
+}
+
+// segment returns the segment taking letters, beginning a new one when it
+// is full.
+func (sp *spool) segment() (*segment, error) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.seg != nil && !sp.seg.full() {
+		return sp.seg, nil
+	}
+	seg, err := openSegment(sp.root)
+	if err != nil {
+		return nil, fmt.Errorf("spool letter: %w", err)
+	}
+	if sp.seg != nil {
+		sp.seg.retire()
+	}
+	sp.seg = seg
+	return seg, nil
+}
+
+// writeFile streams a large letter into a file of its own: the head
+// already read, then the rest of r.
+func (sp *spool) writeFile(head []byte, h hash.Hash, r io.Reader) (rawLetter, error) {
+	tmp, err := os.CreateTemp(filepath.Join(sp.root, "raw"), "in-*.tmp")
+	if err != nil {
+		return rawLetter{}, fmt.Errorf("spool letter: %w", err)
+	}
+	fail := func(err error) (rawLetter, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return rawLetter{}, err
+	}
+	if _, err := tmp.Write(head); err != nil {
+		return fail(fmt.Errorf("spool letter: %w", err))
+	}
+	n, err := io.Copy(io.MultiWriter(tmp, h), r)
+	if err != nil {
+		return fail(err)
+	}
+	sum := hexSum(h)
+	size := int64(len(head)) + n
+	ref := RawRef{File: filepath.Join("raw", sum[:2], sum+".eml"), Length: size}
+	return rawLetter{sum: sum, ref: ref, src: io.NewSectionReader(tmp, 0, size), tmp: tmp}, nil
+}
+
+// reader reads the letter from its start.
+func (raw rawLetter) reader() io.ReadSeeker {
+	return io.NewSectionReader(raw.src, 0, raw.ref.Length)
+}
+
+// commit makes the letter durable and releases it.
+func (sp *spool) commit(raw rawLetter) error {
+	if raw.seg != nil {
+		defer raw.seg.release()
+		return raw.seg.syncTo(raw.ref.Offset + raw.ref.Length)
+	}
+	return sp.commitFile(raw)
+}
+
+// commitFile fsyncs a letter's own file, renames it to its final name and
+// fsyncs the folder, so the letter and its name survive a crash.
+func (sp *spool) commitFile(raw rawLetter) error {
+	tmp := raw.tmp.Name()
+	err := raw.tmp.Sync()
+	if cerr := raw.tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("spool letter %s: sync: %w", raw.sum, err)
+	}
+	dir := filepath.Join(sp.root, filepath.Dir(raw.ref.File))
 	if err := ensureDir(dir); err != nil {
 		os.Remove(tmp)
-		return rawLetter{}, fmt.Errorf("spool letter %s: %w", sum, err)
+		return fmt.Errorf("spool letter %s: %w", raw.sum, err)
 	}
-	final := filepath.Join(sp.root, rel)
-	if err := os.Rename(tmp, final); err != nil {
+	if err := os.Rename(tmp, filepath.Join(sp.root, raw.ref.File)); err != nil {
 		os.Remove(tmp)
-		return rawLetter{}, fmt.Errorf("spool letter %s: %w", sum, err)
+		return fmt.Errorf("spool letter %s: %w", raw.sum, err)
 	}
 	if err := syncDir(dir); err != nil {
-		return rawLetter{}, fmt.Errorf("spool letter %s: %w", sum, err)
+		return fmt.Errorf("spool letter %s: %w", raw.sum, err)
 	}
-	return rawLetter{path: final, rel: rel, sum: sum}, nil
+	return nil
+}
+
+// discard gives up a letter that will not be committed. A letter in a
+// segment stays in the file, unreferenced.
+func (sp *spool) discard(raw rawLetter) {
+	if raw.seg != nil {
+		raw.seg.release()
+		return
+	}
+	raw.tmp.Close()
+	os.Remove(raw.tmp.Name())
+}
+
+// close retires the current segment; letters still being stored keep it
+// open until they are released.
+func (sp *spool) close() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.seg != nil {
+		sp.seg.retire()
+		sp.seg = nil
+	}
 }
 
 // attachDir is where the attachments of a letter go.

@@ -1,0 +1,108 @@
+// Package mailbench measures the SMTP intake of package mail end to end:
+// letters sent over loopback by 32 SMTP connections, each stored durably in
+// the embedded SQLite store (raw letter fsynced, contact, item, message)
+// with its auto-reply queued, before the 250.
+//
+//	go test -bench . -benchtime 20000x ./bench/mail/
+package mailbench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/morozhq/moroz/mail"
+	"github.com/morozhq/moroz/store"
+)
+
+// conns is how many SMTP connections send at once, as issue #7 asks.
+const conns = 32
+
+func BenchmarkSMTPIntake(b *testing.B) {
+	dir := b.TempDir()
+	st, err := store.Open(context.Background(), store.Config{DataDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	log := slog.New(slog.DiscardHandler)
+	out := mail.NewOutbox(nil, mail.OutboxConfig{}, log) // not run: replies stay queued
+	srv, err := mail.NewServer(mail.Config{
+		DataDir:   dir,
+		Domains:   []string{"moroz.test"},
+		AutoReply: mail.AutoReplyConfig{Enabled: true},
+	}, mail.ServerOptions{Store: st, Intake: mail.IntakeFunc(st.CreateItem), Outbox: out, Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := serve(b, srv)
+
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range conns {
+		wg.Go(func() { sendUntil(b, addr, c, &next, int64(b.N)) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "letters/s")
+	if got := out.Pending(); got != b.N {
+		b.Errorf("auto-replies queued = %d, want %d", got, b.N)
+	}
+}
+
+// serve runs srv on a free loopback port until the benchmark ends.
+func serve(b *testing.B, srv *mail.Server) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(ctx, ln) })
+	b.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		srv.Close()
+	})
+	return ln.Addr().String()
+}
+
+// sendUntil sends letters over one connection, each with its own sender
+// and Message-ID, until n have been taken by all connections together.
+func sendUntil(b *testing.B, addr string, conn int, next *atomic.Int64, n int64) {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer c.Close()
+	for i := next.Add(1); i <= n; i = next.Add(1) {
+		from := fmt.Sprintf("kid%d@example.org", i)
+		if err := c.SendMail(from, []string{"ded@moroz.test"}, bytes.NewReader(letter(i, conn, from))); err != nil {
+			b.Errorf("letter %d: %v", i, err)
+			return
+		}
+	}
+	_ = c.Quit()
+}
+
+func letter(i int64, conn int, from string) []byte {
+	return fmt.Appendf(nil, "From: Ребёнок %d <%s>\r\nTo: Дед Мороз <ded@moroz.test>\r\n"+
+		"Subject: Письмо номер %d\r\nMessage-ID: <bench-%d-%d@example.org>\r\n"+
+		"Date: Wed, 24 Dec 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"+
+		"Дорогой Дедушка Мороз!\r\nЯ весь год хорошо себя вёл. Принеси мне, пожалуйста,\r\n"+
+		"велосипед, санки и книжку про зиму.\r\n", i, from, i, i, conn)
+}

@@ -27,7 +27,7 @@ type Router struct {
 	queues     map[string]*queue         // guarded by mu
 	subs       map[int64][]*Subscription // guarded by mu
 	seq        uint64                    // guarded by mu; last event Seq
-	cur        []Event                   // guarded by mu; events of the running operation
+	cur        []Event                   // guarded by mu; events of the running operation, owned by its caller
 	outbox     []Event                   // guarded by mu; events not yet given to the sink
 	delivering bool                      // guarded by mu; a goroutine is draining outbox
 	dirtyH     []*helper                 // guarded by mu; helpers to find an item for
@@ -97,16 +97,16 @@ func (r *Router) do(f func() error) ([]Event, error) {
 		return nil, ErrClosed
 	}
 	r.now = r.clock.Now()
-	r.cur = r.cur[:0]
+	r.cur = make([]Event, 0, 4) // handed to the caller, never reused
 	err := f()
 	r.dispatchLocked()
 	r.armLocked()
-	var evs []Event
-	if len(r.cur) > 0 {
-		evs = slices.Clone(r.cur)
-		if r.sink != nil {
-			r.outbox = append(r.outbox, evs...)
-		}
+	evs := r.cur
+	r.cur = nil
+	if len(evs) == 0 {
+		evs = nil
+	} else if r.sink != nil {
+		r.outbox = append(r.outbox, evs...)
 	}
 	r.inflight.Add(1)
 	r.mu.Unlock()

@@ -301,6 +301,9 @@ func headersJSON(l *Letter, raw rawLetter) json.RawMessage {
 	if !l.Date.IsZero() {
 		h["date"] = l.Date.UTC().Format(time.RFC3339)
 	}
+	if len(l.ReplyTo) > 0 {
+		h["reply_to"] = l.ReplyTo[0].String()
+	}
 	if len(l.InReplyTo) > 0 {
 		h["in_reply_to"] = l.InReplyTo
 	}

@@ -432,3 +432,45 @@ func TestStrategyChangeStopsRinging(t *testing.T) {
 		f.check()
 	})
 }
+
+func TestSnapshots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, acd.Config{Queues: []acd.QueueConfig{{Name: "a", SLA: time.Hour}, {Name: "b"}}})
+		f.login(1, []string{"a", "b"}, nil)
+		f.login(2, []string{"b"}, nil)
+		f.must(f.r.SetStatus(2, acd.StatusAway, "lunch"))
+		start := time.Now()
+		f.enqueue(acd.Item{ID: 10, Channel: acd.Voice, Queue: "a"})
+		f.enqueue(acd.Item{ID: 11, Channel: acd.Email, Queue: "a"})
+		advance(time.Minute)
+		f.enqueue(acd.Item{ID: 12, Channel: acd.Email, Queue: "b"})
+
+		info, _ := f.r.Item(11)
+		if !info.SLADue.Equal(start.Add(time.Hour)) {
+			t.Errorf("SLA due %v, want created plus the queue's hour", info.SLADue)
+		}
+		want := []acd.QueueInfo{
+			{Name: "a", Open: true, Waiting: 2, Oldest: start, LoggedIn: 1},
+			{Name: "b", Open: true, Waiting: 1, Oldest: start.Add(time.Minute), LoggedIn: 2},
+		}
+		if diff := cmp.Diff(want, f.r.Queues()); diff != "" {
+			t.Errorf("queues (-want +got):\n%s", diff)
+		}
+		h, _ := f.r.Helper(1)
+		// The call rang at 0 s, 25 s and 50 s (20 s each, 5 s apart).
+		if h.Offer != 10 || h.Status != acd.StatusAvailable || h.Counters.Offered != 3 || h.Missed != 2 {
+			t.Errorf("helper 1 %+v, want ringing for the call the third time", h)
+		}
+		h, _ = f.r.Helper(2)
+		if h.Status != acd.StatusAway || h.Reason != "lunch" {
+			t.Errorf("helper 2 %+v, want away for lunch", h)
+		}
+		if err := f.r.ResetCounters(0); err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := f.r.Helper(1); h.Counters != (acd.Counters{}) {
+			t.Errorf("counters after reset %+v, want zero", h.Counters)
+		}
+		wantErr(t, f.r.ResetCounters(9), acd.ErrUnknownHelper)
+	})
+}

@@ -120,10 +120,13 @@ func (r *Router) Waiting(queue string) ([]Estimate, error) {
 		its = append(its, it)
 	}
 	slices.SortFunc(its, func(a, b *item) int {
-		if ahead(a, b) {
+		switch {
+		case ahead(a, b):
 			return -1
+		case ahead(b, a):
+			return 1
 		}
-		return 1
+		return 0
 	})
 	out := make([]Estimate, 0, len(its))
 	pos, live := 0, true

@@ -89,13 +89,14 @@ func (cl *call) put() {
 	cl.rec.ID = stored.ID
 }
 
-// gone reports whether the caller has hung up.
+// gone reports whether the call is over: the caller hung up, or the
+// call's context ended (the edge ends it just before Done closes).
 func (cl *call) gone() bool {
 	select {
 	case <-cl.c.Done():
 		return true
 	default:
-		return false
+		return cl.ctx.Err() != nil
 	}
 }
 

@@ -71,7 +71,8 @@ func (cl *call) wait() waitResult {
 	return w.loop()
 }
 
-func (w *waiter) loop() waitResult {
+func (w *waiter) loop() (r waitResult) {
+	defer func() { w.cl.log.Debug("wait ended", "kind", int(r.kind)) }()
 	for {
 		select {
 		case <-w.cl.c.Done():
@@ -81,7 +82,10 @@ func (w *waiter) loop() waitResult {
 				return waitResult{kind: k}
 			}
 		case e, ok := <-w.events:
-			if !ok {
+			if !ok { // the pump stops when the call's context ends too
+				if w.cl.gone() {
+					return waitResult{kind: waitAbandoned}
+				}
 				return waitResult{kind: waitFailed}
 			}
 			if r, done := w.onEvent(e); done {
@@ -107,6 +111,7 @@ func keyChoice(d media.DTMF) (waitKind, bool) {
 
 // onEvent follows the router: offers ring phones, ended offers stop them.
 func (w *waiter) onEvent(e acd.Event) (waitResult, bool) {
+	w.cl.log.Debug("item event", "type", string(e.Type), "helper", e.HelperID)
 	switch e.Type {
 	case acd.EventOffered:
 		w.ring(e.HelperID, e.Deadline)
@@ -227,6 +232,7 @@ func (w *waiter) goPump(sub *acd.Subscription) {
 		for {
 			e, err := sub.Next(w.ctx)
 			if err != nil {
+				w.cl.log.Debug("item events ended", "err", err)
 				return
 			}
 			select {

@@ -61,7 +61,9 @@ type chatHub struct {
 	mu     sync.Mutex
 	conns  map[string]map[*chatConn]bool // by visitor id; guarded by mu
 	items  map[string]int64              // visitor id to their chat item; guarded by mu
+	owners map[int64]string              // chat item to its visitor id; guarded by mu
 	closed bool                          // guarded by mu
+	stop   func()                        // ends the router event listener
 }
 
 // chatConn is one visitor socket; its writer goroutine owns ws writes.
@@ -74,10 +76,39 @@ type chatConn struct {
 }
 
 func newChatHub(m *Messenger) *chatHub {
-	h := &chatHub{m: m, conns: map[string]map[*chatConn]bool{}, items: map[string]int64{}}
+	h := &chatHub{m: m, conns: map[string]map[*chatConn]bool{}, items: map[string]int64{},
+		owners: map[int64]string{}}
 	h.up = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: m.originAllowed}
+	h.stop = m.work.Listen(h.routerEvent)
 	m.goOwned(h.positions)
 	return h
+}
+
+// routerEvent tells a visitor at once when a helper takes their chat or
+// it returns to the queue. It runs on the work service's persister and
+// only queues frames.
+func (h *chatHub) routerEvent(ev acd.Event) {
+	if ev.Channel != acd.Chat {
+		return
+	}
+	h.mu.Lock()
+	vid, ok := h.owners[ev.ItemID]
+	if ev.Type == acd.EventClosed {
+		delete(h.owners, ev.ItemID)
+		if h.items[vid] == ev.ItemID {
+			delete(h.items, vid)
+		}
+		ok = false
+	}
+	h.mu.Unlock()
+	switch ev.Type {
+	case acd.EventAccepted, acd.EventEnqueued, acd.EventWithdrawn:
+	default:
+		return
+	}
+	if ok {
+		h.push(vid, h.position(ev.ItemID))
+	}
 }
 
 // originAllowed accepts requests without an Origin, same-origin ones and
@@ -163,6 +194,7 @@ func (c *chatConn) drop() {
 
 // closeAll drops every socket and refuses new ones.
 func (h *chatHub) closeAll() {
+	h.stop()
 	h.mu.Lock()
 	h.closed = true
 	var all []*chatConn
@@ -289,6 +321,7 @@ func (h *chatHub) setItem(vid string, id int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.items[vid] = id
+	h.owners[id] = vid
 }
 
 // position is the queue frame of an item: its place and expected wait, or

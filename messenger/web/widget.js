@@ -35,11 +35,11 @@
   }
 
   const style = el("style", {}, `
-    .moroz-chat { position: fixed; right: 16px; bottom: 16px; width: 320px; max-height: 480px;
+    .moroz-chat { position: fixed; right: 16px; bottom: 16px; width: 320px; max-height: min(520px, calc(100vh - 32px)); overflow-y: auto;
       display: flex; flex-direction: column; font: 14px/1.4 sans-serif; background: #fff;
       border: 1px solid #b9c6d8; border-radius: 8px; box-shadow: 0 4px 16px rgba(0,0,0,.15); z-index: 2147483000; }
     .moroz-chat header { background: #1f4e8c; color: #fff; padding: 8px 12px; border-radius: 8px 8px 0 0; font-weight: bold; }
-    .moroz-chat .moroz-log { flex: 1; overflow-y: auto; padding: 8px; min-height: 160px; }
+    .moroz-chat .moroz-log { flex: 1; overflow-y: auto; padding: 8px; min-height: 80px; }
     .moroz-chat .moroz-msg { margin: 4px 0; padding: 6px 8px; border-radius: 6px; max-width: 85%; white-space: pre-wrap; }
     .moroz-chat .moroz-visitor { background: #dbe8ff; margin-left: auto; }
     .moroz-chat .moroz-bot { background: #f1f1f1; }
@@ -110,6 +110,10 @@
       case "message":
         if (f.id) pending.delete(f.id);
         show(f.from, f.text);
+        if (f.from === "helper") {
+          status.textContent = texts.withHelper;
+          box.dataset.position = "";
+        }
         break;
       case "queue":
         status.textContent = f.with_helper ? texts.withHelper : texts.position(f.position, f.wait_seconds || 0);

@@ -13,12 +13,15 @@ import (
 // All its methods are safe for concurrent use; see the package doc for how
 // events reach their consumers.
 type Router struct {
+	// Set by New and never changed.
 	clock    Clock
 	sink     Sink
 	log      *slog.Logger
 	cfg      Config
 	inflight sync.WaitGroup // operations delivering events; Close waits
 
+	// Everything below is guarded by mu, as are the items, helpers, offers,
+	// queues and timers they point to.
 	mu         sync.Mutex
 	closed     bool                      // guarded by mu
 	now        time.Time                 // guarded by mu; the time of the running operation

@@ -76,3 +76,32 @@ func TestConcurrentCallersSeeOrderedEvents(t *testing.T) {
 		}
 	})
 }
+
+func TestPanickingSinkDoesNotStopDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got []acd.EventType
+		panicked := false
+		sink := acd.SinkFunc(func(e acd.Event) {
+			if !panicked {
+				panicked = true
+				panic("sink broke")
+			}
+			got = append(got, e.Type)
+		})
+		r, err := acd.New(acd.Config{Sink: sink, Queues: []acd.QueueConfig{{Name: "q"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		func() {
+			defer func() { recover() }()
+			r.Enqueue(acd.Item{ID: 1, Channel: acd.Email, Queue: "q"})
+		}()
+		if _, err := r.Enqueue(acd.Item{ID: 2, Channel: acd.Email, Queue: "q"}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0] != acd.EventEnqueued {
+			t.Errorf("delivered after the panic: %v, want the second enqueue", got)
+		}
+	})
+}

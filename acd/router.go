@@ -119,7 +119,8 @@ func (r *Router) do(f func() error) ([]Event, error) {
 }
 
 // flush gives the outbox to the sink in order. Only one goroutine delivers
-// at a time; one that finds another delivering leaves its events to it.
+// at a time; one that finds another delivering leaves its events to it. A
+// panicking sink loses its batch but does not stop later deliveries.
 func (r *Router) flush() {
 	if r.sink == nil {
 		return
@@ -130,17 +131,32 @@ func (r *Router) flush() {
 		return
 	}
 	r.delivering = true
+	defer func() {
+		r.delivering = false
+		r.mu.Unlock()
+	}()
 	for len(r.outbox) > 0 {
 		batch := r.outbox
 		r.outbox = nil
 		r.mu.Unlock()
-		for _, e := range batch {
-			r.sink.Emit(e)
-		}
+		r.deliver(batch)
 		r.mu.Lock()
 	}
-	r.delivering = false
-	r.mu.Unlock()
+}
+
+// deliver hands a batch to the sink with the lock released; if the sink
+// panics it retakes the lock so flush's deferred reset holds it as usual.
+func (r *Router) deliver(batch []Event) {
+	ok := false
+	defer func() {
+		if !ok {
+			r.mu.Lock()
+		}
+	}()
+	for _, e := range batch {
+		r.sink.Emit(e)
+	}
+	ok = true
 }
 
 // Subscribe returns a subscription to the events of item id from now on.

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -196,6 +198,8 @@ func (c *Config) normalize() error {
 	c.NoAnswerDelay = orDefault(c.NoAnswerDelay, DefaultNoAnswerDelay)
 	c.AvoidFor = orDefault(c.AvoidFor, DefaultAvoidFor)
 	c.DirectFor = orDefault(c.DirectFor, DefaultDirectFor)
+	c.Capacity = maps.Clone(c.Capacity)
+	c.OfferTimeout = maps.Clone(c.OfferTimeout)
 	if c.HistorySize <= 0 {
 		c.HistorySize = DefaultHistorySize
 	}
@@ -223,7 +227,29 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
+// own replaces the maps and slices of q by copies, so the caller may reuse
+// its own.
+func (q *QueueConfig) own() {
+	q.OfferTimeout = maps.Clone(q.OfferTimeout)
+	q.WrapUp = maps.Clone(q.WrapUp)
+	q.NoReply = maps.Clone(q.NoReply)
+	q.Escalation = slices.Clone(q.Escalation)
+	for i := range q.Escalation {
+		q.Escalation[i].Queues = slices.Clone(q.Escalation[i].Queues)
+	}
+	if q.Hours != nil {
+		h := *q.Hours
+		h.Week = map[time.Weekday][]Period{}
+		for d, ps := range q.Hours.Week {
+			h.Week[d] = slices.Clone(ps)
+		}
+		h.Holidays = slices.Clone(h.Holidays)
+		q.Hours = &h
+	}
+}
+
 func (q *QueueConfig) validate() error {
+	q.own()
 	if q.Name == "" {
 		return errors.New("queue: empty name")
 	}

@@ -123,7 +123,9 @@ const (
 	// NoHelpersWait queues the item anyway; it is the default.
 	NoHelpersWait NoHelpersPolicy = "wait"
 	// NoHelpersReject refuses the item with ErrNoHelpers, so the channel
-	// can fall back at once (voicemail, callback, auto-reply).
+	// can fall back at once (voicemail, callback, auto-reply); when the last
+	// helper logs out, every waiting item gets EventNoHelpers to the same
+	// end.
 	NoHelpersReject NoHelpersPolicy = "reject"
 )
 

@@ -5,6 +5,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/morozhq/moroz/acd"
 )
 
@@ -99,4 +100,29 @@ func TestEdgeCases(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestLastHelperLeaving(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, acd.Config{Queues: []acd.QueueConfig{{Name: "a", NoHelpers: acd.NoHelpersReject}}})
+		f.login(1, []string{"a"}, nil)
+		f.login(2, []string{"a"}, nil)
+		f.enqueue(acd.Item{ID: 10, Channel: acd.Voice, Queue: "a"})
+		f.enqueue(acd.Item{ID: 11, Channel: acd.Voice, Queue: "a"})
+		f.enqueue(acd.Item{ID: 12, Channel: acd.Voice, Queue: "a"})
+		if evs := f.must(f.r.SetStatus(1, acd.StatusOffline, "")); hasEvent(evs, acd.EventNoHelpers, 12, 0) {
+			t.Errorf("no-helpers event while helper 2 is logged in")
+		}
+		evs := f.must(f.r.SetStatus(2, acd.StatusOffline, ""))
+		var got []int64
+		for _, e := range evs {
+			if e.Type == acd.EventNoHelpers {
+				got = append(got, e.ItemID)
+			}
+		}
+		if diff := cmp.Diff([]int64{10, 11, 12}, got); diff != "" {
+			t.Errorf("no-helpers events (-want +got):\n%s", diff)
+		}
+		f.check()
+	})
 }

@@ -59,6 +59,7 @@ const (
 	EventTransferred EventType = "transferred"  // moved from FromQueue to Queue (and HelperID, if directed)
 	EventEscalated   EventType = "escalated"    // an escalation step widened who may take it
 	EventMaxWait     EventType = "max_wait"     // waited the queue's MaxWait; Duration is the wait
+	EventNoHelpers   EventType = "no_helpers"   // the last helper of a NoHelpersReject queue logged out
 	EventAbandoned   EventType = "abandoned"    // the caller hung up while waiting
 	EventCompleted   EventType = "completed"    // HelperID finished; Duration is the handle time, Hold the hold time
 	EventWrapUpEnded EventType = "wrapup_ended" // after-work ended; Duration is the wrap-up time

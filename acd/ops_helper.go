@@ -3,6 +3,7 @@ package acd
 import (
 	"fmt"
 	"maps"
+	"slices"
 )
 
 // SetQueue adds a queue or replaces the configuration of one; its waiting
@@ -193,6 +194,7 @@ func (r *Router) setStatus(h *helper, s Status, reason string) {
 		for len(h.sticky.es) > 0 {
 			r.unstick(h.sticky.es[0].it)
 		}
+		defer r.noHelpersLeft(h)
 		t = EventLoggedOut
 	case StatusAway:
 		t = EventPaused
@@ -207,6 +209,25 @@ func (r *Router) setStatus(h *helper, s Status, reason string) {
 	r.emit(Event{Type: t, HelperID: h.id, Reason: reason})
 	r.log.Debug("helper status", "helper", h.id, "status", s, "reason", reason)
 	r.touch(h)
+}
+
+// noHelpersLeft tells the waiting items of h's NoHelpersReject queues that
+// no helper is logged in any more, so their channels can fall back as they
+// would have at Enqueue. The items stay queued.
+func (r *Router) noHelpersLeft(h *helper) {
+	for _, q := range h.queues {
+		if q.cfg.NoHelpers != NoHelpersReject || q.loggedIn() > 0 {
+			continue
+		}
+		ids := make([]int64, 0, len(q.wait))
+		for id := range q.wait {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			r.emit(r.itemEvent(EventNoHelpers, q.wait[id], nil))
+		}
+	}
 }
 
 // EndWrapUp ends a helper's wrap-up early, when they finish their

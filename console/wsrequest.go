@@ -179,14 +179,9 @@ func (s *Server) opSend(ctx context.Context, p Principal, r request) (any, error
 	}
 	m := store.Message{ItemID: r.ItemID, Direction: "out", Subject: r.Subject, Text: r.Text,
 		HelperID: p.UserID, TemplateID: r.TemplateID, CreatedAt: s.opt.Now()}
-	out, err := s.opt.Desk.Reply(ctx, r.ItemID, p.UserID, m)
+	out, err := s.opt.Desk.Reply(ctx, r.ItemID, p.UserID, m) // counts the template's use
 	if err != nil {
 		return nil, err
-	}
-	if r.TemplateID != 0 {
-		if err := s.opt.Store.CountTemplateUse(ctx, r.TemplateID); err != nil {
-			s.log.Warn("count template use", "template", r.TemplateID, "err", err)
-		}
 	}
 	return toMessageJSON(out), nil
 }

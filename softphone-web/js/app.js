@@ -26,9 +26,9 @@ class MorozApp extends HTMLElement {
   async start() {
     await load(state.me.lang || 'ru');
     this.tab = state.isSupervisor() ? 'board' : 'desk';
-    this.renderShell();
     this.socket = new Socket((m) => this.onMessage(m), (s) => { state.conn = s; state.changed('conn'); });
     window.moroz = {socket: this.socket, state};
+    this.renderShell();
     this.socket.open();
   }
 
@@ -97,8 +97,9 @@ class MorozApp extends HTMLElement {
 
   renderTab() {
     const el = {desk: 'moroz-desk', board: 'moroz-board', admin: 'moroz-admin'}[this.tab];
-    replace(this.main, h(el, {socket: ''}));
-    this.main.firstChild.socket = this.socket;
+    const view = document.createElement(el);
+    view.socket = this.socket;
+    replace(this.main, view);
   }
 
   async setStatus(s) {

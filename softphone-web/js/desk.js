@@ -61,6 +61,12 @@ class MorozDesk extends HTMLElement {
 
   offerCard() {
     const o = state.offer;
+    if (!o && state.status.wrapup) {
+      return h('div', {class: 'card offer wrapping'}, h('h3', null, t('status.wrapup')),
+        h('p', null, t('wrapup.running')),
+        h('button', {class: 'primary', id: 'end-wrapup',
+          onclick: () => this.socket.request('end_wrapup', {}).catch((e) => toast(t('error.' + e.message), 'bad'))}, t('wrapup.end')));
+    }
     if (!o) {
       const idle = state.status.status === 'available' ? t('desk.waiting_offer') : t('desk.not_available');
       return h('div', {class: 'card offer empty'}, h('p', {class: 'muted'}, idle));
@@ -151,9 +157,7 @@ class MorozDesk extends HTMLElement {
       it.channel === 'form' ? this.formFields(it) : null,
       this.thread(it),
       !live && it.state === 'active' ? this.replyEditor(it) : null,
-      it.state === 'active' ? this.wrapUp(it) : null,
-      it.state === 'wrapup' ? h('div', {class: 'wrapup-box'}, h('p', null, t('wrapup.running')),
-        h('button', {onclick: () => this.socket.request('end_wrapup', {}).catch(() => {})}, t('wrapup.end'))) : null);
+      it.state === 'active' ? this.wrapUp(it) : null);
   }
 
   callPanel(it) {

@@ -67,7 +67,7 @@ class State extends EventTarget {
       case 'logged_in': case 'resumed': s.status = 'available'; s.reason = ''; break;
       case 'paused': s.status = 'away'; s.reason = e.reason; break;
       case 'logged_out': s.status = 'offline'; s.reason = ''; break;
-      case 'completed': s.wrapup = true; break;
+      case 'completed': s.wrapup = e.state === 'wrapup'; break;
       case 'wrapup_ended': s.wrapup = false; break;
       default: return;
     }

@@ -1,0 +1,178 @@
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/console"
+	"github.com/morozhq/moroz/logging"
+	"github.com/morozhq/moroz/store"
+	"github.com/morozhq/moroz/work"
+)
+
+// site is a console with the real store and work service behind it.
+type site struct {
+	url   string
+	store store.Store
+	work  *work.Service
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queues := work.DefaultQueues()
+	for i := range queues {
+		queues[i].WrapUp = map[acd.Channel]time.Duration{acd.Email: 10 * time.Minute} // ended by the helper
+	}
+	w, err := work.New(ctx, work.Options{Store: st, Logger: logging.Discard(), Router: acd.Config{Queues: queues}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := console.New(console.Options{Store: st, Logger: logging.Discard(), Desk: w, Live: w.Live})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c.Handler())
+	t.Cleanup(func() {
+		c.Close()
+		srv.Close()
+		w.Close()
+		st.Close()
+	})
+	return &site{url: srv.URL, store: st, work: w}
+}
+
+func (s *site) user(t *testing.T, login, name string, role store.Role) store.User {
+	t.Helper()
+	u, err := console.AddUser(context.Background(), s.store, login, name, role, "password-"+login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// browser starts headless Chromium; each page it opens gets its own
+// browser context (its own cookies).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("MOROZ_REQUIRE_PEERS") == "1" {
+			t.Fatal("chromium is required (MOROZ_REQUIRE_PEERS=1) but not installed")
+		}
+		t.Skip("chromium not installed")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1440, 900),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	root, cancelRoot := chromedp.NewContext(alloc)
+	t.Cleanup(cancelRoot)
+	if err := chromedp.Do(root); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return root
+}
+
+// page is one browser tab of its own browser context.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+	dir string
+	who string
+}
+
+func newPage(t *testing.T, root context.Context, who string) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	return &page{t: t, ctx: ctx, dir: artifacts(t), who: who}
+}
+
+func artifacts(t *testing.T) string {
+	if dir := os.Getenv("MOROZ_ARTIFACTS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	return t.TempDir()
+}
+
+func (p *page) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.shot("failed-" + p.who + "-" + step)
+		p.t.Fatalf("%s: %s: %v", p.who, step, err)
+	}
+}
+
+// shot saves a screenshot of the whole page as NAME.png.
+func (p *page) shot(name string) {
+	p.t.Helper()
+	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(p.dir, name+".png"), buf, 0o644); err != nil {
+		p.t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// until waits for a JavaScript expression to become true.
+func (p *page) until(step, js string) {
+	p.t.Helper()
+	wait := chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond))
+	if _, err := chromedp.Run(p.ctx, wait); err != nil {
+		p.shot("failed-" + p.who + "-" + step)
+		p.t.Fatalf("%s: %s: %v", p.who, step, err)
+	}
+}
+
+// choose sets a select's value as a person would, firing its change event.
+func choose(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const el = document.querySelector(%q);
+		el.value = %q; el.dispatchEvent(new Event('change')); })()`, sel, value))
+}
+
+func css(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+func (p *page) login(url, login string) {
+	p.t.Helper()
+	p.run("open the login page", chromedp.Navigate(url), chromedp.WaitVisible(css(`#login-submit`)))
+	p.run("log in", chromedp.SendKeys(css(`input[name=login]`), login),
+		chromedp.SendKeys(css(`input[name=password]`), "password-"+login),
+		chromedp.Click(css(`#login-submit`)), chromedp.WaitVisible(css(`#status`)))
+}
+
+// eval runs JavaScript (awaiting a promise it returns) and decodes the
+// result into T.
+func eval[T any](p *page, js string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("%s: evaluate %s: %v", p.who, js, err)
+	}
+	return v
+}

@@ -1,0 +1,174 @@
+package browsertest
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/store"
+)
+
+// TestHelperWorksALetterWhileTheWallboardWatches is the console's
+// acceptance scenario: a helper logs in, goes available, a letter
+// submitted to the work service appears as an offer, is accepted,
+// answered from a template and wrapped up, while a supervisor's wallboard
+// counts it; the helper's page cannot reach supervisor actions.
+func TestHelperWorksALetterWhileTheWallboardWatches(t *testing.T) {
+	root := browser(t)
+	s := newSite(t)
+	ctx := context.Background()
+	s.user(t, "snegurochka", "Снегурочка", store.RoleHelper)
+	s.user(t, "ded", "Дед Мороз", store.RoleSupervisor)
+	tpl, err := s.store.PutTemplate(ctx, store.Template{Name: "Спасибо за письмо", Lang: "ru",
+		Subject: "Ответ Деда Мороза", Body: "Здравствуй, {{name}}!\n\nСпасибо за письмо из города {{city}}. Подарок уже в пути.\n\n{{helper}}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact := s.contact(t)
+
+	boss := newPage(t, root, "supervisor")
+	boss.login(s.url, "ded")
+	boss.until("wallboard", `document.querySelectorAll('[data-count]').length === 7`)
+	boss.shot("01-wallboard-before")
+
+	elf := newPage(t, root, "helper")
+	elf.run("open", chromedp.Navigate(s.url), chromedp.WaitVisible(css(`#login-submit`)))
+	elf.shot("02-login")
+	elf.login(s.url, "snegurochka")
+	if eval[bool](elf, `!!document.querySelector('#tab-board') || !!document.querySelector('#tab-admin')`) {
+		t.Error("the helper's page shows the supervisor tabs")
+	}
+	elf.run("go available", choose(`#status`, "available"))
+	elf.until("available", `document.querySelector('.offer.empty') && document.querySelector('#status').value === 'available'`)
+	elf.shot("03-desk-available")
+
+	it := s.letter(t, contact)
+	elf.until("offer shown", `!!document.querySelector('#offer')`)
+	if got := eval[string](elf, `document.querySelector('#offer').textContent`); !strings.Contains(got, "Хочу санки") {
+		t.Errorf("offer card %q lacks the letter's subject", got)
+	}
+	elf.shot("04-offer")
+
+	elf.run("accept with Alt+A", chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	elf.until("item open", `!!document.querySelector('#item-view .msg.in') && !!document.querySelector('#contact')`)
+	elf.until("templates loaded", `document.querySelectorAll('#template option').length > 1`)
+	elf.run("insert the template", choose(`#template`, itoa(tpl.ID)))
+	reply := eval[string](elf, `document.querySelector('#reply-text').value`)
+	for _, want := range []string{"Здравствуй, Маша!", "из города Вологда", "Снегурочка"} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("reply %q lacks %q: the template's variables were not filled", reply, want)
+		}
+	}
+	elf.run("edit the reply", chromedp.SendKeys(css(`#reply-text`), " С Новым годом!"))
+	elf.shot("05-reply")
+	elf.run("send with Ctrl+Enter", chromedp.Click(css(`#reply-text`)),
+		chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	elf.until("reply in the thread", `!!document.querySelector('#item-view .msg.out')`)
+
+	boss.until("answered counted", `document.querySelector('[data-count=answered] .tile-num').textContent === '1'`)
+	boss.until("helper busy on the item", `document.querySelector('#helpers [data-helper]') !== null &&
+		document.querySelector('#helpers').textContent.includes('#`+itoa(it.ID)+`')`)
+	boss.shot("06-wallboard-during")
+
+	elf.run("wrap up", choose(`#outcome`, "replied"), chromedp.SendKeys(css(`#note`), "Санки заказаны"),
+		chromedp.Click(css(`#finish`)))
+	elf.until("wrap-up", `!!document.querySelector('.pill.wrapup')`)
+	elf.shot("07-wrapup")
+	elf.run("end wrap-up", chromedp.Click(css(`#end-wrapup`)))
+	elf.until("item gone", `!document.querySelector('#my-items') && !document.querySelector('.pill.wrapup')`)
+
+	s.checkStored(t, it.ID, tpl.ID)
+	checkHelperRefused(t, elf)
+
+	boss.run("settings", chromedp.Click(css(`#tab-admin`)))
+	boss.until("templates listed", `document.querySelector('#templates').textContent.includes('Спасибо за письмо')`)
+	boss.shot("08-settings")
+	boss.run("to the wallboard", chromedp.Click(css(`#tab-board`)))
+
+	elf.run("english", choose(`#lang`, "en"))
+	elf.until("english", `document.querySelector('#logout').textContent === 'Sign out'`)
+	elf.shot("09-desk-en")
+	elf.run("belarusian", choose(`#lang`, "be"))
+	elf.until("belarusian", `document.querySelector('#logout').textContent === 'Выйсці'`)
+	elf.shot("10-desk-be")
+}
+
+// checkHelperRefused tries supervisor actions from the helper's page: the
+// server must refuse both the API call and the websocket request.
+func checkHelperRefused(t *testing.T, elf *page) {
+	t.Helper()
+	if got := eval[int](elf, `fetch('/api/v1/calls').then((r) => r.status)`); got != 403 {
+		t.Errorf("helper GET /api/v1/calls: status %d, want 403", got)
+	}
+	if got := eval[int](elf, `fetch('/api/v1/templates', {method: 'POST', headers: {'Content-Type': 'application/json'},
+		body: JSON.stringify({name: 'x', body: 'y'})}).then((r) => r.status)`); got != 403 {
+		t.Errorf("helper POST /api/v1/templates: status %d, want 403", got)
+	}
+	got := eval[string](elf, `window.moroz.socket.request('force_status', {helper_id: 1, status: 'offline'})
+		.then(() => 'done', (e) => e.message)`)
+	if got != "forbidden" {
+		t.Errorf("helper force_status over the websocket: %q, want forbidden", got)
+	}
+}
+
+func (s *site) contact(t *testing.T) store.Contact {
+	t.Helper()
+	ctx := context.Background()
+	c, err := s.store.ResolveContact(ctx, store.Identity{Kind: "email", Value: "masha@example.ru"}, "Маша")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Fields = map[string]string{"city": "Вологда", "age": "7"}
+	if err := s.store.UpdateContact(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// letter submits a letter from the contact, as the mail intake would.
+func (s *site) letter(t *testing.T, c store.Contact) store.Item {
+	t.Helper()
+	ctx := context.Background()
+	it, _, err := s.work.Submit(ctx, store.Item{Channel: acd.Email, ExternalID: "<wish-1@example.ru>",
+		Subject: "Хочу санки и книжку", ContactID: c.ID}, store.Event{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.store.AddMessage(ctx, store.Message{ItemID: it.ID, Direction: "in", ExternalID: "<wish-1@example.ru>",
+		From: "Маша <masha@example.ru>", To: "ded@moroz.example", Subject: it.Subject,
+		Text: "Дедушка Мороз!\nЯ весь год слушалась маму. Хочу санки и книжку про зверей.\nМаша, 7 лет", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+// checkStored reads what the scenario left in the store.
+func (s *site) checkStored(t *testing.T, itemID, templateID int64) {
+	t.Helper()
+	ctx := context.Background()
+	msgs, err := s.store.Messages(ctx, itemID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out *store.Message
+	for i := range msgs {
+		if msgs[i].Direction == "out" {
+			out = &msgs[i]
+		}
+	}
+	if out == nil || out.TemplateID != templateID || !strings.HasSuffix(out.Text, "С Новым годом!") {
+		t.Errorf("stored reply %+v: want the edited template text with its template id", out)
+	}
+	tpl, err := s.store.Template(ctx, templateID)
+	if err != nil || tpl.Uses != 1 {
+		t.Errorf("template uses %d (%v), want 1", tpl.Uses, err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

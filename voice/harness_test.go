@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +35,8 @@ type harness struct {
 	work   *work.Service
 	srv    *sip.Server
 	dialer *sip.Dialer
-	ended  chan string // Call-IDs of calls whose flow returned
+	ended  chan string         // Call-IDs of calls whose flow returned
+	media  chan netip.AddrPort // RTP addresses of new calls' legs
 }
 
 func testLogger() *slog.Logger {
@@ -46,7 +48,7 @@ func testLogger() *slog.Logger {
 
 func newHarness(t *testing.T, tune func(*voice.Options)) *harness {
 	t.Helper()
-	h := &harness{dir: t.TempDir(), ended: make(chan string, 16)}
+	h := &harness{dir: t.TempDir(), ended: make(chan string, 16), media: make(chan netip.AddrPort, 16)}
 	log := testLogger()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Config{DataDir: h.dir})
@@ -69,12 +71,10 @@ func newHarness(t *testing.T, tune func(*voice.Options)) *harness {
 	h.srv, err = sip.New(sip.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", MediaIP: "127.0.0.1",
 		RTPPortMin: 40000, RTPPortMax: 49998, Logger: log}, func(ctx context.Context, c *sip.Call) {
 		defer func() { h.ended <- c.ID() }()
+		h.media <- c.Media().LocalAddr()
 		voice.SIPHandler(flow)(ctx, c)
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.srv.Close() })
@@ -88,6 +88,9 @@ func newHarness(t *testing.T, tune func(*voice.Options)) *harness {
 		tune(&opt)
 	}
 	if flow, err = voice.New(opt); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Start(ctx); err != nil { // after the flow is set: calls see it
 		t.Fatal(err)
 	}
 	return h
@@ -253,6 +256,37 @@ func newSink(t *testing.T) *rtpSink {
 	})
 	t.Cleanup(s.close)
 	return s
+}
+
+// speak sends a freq tone as PCMA from the sink's socket to the address
+// the next call's leg reports, every 20 ms, for d; the leg latches onto
+// the sink, so the sink also hears what Moroz sends.
+func (s *rtpSink) speak(h *harness, freq float64, d time.Duration) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var to netip.AddrPort
+		select {
+		case to = <-h.media:
+		case <-time.After(30 * time.Second):
+			return
+		}
+		tone := sine(freq, d)
+		tick := time.NewTicker(media.FrameDuration)
+		defer tick.Stop()
+		ssrc := uint32(0x5eed)
+		for i := 0; (i+1)*media.FrameSamples <= len(tone); i++ {
+			<-tick.C
+			p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: media.PCMA.PayloadType,
+				SequenceNumber: uint16(i), Timestamp: uint32(i * media.FrameSamples), SSRC: ssrc},
+				Payload: media.PCMA.Encode(nil, tone[i*media.FrameSamples:(i+1)*media.FrameSamples])}
+			b, _ := p.Marshal()
+			if _, err := s.conn.WriteToUDPAddrPort(b, to); err != nil {
+				return
+			}
+		}
+	}()
+	return func() { <-done }
 }
 
 func (s *rtpSink) port() string { return itoa(s.conn.LocalAddr().(*net.UDPAddr).Port) }

@@ -71,8 +71,7 @@ func (cl *call) wait() waitResult {
 	return w.loop()
 }
 
-func (w *waiter) loop() (r waitResult) {
-	defer func() { w.cl.log.Debug("wait ended", "kind", int(r.kind)) }()
+func (w *waiter) loop() waitResult {
 	for {
 		select {
 		case <-w.cl.c.Done():

@@ -1,0 +1,177 @@
+package voice_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-audio/wav"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/sip/media"
+)
+
+// toneHz is what the helper's desk phone sends and callerHz what the
+// caller says; no prompt of the tests (440 Hz) or the hold tune is near
+// either.
+const (
+	toneHz   = 1000
+	callerHz = 600
+)
+
+// deskPhone runs baresip as a helper's desk phone on loopback: it answers
+// every call at once, sends a toneHz tone and dumps what it hears (the
+// sndfile filter) into its folder. It returns the phone's SIP URI and the
+// folder.
+func deskPhone(t *testing.T) (uri, dir string) {
+	t.Helper()
+	bin := needPeer(t, "baresip", "baresip-core")
+	dir = t.TempDir()
+	if err := media.WriteWAV(filepath.Join(dir, "tone.wav"), sine(toneHz, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	conf := strings.Join([]string{
+		"sip_listen 127.0.0.1:" + port,
+		"module_path /usr/lib/baresip/modules",
+		"module g711.so", "module aufile.so", "module aubridge.so", "module sndfile.so",
+		"module_app account.so",
+		"audio_player aubridge,nil", "audio_alert aubridge,nil",
+		"audio_source aufile," + filepath.Join(dir, "tone.wav"),
+		"snd_path " + dir,
+	}, "\n") + "\n"
+	if p := os.Getenv("MOROZ_BARESIP_MODULES"); p != "" {
+		conf = strings.Replace(conf, "/usr/lib/baresip/modules", p, 1)
+	}
+	write(t, filepath.Join(dir, "config"), conf)
+	write(t, filepath.Join(dir, "accounts"), "<sip:helper@127.0.0.1>;regint=0;answermode=auto\n")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "90")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	awaitLine(t, out, "baresip is ready")
+	return fmt.Sprintf("sip:helper@127.0.0.1:%s", port), dir
+}
+
+// awaitLine reads r until a line contains want, then drains it.
+func awaitLine(t *testing.T, r interface{ Read([]byte) (int, error) }, want string) {
+	t.Helper()
+	found := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		ok := false
+		for sc.Scan() {
+			if !ok && strings.Contains(sc.Text(), want) {
+				ok = true
+				found <- true
+			}
+		}
+		if !ok {
+			found <- false
+		}
+	}()
+	if !<-found {
+		t.Fatalf("baresip exited before %q", want)
+	}
+}
+
+func write(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A caller waits, the router offers the call to a helper, Moroz rings the
+// helper's desk phone (baresip), which answers: the caller hears the
+// phone's tone and the phone hears the caller; the call record and the
+// item say answered by that helper.
+func TestDeskPhoneAnswersAndIsBridged(t *testing.T) {
+	needPeer(t, "sipp", "sip-tester")
+	h := newHarness(t, nil)
+	phone, phoneDir := deskPhone(t)
+	helper := h.addHelper(t, "elf", phone, acd.StatusAvailable)
+	sink := newSink(t)
+	spoken := sink.speak(h, callerHz, 7*time.Second)
+	h.sipp(t, "answer.xml", "+79031234567", sink)
+	id := h.awaitEnd(t)
+	spoken()
+
+	rec, err := h.st.Call(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != acd.OutcomeAnswered || rec.HelperID != helper || rec.ConnectedAt.IsZero() || rec.Reason != "" {
+		t.Errorf("call record: got outcome %q helper %d connected %v reason %q, want answered by %d",
+			rec.Outcome, rec.HelperID, rec.ConnectedAt, rec.Reason, helper)
+	}
+	it, err := h.st.Item(context.Background(), rec.ItemID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.Outcome != acd.OutcomeAnswered {
+		t.Errorf("call item: got outcome %q, want answered", it.Outcome)
+	}
+
+	heard := sink.samples(media.PCMA)
+	if got := toneWindows(heard, toneHz); got < 10 {
+		t.Errorf("caller's audio: got %d windows of 200 ms dominated by %d Hz, want at least 10 (2 s of the phone's tone)", got, toneHz)
+	}
+	phoneHeard := phoneDump(t, phoneDir)
+	if got := toneWindows(phoneHeard, callerHz); got < 10 {
+		t.Errorf("phone's audio: got %d windows of 200 ms dominated by %d Hz, want at least 10 (2 s of the caller)", got, callerHz)
+	}
+	if got := toneWindows(phoneHeard, toneHz); got > 0 {
+		t.Errorf("phone's audio: got %d windows of its own tone, want only the caller", got)
+	}
+}
+
+// toneWindows counts the 200 ms windows of s whose energy is mostly at freq.
+func toneWindows(s []int16, freq float64) int {
+	const w = media.SampleRate / 5
+	n := 0
+	for i := 0; i+w <= len(s); i += w {
+		if rms(s[i:i+w]) > 500 && goertzel(s[i:i+w], freq) > 0.6 {
+			n++
+		}
+	}
+	return n
+}
+
+// phoneDump reads what baresip decoded from Moroz (sndfile's *-dec.wav).
+func phoneDump(t *testing.T, dir string) []int16 {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
+	if len(files) == 0 {
+		all, _ := os.ReadDir(dir)
+		t.Fatalf("no decoded audio dump in the phone's folder: %v", all)
+	}
+	f, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf, err := wav.NewDecoder(f).FullPCMBuffer()
+	if err != nil {
+		t.Fatalf("read %s: %v", files[0], err)
+	}
+	out := make([]int16, len(buf.Data))
+	for i, v := range buf.Data {
+		out[i] = int16(v)
+	}
+	return out
+}

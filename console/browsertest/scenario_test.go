@@ -73,6 +73,7 @@ func TestHelperWorksALetterWhileTheWallboardWatches(t *testing.T) {
 	boss.until("answered counted", `document.querySelector('[data-count=answered] .tile-num').textContent === '1'`)
 	boss.until("helper busy on the item", `document.querySelector('#helpers [data-helper]') !== null &&
 		document.querySelector('#helpers').textContent.includes('#`+itoa(it.ID)+`')`)
+	boss.until("volume chart", `[...document.querySelectorAll('.chart rect.s1')].some((r) => r.getAttribute('height') > 0)`)
 	boss.shot("06-wallboard-during")
 
 	elf.run("wrap up", choose(`#outcome`, "replied"), chromedp.SendKeys(css(`#note`), "Санки заказаны"),

@@ -6,13 +6,15 @@ import {svg, h} from './dom.js';
 // bars draws one group of bars per hour; series is [{label, cls, values[24]}].
 export function bars(title, series) {
   const W = 480, H = 160, pad = 22, n = 24;
-  const max = Math.max(1, ...series.flatMap((s) => s.values));
+  const top = Math.max(1, ...series.flatMap((s) => s.values));
+  const max = top < 4 ? top : Math.ceil(top / 2) * 2;
+  const ticks = max < 4 ? [0, 1] : [0, 0.5, 1];
   const slot = (W - pad) / n, bw = (slot - 2) / series.length;
   const g = svg('svg', {viewBox: `0 0 ${W} ${H + 18}`, class: 'chart', role: 'img', 'aria-label': title});
-  for (let y = 0; y <= 2; y++) {
-    const yy = H - (H - 10) * y / 2;
+  for (const y of ticks) {
+    const yy = H - (H - 10) * y;
     g.append(svg('line', {x1: pad, x2: W, y1: yy, y2: yy, class: 'grid'}),
-      svg('text', {x: pad - 4, y: yy + 4, class: 'axis', 'text-anchor': 'end'}, Math.round(max * y / 2)));
+      svg('text', {x: pad - 4, y: yy + 4, class: 'axis', 'text-anchor': 'end'}, max * y));
   }
   for (let i = 0; i < n; i++) {
     series.forEach((s, k) => {

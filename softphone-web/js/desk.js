@@ -6,6 +6,13 @@ import {h, replace, clock, since, toast} from './dom.js';
 import {t, localeTime} from './i18n.js';
 import {state} from './state.js';
 
+// fieldName translates the well-known fields of contacts and forms; others
+// show as they were collected.
+const knownFields = ['name', 'age', 'city', 'wish', 'email', 'phone'];
+function fieldName(k) {
+  return knownFields.includes(k) ? t('field.' + k) : k;
+}
+
 const channelIcon = {voice: '☎', voicemail: '✉︎', callback: '↩', email: '✉', telegram: '✈', chat: '💬', form: '📝'};
 
 class MorozDesk extends HTMLElement {
@@ -170,7 +177,7 @@ class MorozDesk extends HTMLElement {
   formFields(it) {
     const fields = it.data && typeof it.data === 'object' ? Object.entries(it.data) : [];
     return h('dl', {class: 'facts form-fields'}, fields.map(([k, v]) =>
-      [h('dt', null, k), h('dd', null, typeof v === 'string' ? v : JSON.stringify(v))]));
+      [h('dt', null, fieldName(k)), h('dd', null, typeof v === 'string' ? v : JSON.stringify(v))]));
   }
 
   thread(it) {
@@ -264,7 +271,7 @@ class MorozDesk extends HTMLElement {
       h('h3', null, t('contact.title')),
       h('div', {class: 'contact-name'}, c.name || t('contact.no_name')),
       h('ul', {class: 'ids'}, c.identities.map((i) => h('li', null, h('span', {class: 'muted'}, t('identity.' + i.kind)), ' ', i.value))),
-      h('dl', {class: 'facts'}, Object.entries(c.fields).map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+      h('dl', {class: 'facts'}, Object.entries(c.fields).map(([k, v]) => [h('dt', null, fieldName(k)), h('dd', null, v)])),
       h('h4', null, t('contact.history')),
       h('ul', {class: 'list history'}, c.items.map((x) => h('li', {class: x.id === it.id ? 'selected' : ''},
         h('span', {class: 'chan'}, channelIcon[x.channel] || '•'),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/morozhq/moroz/config"
 	"github.com/morozhq/moroz/logging"
+	"github.com/morozhq/moroz/store/pgtest"
 )
 
 func testConfig(t *testing.T) config.Config {
@@ -114,5 +115,38 @@ func TestNewFailsClearly(t *testing.T) {
 				t.Errorf("error %q does not name %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// A node on PostgreSQL serves like one on the embedded store, and a second
+// node on the same database finds the admin already made.
+func TestRunOnPostgres(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DB = pgtest.URL(t)
+	for i := range 2 {
+		n, err := New(context.Background(), cfg, logging.Discard())
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		res, err := http.Get("http://" + n.Addr("http") + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("node %d /readyz: status %d", i, res.StatusCode)
+		}
+		if users, err := n.Store().CountUsers(context.Background()); err != nil || users != 1 {
+			t.Errorf("node %d: %d users, %v; want the one admin", i, users, err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("node %d Run: %v", i, err)
+		}
 	}
 }

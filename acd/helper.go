@@ -1,6 +1,7 @@
 package acd
 
 import (
+	"slices"
 	"time"
 )
 
@@ -162,6 +163,7 @@ func (h *helper) info() HelperInfo {
 	for id := range h.active {
 		hi.Active = append(hi.Active, id)
 	}
+	slices.Sort(hi.Active)
 	return hi
 }
 

@@ -3,7 +3,6 @@ package acd
 import (
 	"fmt"
 	"maps"
-	"slices"
 )
 
 // SetQueue adds a queue or replaces the configuration of one; its waiting
@@ -35,7 +34,7 @@ func (r *Router) SetQueue(cfg QueueConfig) ([]Event, error) {
 // stopRinging withdraws the offers of a queue's ringing items when it stops
 // being ring-all; they are offered again by the new strategy.
 func (r *Router) stopRinging(q *queue) {
-	for _, it := range q.wait {
+	for _, it := range q.waitingByID() {
 		if it.inHeap() && len(it.offers) > 0 {
 			r.dropOffers(it, "strategy changed")
 			r.requeue(it)
@@ -82,7 +81,8 @@ func (r *Router) wakeQueue(q *queue) {
 }
 
 // SetHelper adds a helper (offline) or replaces a helper's profile; status,
-// load and counters stay. Every queue named must exist.
+// load and counters stay, and a pending offer the new capacity has no room
+// for is withdrawn. Every queue named must exist.
 func (r *Router) SetHelper(cfg HelperConfig) ([]Event, error) {
 	return r.do(func() error {
 		qs, err := r.checkHelper(cfg)
@@ -106,6 +106,9 @@ func (r *Router) SetHelper(cfg HelperConfig) ([]Event, error) {
 		h.skills = maps.Clone(cfg.Skills)
 		for _, ch := range Channels {
 			h.capacity[chIndex(ch)] = r.capacity(cfg, ch)
+		}
+		if o := h.offer; o != nil && h.load[chIndex(o.it.Channel)] >= h.capacity[chIndex(o.it.Channel)] {
+			r.withdraw(o, "capacity changed")
 		}
 		r.touch(h)
 		return nil
@@ -219,13 +222,8 @@ func (r *Router) noHelpersLeft(h *helper) {
 		if q.cfg.NoHelpers != NoHelpersReject || q.loggedIn() > 0 {
 			continue
 		}
-		ids := make([]int64, 0, len(q.wait))
-		for id := range q.wait {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			r.emit(r.itemEvent(EventNoHelpers, q.wait[id], nil))
+		for _, it := range q.waitingByID() {
+			r.emit(r.itemEvent(EventNoHelpers, it, nil))
 		}
 	}
 }

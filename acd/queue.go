@@ -44,6 +44,17 @@ func (q *queue) bucket(ch Channel, sig string, req []Skill) *bucket {
 	return b
 }
 
+// waitingByID lists the waiting items in id order, so that decisions made
+// in a loop over them do not depend on map order.
+func (q *queue) waitingByID() []*item {
+	its := make([]*item, 0, len(q.wait))
+	for _, it := range q.wait {
+		its = append(its, it)
+	}
+	slices.SortFunc(its, func(a, b *item) int { return cmpID(a.ID, b.ID) })
+	return its
+}
+
 func (q *queue) loggedIn() int {
 	n := 0
 	for _, h := range q.members {

@@ -126,3 +126,31 @@ func TestLastHelperLeaving(t *testing.T) {
 		f.check()
 	})
 }
+
+func TestProfileChangeWithdrawsOffer(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  acd.HelperConfig
+		keep bool
+	}{
+		{"same profile", acd.HelperConfig{ID: 1, Queues: []string{"a"}}, true},
+		{"no room", acd.HelperConfig{ID: 1, Queues: []string{"a"}, Capacity: map[acd.Channel]int{acd.Chat: 0}}, false},
+		{"left the queue", acd.HelperConfig{ID: 1, Queues: []string{"b"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFixture(t, queues("a", "b"))
+				f.login(1, []string{"a"}, nil)
+				f.enqueue(acd.Item{ID: 10, Channel: acd.Chat, Queue: "a"})
+				f.must(f.r.SetHelper(tt.cfg))
+				want := int64(0)
+				if tt.keep {
+					want = 1
+				}
+				f.wantOffer(10, want)
+				f.check()
+			})
+		})
+	}
+}

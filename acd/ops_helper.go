@@ -81,8 +81,9 @@ func (r *Router) wakeQueue(q *queue) {
 }
 
 // SetHelper adds a helper (offline) or replaces a helper's profile; status,
-// load and counters stay, and a pending offer the new capacity has no room
-// for is withdrawn. Every queue named must exist.
+// load and counters stay, and a pending offer the new profile does not allow
+// (no room, or not one of the helper's queues) is withdrawn. Every queue
+// named must exist.
 func (r *Router) SetHelper(cfg HelperConfig) ([]Event, error) {
 	return r.do(func() error {
 		qs, err := r.checkHelper(cfg)
@@ -107,12 +108,31 @@ func (r *Router) SetHelper(cfg HelperConfig) ([]Event, error) {
 		for _, ch := range Channels {
 			h.capacity[chIndex(ch)] = r.capacity(cfg, ch)
 		}
-		if o := h.offer; o != nil && h.load[chIndex(o.it.Channel)] >= h.capacity[chIndex(o.it.Channel)] {
-			r.withdraw(o, "capacity changed")
+		if o := h.offer; o != nil && !stillFits(h, o.it) {
+			r.withdraw(o, "profile changed")
 		}
 		r.touch(h)
 		return nil
 	})
+}
+
+// stillFits reports whether h's changed profile still allows its pending
+// offer of it: room for the channel, and a queue of the item (or the item
+// waits for h alone).
+func stillFits(h *helper, it *item) bool {
+	i := chIndex(it.Channel)
+	if h.load[i] >= h.capacity[i] {
+		return false
+	}
+	if it.stickyTo == h {
+		return true
+	}
+	for _, q := range it.queues() {
+		if containsQueue(h.queues, q) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Router) checkHelper(cfg HelperConfig) ([]*queue, error) {

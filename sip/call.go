@@ -323,12 +323,25 @@ func (c *Call) Hangup(cause Cause) error {
 		}
 		return err
 	}
-	if !c.finish(cause) {
-		return nil
+	if cause == CauseShutdown {
+		// Closing: send BYE only where the dialog is confirmed.
+		select {
+		case <-c.acked:
+		default:
+			c.finish(cause)
+			return nil
+		}
 	}
+	// The dialog stays in the map until the ACK comes, so it can be matched.
+	wait := time.NewTimer(64 * timerT1)
+	defer wait.Stop()
 	select {
 	case <-c.acked:
-	case <-time.After(64 * timerT1):
+	case <-c.done:
+	case <-wait.C:
+	}
+	if !c.finish(cause) {
+		return nil
 	}
 	return c.sendBye()
 }

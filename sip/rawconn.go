@@ -74,18 +74,54 @@ func (c *screenedConn) screen(data []byte, addr net.Addr) ([]byte, bool) {
 		}
 		return nil, false
 	}
-	changed := false
-	if via := req.Via(); via != nil && !via.Params.Has("rport") {
-		via.Params.Add("rport", "")
-		changed = true
-	}
 	if addLegacyTag(req) {
-		changed = true
+		if via := req.Via(); via != nil && !via.Params.Has("rport") {
+			via.Params.Add("rport", "")
+		}
+		return []byte(req.String()), true
 	}
-	if changed {
+	if via := req.Via(); via != nil && !via.Params.Has("rport") {
+		if out, ok := insertRport(data); ok {
+			return out, true
+		}
+		via.Params.Add("rport", "")
 		return []byte(req.String()), true
 	}
 	return data, true
+}
+
+// insertRport adds ";rport" to the first hop of the first Via header in
+// the raw message, which is cheaper than serialising the parsed one. It
+// gives up (false) on folded or quoted Via values.
+func insertRport(data []byte) ([]byte, bool) {
+	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	pos := bytes.Index(head, []byte("\r\n")) + 2
+	for pos > 1 && pos < len(head) {
+		end := bytes.Index(head[pos:], []byte("\r\n"))
+		if end < 0 {
+			end = len(head) - pos
+		}
+		line := head[pos : pos+end]
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok {
+			n := strings.ToLower(strings.TrimSpace(string(name)))
+			if n == "via" || n == "v" {
+				if bytes.ContainsAny(value, "\"(") || pos+end+2 < len(head) && (head[pos+end+2] == ' ' || head[pos+end+2] == '\t') {
+					return nil, false
+				}
+				at := pos + len(name) + 1 + len(bytes.TrimRight(value, " \t"))
+				if i := bytes.IndexByte(value, ','); i >= 0 {
+					at = pos + len(name) + 1 + len(bytes.TrimRight(value[:i], " \t"))
+				}
+				out := make([]byte, 0, len(data)+6)
+				out = append(out, data[:at]...)
+				out = append(out, ";rport"...)
+				return append(out, data[at:]...), true
+			}
+		}
+		pos += end + 2
+	}
+	return nil, false
 }
 
 // WriteTo sends a message, first removing any tag addLegacyTag made up, so

@@ -65,6 +65,9 @@ type Server struct {
 	closed    bool           // guarded by mu
 }
 
+// udpBuffer is the socket buffer size asked for the SIP UDP socket.
+const udpBuffer = 4 << 20
+
 // allowedMethods are the methods the edge serves, for Allow and 405.
 var allowedMethods = []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS}
 
@@ -198,6 +201,12 @@ func (s *Server) listenUDPLocked() error {
 	if err != nil {
 		return fmt.Errorf("start sip server: listen udp %s: %w", s.cfg.UDPAddr, err)
 	}
+	if u, ok := pc.(*net.UDPConn); ok {
+		// Bursts of calls overflow the default buffer long before the CPU
+		// is busy; the kernel caps these at net.core.[rw]mem_max.
+		u.SetReadBuffer(udpBuffer)
+		u.SetWriteBuffer(udpBuffer)
+	}
 	s.udpAddr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
 	conn := &screenedConn{PacketConn: pc, parser: sip.NewParser(), stats: &s.stats, plog: s.plog}
 	s.listeners = append(s.listeners, pc.Close)
@@ -288,9 +297,15 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 
 	s.cancel()
+	var hangups sync.WaitGroup
 	for _, c := range s.dialogs.all() {
-		c.Hangup(CauseShutdown)
+		hangups.Add(1)
+		go func() {
+			defer hangups.Done()
+			c.Hangup(CauseShutdown)
+		}()
 	}
+	hangups.Wait()
 	s.mu.Lock()
 	s.closeListenersLocked()
 	s.mu.Unlock()

@@ -75,6 +75,7 @@ type Leg struct {
 	log       *slog.Logger
 	latchNeed int
 	dtmf      chan DTMF
+	wake      chan struct{} // a Play started: the sender starts pacing
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -94,15 +95,16 @@ type Leg struct {
 	relaying bool           // guarded by mu: the bridge supplies our outgoing audio
 
 	sendMu     sync.Mutex
-	ssrc       uint32 // guarded by sendMu
-	seq        uint16 // guarded by sendMu: next sequence number
-	ts         uint32 // guarded by sendMu: timestamp of the current 20 ms slot
-	lastTS     uint32 // guarded by sendMu: timestamp last sent
-	marker     bool   // guarded by sendMu: next packet starts a talkspurt
-	relayIn    uint32 // guarded by sendMu: SSRC of the relayed stream
-	relayDelta uint32 // guarded by sendMu: our timestamp minus theirs
-	relayOn    bool   // guarded by sendMu: relayDelta is set
-	wbuf       []byte // guarded by sendMu
+	ssrc       uint32    // guarded by sendMu
+	seq        uint16    // guarded by sendMu: next sequence number
+	ts         uint32    // guarded by sendMu: timestamp of the current 20 ms slot
+	slotAt     time.Time // guarded by sendMu: when the current slot began
+	lastTS     uint32    // guarded by sendMu: timestamp last sent
+	marker     bool      // guarded by sendMu: next packet starts a talkspurt
+	relayIn    uint32    // guarded by sendMu: SSRC of the relayed stream
+	relayDelta uint32    // guarded by sendMu: our timestamp minus theirs
+	relayOn    bool      // guarded by sendMu: relayDelta is set
+	wbuf       []byte    // guarded by sendMu
 }
 
 // NewLeg starts a leg on conn, which it owns from then on: Close closes it.
@@ -123,6 +125,7 @@ func NewLeg(conn *net.UDPConn, cfg LegConfig) (*Leg, error) {
 		log:       cfg.Logger,
 		latchNeed: cfg.LatchPackets,
 		dtmf:      make(chan DTMF, 16),
+		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		codec:     cfg.Codec,
 		dtmfPT:    cfg.DTMFPayloadType,
@@ -131,6 +134,7 @@ func NewLeg(conn *net.UDPConn, cfg LegConfig) (*Leg, error) {
 		ssrc:      rand.Uint32(),
 		seq:       uint16(rand.Uint32()),
 		ts:        rand.Uint32(),
+		slotAt:    time.Now(),
 		marker:    true,
 		wbuf:      make([]byte, 1500),
 	}
@@ -293,50 +297,88 @@ func (l *Leg) deliver(pkt *rtp.Packet) {
 	}
 }
 
-// sendLoop paces outgoing audio: one slot every 20 ms, sent or not.
+// sendLoop paces outgoing audio: one slot every 20 ms while a source
+// plays. With nothing to play it sleeps, and on waking it moves the
+// stream clock on by the slots that passed (catchUp), so a leg that only
+// listens or relays costs no timer wake-ups.
 func (l *Leg) sendLoop() {
 	defer l.wg.Done()
-	t := time.NewTicker(FrameDuration)
-	defer t.Stop()
 	frame := make([]int16, FrameSamples)
 	payload := make([]byte, 0, FrameSamples)
+	var ticker *time.Ticker
+	var tick <-chan time.Time
+	stop := func() {
+		if ticker != nil {
+			ticker.Stop()
+			ticker, tick = nil, nil
+		}
+	}
+	defer stop()
 	for {
 		select {
 		case <-l.done:
 			return
-		case <-t.C:
-			l.tick(frame, payload)
+		case <-l.wake:
+			if ticker == nil {
+				l.catchUp(time.Now())
+				ticker = time.NewTicker(FrameDuration)
+				tick = ticker.C
+			}
+		case <-tick:
+			if !l.tick(frame, payload) {
+				stop()
+			}
 		}
 	}
 }
 
 // tick sends the current source's next frame, if any, and advances the
 // stream clock either way, so timestamps follow the wall clock (RFC 3550
-// §5.1) and stay continuous whatever plays next.
-func (l *Leg) tick(frame []int16, payload []byte) {
+// §5.1) and stay continuous whatever plays next. It reports whether a
+// source is still playing.
+func (l *Leg) tick(frame []int16, payload []byte) bool {
 	l.mu.Lock()
 	p, codec, remote := l.play, l.codec, l.remote
 	active := l.sending && !l.relaying && remote.IsValid()
 	l.mu.Unlock()
 
-	if p == nil || !active {
+	if p == nil {
+		return false
+	}
+	if !active {
 		l.skipSlot()
-		return
+		return true
 	}
 	if !p.src.ReadFrame(frame) {
 		l.endPlay(p, nil)
 		l.skipSlot()
-		return
+		return false
 	}
 	l.sendSlot(codec.PayloadType, codec.Encode(payload[:0], frame), remote)
+	return true
 }
 
 func (l *Leg) skipSlot() {
 	l.sendMu.Lock()
 	l.ts += FrameSamples
+	l.slotAt = l.slotAt.Add(FrameDuration)
 	l.marker = true
-	l.relayOn = false
 	l.sendMu.Unlock()
+}
+
+// catchUp moves the stream clock to now after an idle spell.
+func (l *Leg) catchUp(now time.Time) {
+	l.sendMu.Lock()
+	l.catchUpLocked(now)
+	l.sendMu.Unlock()
+}
+
+func (l *Leg) catchUpLocked(now time.Time) {
+	if n := now.Sub(l.slotAt) / FrameDuration; n > 0 {
+		l.ts += uint32(n) * FrameSamples
+		l.slotAt = l.slotAt.Add(n * FrameDuration)
+	}
+	l.marker = true
 }
 
 func (l *Leg) sendSlot(pt uint8, payload []byte, to netip.AddrPort) {
@@ -345,6 +387,7 @@ func (l *Leg) sendSlot(pt uint8, payload []byte, to netip.AddrPort) {
 	h := rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: l.seq,
 		Timestamp: l.ts, SSRC: l.ssrc, Marker: l.marker}
 	l.ts += FrameSamples
+	l.slotAt = l.slotAt.Add(FrameDuration)
 	l.writeLocked(&h, payload, to)
 }
 
@@ -394,9 +437,9 @@ func (l *Leg) relay(in *rtp.Packet, inCodec Codec, inDTMF uint8) {
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
 	if !l.relayOn || l.relayIn != in.SSRC {
+		l.catchUpLocked(time.Now())
 		l.relayIn, l.relayOn = in.SSRC, true
 		l.relayDelta = l.ts - in.Timestamp
-		l.marker = true
 	}
 	h := rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: l.seq,
 		Timestamp: in.Timestamp + l.relayDelta, SSRC: l.ssrc, Marker: l.marker || in.Marker}
@@ -430,6 +473,10 @@ func (l *Leg) Play(ctx context.Context, src Source) error {
 	l.mu.Unlock()
 	if old != nil {
 		old.finish(ErrReplaced)
+	}
+	select {
+	case l.wake <- struct{}{}:
+	default:
 	}
 
 	select {
@@ -501,5 +548,10 @@ func (l *Leg) setPeer(p *Leg) error {
 		return ErrBusy
 	}
 	l.peer, l.relaying = p, p != nil
+	if p == nil {
+		l.sendMu.Lock()
+		l.relayOn = false // the next bridge anchors its timestamps anew
+		l.sendMu.Unlock()
+	}
 	return nil
 }

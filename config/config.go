@@ -28,6 +28,9 @@ const (
 	DefaultSessionTTL  = 12 * time.Hour
 	DefaultDrainPeriod = 30 * time.Second
 	DefaultRTPPorts    = "10000-20000"
+	DefaultPromptLang  = "ru"
+	DefaultAnnounce    = 30 * time.Second
+	DefaultMessageMax  = 3 * time.Minute
 )
 
 // Config is every setting of a Moroz node.
@@ -94,6 +97,16 @@ type SIP struct {
 	// RTPPorts is the UDP port range for media, "low-high". Default
 	// 10000-20000. Env MOROZ_SIP_RTP_PORTS.
 	RTPPorts string `yaml:"rtp_ports"`
+	// Lang is the language of the prompts callers hear unless their
+	// contact card names one: ru, be or en. Default ru. Env MOROZ_SIP_LANG.
+	Lang string `yaml:"lang"`
+	// AnnounceEvery is the time between announcements of a waiting
+	// caller's place and expected wait. Default 30s, at least 5s.
+	// Env MOROZ_SIP_ANNOUNCE_EVERY.
+	AnnounceEvery time.Duration `yaml:"announce_every"`
+	// VoicemailMax is the longest message a caller may leave. Default 3m,
+	// at least 5s. Env MOROZ_SIP_VOICEMAIL_MAX.
+	VoicemailMax time.Duration `yaml:"voicemail_max"`
 }
 
 // SMTP configures letter intake.
@@ -116,11 +129,16 @@ func Default() Config {
 		Data:  DefaultData,
 		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		HTTP:  HTTP{Addr: DefaultHTTPAddr, SessionTTL: DefaultSessionTTL},
-		SIP:   SIP{Addr: DefaultSIPAddr, RTPPorts: DefaultRTPPorts},
+		SIP:   defaultSIP(),
 		SMTP:  SMTP{Addr: DefaultSMTPAddr},
 		Mail:  Mail{Domains: []string{DefaultMailDomain}},
 		Drain: DefaultDrainPeriod,
 	}
+}
+
+func defaultSIP() SIP {
+	return SIP{Addr: DefaultSIPAddr, RTPPorts: DefaultRTPPorts, Lang: DefaultPromptLang,
+		AnnounceEvery: DefaultAnnounce, VoicemailMax: DefaultMessageMax}
 }
 
 // KeyError says which key is wrong and why.
@@ -169,6 +187,17 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := ParsePortRange(c.SIP.RTPPorts); err != nil {
 		bad("sip.rtp_ports", "%v", err)
+	}
+	switch c.SIP.Lang {
+	case "ru", "be", "en":
+	default:
+		bad("sip.lang", "%q is not ru, be or en", c.SIP.Lang)
+	}
+	if c.SIP.AnnounceEvery < 5*time.Second {
+		bad("sip.announce_every", "%v is shorter than 5s", c.SIP.AnnounceEvery)
+	}
+	if c.SIP.VoicemailMax < 5*time.Second {
+		bad("sip.voicemail_max", "%v is shorter than 5s", c.SIP.VoicemailMax)
 	}
 	if len(c.Mail.Domains) == 0 {
 		bad("mail.domains", "must name at least one domain")

@@ -79,6 +79,9 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{name: "bad level", file: "log:\n  level: loud\n", key: "log.level"},
 		{name: "bad db", file: "db: mysql://x\n", key: "db"},
 		{name: "bad port range", file: "sip:\n  rtp_ports: 20000-10000\n", key: "sip.rtp_ports"},
+		{name: "bad prompt language", file: "sip:\n  lang: fr\n", key: "sip.lang"},
+		{name: "announcements too often", env: []string{"MOROZ_SIP_ANNOUNCE_EVERY=1s"}, key: "sip.announce_every"},
+		{name: "voicemail too short", file: "sip:\n  voicemail_max: 1s\n", key: "sip.voicemail_max"},
 		{name: "no domains", file: "mail:\n  domains: []\n", key: "mail.domains"},
 		{name: "bad origin", file: "http:\n  origins: [desk.example]\n", key: "http.origins"},
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/morozhq/moroz/sip"
@@ -22,7 +23,17 @@ func main() {
 	rtpMin := flag.Int("rtp-min", 20000, "lowest RTP port")
 	rtpMax := flag.Int("rtp-max", 60000, "highest RTP port")
 	debug := flag.Bool("debug", false, "log every call at debug level")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	level := slog.LevelWarn
 	if *debug {
@@ -39,7 +50,7 @@ func main() {
 	defer stop()
 	if err := srv.Start(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return
 	}
 	fmt.Println(srv.UDPAddr())
 	<-ctx.Done()

@@ -67,10 +67,21 @@ type candidate struct {
 	n    int
 }
 
+// PacketConn is the datagram transport a leg sends and receives RTP on.
+// *net.UDPConn is one; package softphone supplies another that carries
+// the packets over a WebRTC peer connection. Close must unblock a pending
+// read, which then returns an error.
+type PacketConn interface {
+	ReadFromUDPAddrPort(b []byte) (n int, from netip.AddrPort, err error)
+	WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error)
+	LocalAddr() net.Addr
+	Close() error
+}
+
 // Leg is the RTP endpoint of one call leg. Its methods are safe for
 // concurrent use; Close is idempotent.
 type Leg struct {
-	conn      *net.UDPConn
+	conn      PacketConn
 	local     netip.AddrPort
 	log       *slog.Logger
 	latchNeed int
@@ -108,7 +119,7 @@ type Leg struct {
 }
 
 // NewLeg starts a leg on conn, which it owns from then on: Close closes it.
-func NewLeg(conn *net.UDPConn, cfg LegConfig) (*Leg, error) {
+func NewLeg(conn PacketConn, cfg LegConfig) (*Leg, error) {
 	if !cfg.Codec.Valid() {
 		conn.Close()
 		return nil, errors.New("new media leg: no codec")
@@ -121,7 +132,7 @@ func NewLeg(conn *net.UDPConn, cfg LegConfig) (*Leg, error) {
 	}
 	l := &Leg{
 		conn:      conn,
-		local:     conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		local:     localAddrPort(conn),
 		log:       cfg.Logger,
 		latchNeed: cfg.LatchPackets,
 		dtmf:      make(chan DTMF, 16),
@@ -200,6 +211,15 @@ func (l *Leg) Close() error {
 		l.wg.Wait()
 	})
 	return err
+}
+
+// localAddrPort is conn's local address, or the zero value when it is not
+// a UDP address.
+func localAddrPort(conn PacketConn) netip.AddrPort {
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
 }
 
 func (l *Leg) closed() bool {

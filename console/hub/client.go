@@ -1,9 +1,9 @@
 package hub
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -23,6 +23,7 @@ type Client struct {
 	once   sync.Once
 	mu     sync.Mutex
 	queue  [][]byte // guarded by mu
+	spare  [][]byte // guarded by mu; the writer's other queue slice
 	code   int      // guarded by mu; the close code, set by Close
 	reason string   // guarded by mu
 }
@@ -149,35 +150,42 @@ func (c *Client) writeLoop() error {
 	ping := time.NewTicker(c.h.opt.PingInterval)
 	defer ping.Stop()
 	var gather *time.Timer
+	var last time.Time // the last flush
 	if c.h.opt.Gather > 0 {
 		gather = time.NewTimer(time.Hour)
 		gather.Stop()
 	}
-	var buf bytes.Buffer
 	for {
 		select {
 		case <-c.done:
-			c.sayGoodbye(&buf)
+			c.sayGoodbye()
 			return nil
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.opt.WriteTimeout)); err != nil {
 				return fmt.Errorf("ping: %w", err)
 			}
 		case <-c.notify:
-			if gather != nil && !c.wait(gather) {
-				c.sayGoodbye(&buf)
+			if gather != nil && !c.wait(gather, last) {
+				c.sayGoodbye()
 				return nil
 			}
-			if err := c.flush(&buf); err != nil {
+			last = time.Now()
+			if err := c.flush(); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// wait lets more messages queue for Gather; false means the client closed.
-func (c *Client) wait(t *time.Timer) bool {
-	t.Reset(c.h.opt.Gather)
+// wait lets more messages queue until Gather has passed since the last
+// flush: a client gets at most one frame per Gather, and a message after a
+// quiet spell goes at once. False means the client closed.
+func (c *Client) wait(t *time.Timer, last time.Time) bool {
+	d := c.h.opt.Gather - time.Since(last)
+	if d <= 0 {
+		return true
+	}
+	t.Reset(d)
 	select {
 	case <-t.C:
 		return true
@@ -188,46 +196,79 @@ func (c *Client) wait(t *time.Timer) bool {
 }
 
 // flush writes everything queued as one frame: a lone message as it is,
-// several as a JSON array.
-func (c *Client) flush(buf *bytes.Buffer) error {
+// several as a JSON array. The queue and the writer's spare slice swap
+// places, so a busy client allocates nothing.
+func (c *Client) flush() error {
 	c.mu.Lock()
 	batch := c.queue
-	c.queue = make([][]byte, 0, cap(batch))
+	c.queue = c.spare[:0]
 	c.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
-	buf.Reset()
-	if len(batch) == 1 {
-		buf.Write(batch[0])
-	} else {
-		buf.WriteByte('[')
-		for i, m := range batch {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.Write(m)
-		}
-		buf.WriteByte(']')
-	}
-	c.conn.SetWriteDeadline(time.Now().Add(c.h.opt.WriteTimeout))
-	if err := c.conn.WriteMessage(websocket.TextMessage, buf.Bytes()); err != nil {
+	err := c.writeFrame(batch)
+	clear(batch) // let the messages go
+	c.mu.Lock()
+	c.spare = batch[:0]
+	c.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("write %d messages: %w", len(batch), err)
 	}
 	return nil
 }
 
+// writeFrame writes batch as one frame, stopping at the first error: a
+// gorilla writer must not be used after one.
+func (c *Client) writeFrame(batch [][]byte) error {
+	c.conn.SetWriteDeadline(time.Now().Add(c.h.opt.WriteTimeout))
+	w, err := c.conn.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	fw := frameWriter{w: w}
+	if len(batch) == 1 {
+		fw.write(batch[0])
+	} else {
+		fw.write(openBracket)
+		for i, m := range batch {
+			if i > 0 {
+				fw.write(comma)
+			}
+			fw.write(m)
+		}
+		fw.write(closeBracket)
+	}
+	if fw.err != nil {
+		return fw.err
+	}
+	return w.Close()
+}
+
+// frameWriter keeps the first write error and writes nothing after it.
+type frameWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (f *frameWriter) write(b []byte) {
+	if f.err == nil {
+		_, f.err = f.w.Write(b)
+	}
+}
+
+var openBracket, comma, closeBracket = []byte{'['}, []byte{','}, []byte{']'}
+
 // sayGoodbye writes what is still queued (a slow client's queue was
 // dropped) and the close frame; a peer that is gone already is no error
 // worth reporting.
-func (c *Client) sayGoodbye(buf *bytes.Buffer) {
+func (c *Client) sayGoodbye() {
 	c.mu.Lock()
 	code, reason := c.code, c.reason
 	c.mu.Unlock()
 	if code == websocket.CloseAbnormalClosure {
 		return // 1006 must not be sent (RFC 6455 §7.4.1)
 	}
-	if c.flush(buf) != nil {
+	if c.flush() != nil {
 		return
 	}
 	if len(reason) > maxReason {

@@ -15,7 +15,9 @@
 //
 // A client's queue holds at most Options.QueueLen messages. Its writer
 // sends everything queued as one frame: one JSON value alone, or several
-// as a JSON array. A client whose queue is full when a message arrives is
+// as a JSON array; it writes at most one frame per Options.Gather, so a
+// busy stream is packed and a lone message after a quiet spell goes at
+// once. A client whose queue is full when a message arrives is
 // dropped (its socket is closed with code 4008); Publish never blocks on a
 // client.
 //

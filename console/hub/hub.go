@@ -12,7 +12,7 @@ import (
 
 // Defaults for Options fields left zero.
 const (
-	DefaultQueueLen     = 512
+	DefaultQueueLen     = 4096
 	DefaultGather       = 15 * time.Millisecond
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultPingInterval = 25 * time.Second

@@ -32,7 +32,10 @@ import (
 	"github.com/morozhq/moroz/config"
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/messenger"
+	"github.com/morozhq/moroz/sip"
 	"github.com/morozhq/moroz/store"
+	"github.com/morozhq/moroz/voice"
+	"github.com/morozhq/moroz/voicemail"
 	"github.com/morozhq/moroz/work"
 )
 
@@ -44,6 +47,11 @@ type Node struct {
 	work     *work.Service
 	msg      *messenger.Messenger
 	registry *prometheus.Registry
+
+	sip       *sip.Server         // nil when sip.addr is empty
+	dialer    *sip.Dialer         // rings helpers' desk phones
+	flow      *voice.Flow         // the call flow, set before sip starts
+	voicemail *voicemail.Recorder // messages and their audio
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -86,6 +94,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	n.msg, err = messenger.New(messenger.Options{Store: st, Work: n.work,
 		Logger: log.With("component", "messenger"), DataDir: cfg.Data})
 	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startVoice(); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -142,7 +154,7 @@ func (n *Node) listenHTTP() error {
 		InsecureCookies: n.cfg.HTTP.InsecureCookies,
 		SessionTTL:      n.cfg.HTTP.SessionTTL,
 		Desk:            n.work,
-		Mounts:          n.msg.Routes(),
+		Mounts:          n.withVoiceMounts(n.msg.Routes()),
 		CrossOrigin:     n.msg.CrossOrigin(),
 	})
 	if err != nil {
@@ -202,6 +214,9 @@ func (n *Node) Run(ctx context.Context) error {
 	defer n.Close()
 	n.log.Info("listening", "component", "http", "addr", n.Addr("http"),
 		"url", "http://"+n.Addr("http")+"/")
+	if a := n.Addr("sip"); a != "" {
+		n.log.Info("listening", "component", "sip", "addr", a, "dialer", n.dialer.Addr().String())
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -209,6 +224,14 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("http: %w", err)
 		}
 		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-gctx.Done(): // stop at once
+		case <-n.drained:
+			n.drainCalls(gctx.Done())
+		}
+		return nil // Close hangs up what is left
 	})
 	g.Go(func() error {
 		select {
@@ -240,6 +263,7 @@ func (n *Node) Close() error {
 	if n.msg != nil {
 		errs = append(errs, n.msg.Close())
 	}
+	errs = append(errs, n.closeVoice()) // calls still write to work
 	if n.work != nil {
 		errs = append(errs, n.work.Close())
 	}

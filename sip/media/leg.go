@@ -158,6 +158,13 @@ func NewLeg(conn PacketConn, cfg LegConfig) (*Leg, error) {
 // LocalAddr returns the address the leg receives RTP on.
 func (l *Leg) LocalAddr() netip.AddrPort { return l.local }
 
+// Codec returns the leg's negotiated codec.
+func (l *Leg) Codec() Codec {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.codec
+}
+
 // Done is closed when the leg closes.
 func (l *Leg) Done() <-chan struct{} { return l.done }
 

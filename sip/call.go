@@ -210,7 +210,7 @@ func (c *Call) Answer() error {
 		c.mu.Unlock()
 		return fmt.Errorf("answer %s: %w", c.key.callID, err)
 	}
-	res := c.responseLocked(200, "OK", body, allowHeader(allowedMethods), sip.NewHeader("Content-Type", "application/sdp"))
+	res := c.responseLocked(200, "OK", body, allowHeader(c.srv.allowed), sip.NewHeader("Content-Type", "application/sdp"))
 	c.state, c.answer = stateAnswered, res
 	c.mu.Unlock()
 

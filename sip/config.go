@@ -41,6 +41,9 @@ type Config struct {
 	UserAgent string
 	// Logger receives the edge's logs; default slog.Default().
 	Logger *slog.Logger
+	// Registrar turns on REGISTER with digest authentication when its
+	// Credentials are set.
+	Registrar RegistrarConfig
 }
 
 // disabled is the address value that turns a transport off.

@@ -30,7 +30,7 @@ type screenedConn struct {
 
 // counters are the edge's counts; Server.Stats snapshots them.
 type counters struct {
-	unparseable, rawRejected, rejected, invites, answered atomic.Uint64
+	unparseable, rawRejected, rejected, invites, answered, authFailed atomic.Uint64
 }
 
 // ReadFrom returns the next datagram for sipgo to handle.

@@ -32,6 +32,7 @@ type Stats struct {
 	Rejected    uint64 // parsed requests refused by validation
 	Invites     uint64 // new INVITEs handed to the handler
 	Answered    uint64 // calls answered
+	AuthFailed  uint64 // REGISTERs with wrong credentials, or refused while banned
 	ActiveCalls int    // calls in the dialog map now
 }
 
@@ -48,6 +49,8 @@ type Server struct {
 	stats    counters
 	draining atomic.Bool
 	dialogs  *dialogs
+	reg      *registrar          // nil without Config.Registrar.Credentials
+	allowed  []sip.RequestMethod // methods served, for Allow and 405
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -68,7 +71,7 @@ type Server struct {
 // udpBuffer is the socket buffer size asked for the SIP UDP socket.
 const udpBuffer = 4 << 20
 
-// allowedMethods are the methods the edge serves, for Allow and 405.
+// allowedMethods are the methods the edge serves without a registrar.
 var allowedMethods = []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS}
 
 // New checks cfg and prepares a server; nothing listens until Start.
@@ -86,7 +89,11 @@ func New(cfg Config, h InviteHandler) (*Server, error) {
 		return nil, fmt.Errorf("sip config: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, plog: newPeerLog(cfg.Logger), handler: h,
-		ports: ports, mediaIP: ip, dialogs: newDialogs()}
+		ports: ports, mediaIP: ip, dialogs: newDialogs(), allowed: allowedMethods}
+	if cfg.Registrar.Credentials != nil {
+		s.reg = newRegistrar(cfg.Registrar)
+		s.allowed = append(append([]sip.RequestMethod(nil), allowedMethods...), sip.REGISTER)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.initSipgo(); err != nil {
 		return nil, err
@@ -121,6 +128,9 @@ func (s *Server) initSipgo() error {
 	s.route(sip.BYE, s.onBye)
 	s.route(sip.CANCEL, s.onCancel)
 	s.route(sip.OPTIONS, s.onOptions)
+	if s.reg != nil {
+		s.route(sip.REGISTER, s.onRegister)
+	}
 	srv.OnNoRoute(s.validated(func(*sip.Request, sip.ServerTransaction) {}))
 	return nil
 }
@@ -133,7 +143,7 @@ func (s *Server) route(m sip.RequestMethod, h sipgo.RequestHandler) {
 // validated answers what validation refuses and passes the rest to h.
 func (s *Server) validated(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if r := validateRequest(req, allowedMethods); r != nil {
+		if r := validateRequest(req, s.allowed); r != nil {
 			s.stats.rejected.Add(1)
 			s.plog.Warn("sip request refused", "peer", req.Source(), "method", truncate(string(req.Method), 20),
 				"status", r.Code, "reason", r.Detail)
@@ -281,7 +291,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Unparseable: s.stats.unparseable.Load(), RawRejected: s.stats.rawRejected.Load(),
 		Rejected: s.stats.rejected.Load(), Invites: s.stats.invites.Load(),
-		Answered: s.stats.answered.Load(), ActiveCalls: s.dialogs.count(),
+		Answered: s.stats.answered.Load(), AuthFailed: s.stats.authFailed.Load(), ActiveCalls: s.dialogs.count(),
 	}
 }
 
@@ -323,5 +333,24 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 503, "Service Unavailable", retryAfter(s.cfg.RetryAfter))
 		return
 	}
-	s.respond(tx, req, 200, "OK", allowHeader(allowedMethods), sip.NewHeader("Accept", "application/sdp"))
+	s.respond(tx, req, 200, "OK", allowHeader(s.allowed), sip.NewHeader("Accept", "application/sdp"))
+}
+
+// onRegister runs the registrar (RFC 3261 §10.3).
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	v := s.reg.handle(s.ctx, req, clientAddr(req))
+	if v.failed {
+		s.stats.authFailed.Add(1)
+		s.plog.Warn("sip register refused", "peer", req.Source(), "status", v.code)
+	}
+	s.respond(tx, req, v.code, v.reason, v.headers...)
+}
+
+// Locations returns the live bindings of a registered user (a helper's
+// desk phone), for ringing it; none without a registrar.
+func (s *Server) Locations(user string) []Binding {
+	if s.reg == nil {
+		return nil
+	}
+	return s.reg.lookup(user)
 }

@@ -34,6 +34,10 @@ const (
 	visitorRate    = 2               // messages a second from one visitor
 	visitorBurst   = 10
 	maxClientMsgID = 64
+	// socketsPerMinute and socketBurst limit chat connections per address:
+	// enough for a family browsing the site behind one address.
+	socketsPerMinute = 120
+	socketBurst      = 60
 )
 
 var visitorID = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -121,7 +125,7 @@ func (m *Messenger) originAllowed(r *http.Request) bool {
 // serveWS upgrades a visitor's chat socket, replays their chat and reads
 // their messages until they leave or the Messenger closes.
 func (h *chatHub) serveWS(w http.ResponseWriter, r *http.Request) {
-	if wait, ok := h.m.limiter.allow(clientAddr(r, h.m.cfg.TrustProxy), h.m.now()); !ok {
+	if wait, ok := h.m.sockets.allow(clientAddr(r, h.m.cfg.TrustProxy), h.m.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		writeError(w, http.StatusTooManyRequests, "too many connections from this address")
 		return

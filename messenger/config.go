@@ -37,9 +37,9 @@ type Config struct {
 	// MaxBody is the largest form body in bytes (default 64 KiB); larger
 	// posts get 413.
 	MaxBody int64 `yaml:"max_body"`
-	// RatePerMinute and RateBurst limit form posts and chat connections
-	// per client address (defaults 10 a minute, bursts of 5); more get
-	// 429 with Retry-After.
+	// RatePerMinute and RateBurst limit form posts per client address
+	// (defaults 10 a minute, bursts of 5); more get 429 with Retry-After.
+	// Chat connections have a looser limit of their own.
 	RatePerMinute int `yaml:"rate_per_minute"`
 	RateBurst     int `yaml:"rate_burst"`
 	// TrustProxy takes the client address from X-Forwarded-For (the last

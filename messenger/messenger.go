@@ -46,7 +46,8 @@ type Messenger struct {
 	bot     *Bot
 	forms   map[string]Form
 	origins map[string]bool
-	limiter *addrLimiter
+	limiter *addrLimiter // form posts
+	sockets *addrLimiter // chat connections: every page view of the site opens one
 	convs   *conversations
 	chat    *chatHub
 	tg      *telegram // nil while Telegram is off
@@ -85,7 +86,8 @@ func New(opt Options) (*Messenger, error) {
 	}
 	m := &Messenger{cfg: cfg, log: opt.Logger, st: opt.Store, work: opt.Work, now: opt.Now,
 		dataDir: opt.DataDir, bot: bot, forms: map[string]Form{}, origins: map[string]bool{},
-		limiter: newAddrLimiter(cfg.RatePerMinute, cfg.RateBurst), convs: newConversations()}
+		limiter: newAddrLimiter(cfg.RatePerMinute, cfg.RateBurst),
+		sockets: newAddrLimiter(socketsPerMinute, socketBurst), convs: newConversations()}
 	for _, f := range cfg.Forms {
 		m.forms[f.Name] = f
 	}

@@ -23,7 +23,8 @@ import (
 
 // Telegram limits.
 const (
-	outboxSize      = 4096             // replies waiting to be sent
+	outboxSize      = 1024             // replies waiting to be sent, per shard
+	outboxShards    = 8                // senders; a chat always uses the same one, so its replies keep their order
 	maxSendAttempts = 5                // per reply, 429s included
 	maxUpdateBody   = 1 << 20          // bytes of one webhook update
 	pollBackoffMax  = 30 * time.Second // longest pause after a failed getUpdates
@@ -34,7 +35,7 @@ type telegram struct {
 	m       *Messenger
 	api     *botAPI
 	secret  []byte
-	outbox  chan outMessage
+	outbox  []chan outMessage // by chat, modulo outboxShards
 	overall *rate.Limiter
 
 	mu      sync.Mutex
@@ -55,13 +56,15 @@ func (m *Messenger) startTelegram(client *http.Client) error {
 		client = &http.Client{Timeout: m.cfg.Telegram.PollTimeout + 30*time.Second}
 	}
 	tc := m.cfg.Telegram
-	tg := &telegram{m: m, secret: []byte(tc.WebhookSecret), outbox: make(chan outMessage, outboxSize),
+	tg := &telegram{m: m, secret: []byte(tc.WebhookSecret), outbox: newOutbox(),
 		api:     &botAPI{base: strings.TrimRight(tc.API, "/"), token: tc.Token, client: client},
 		overall: rate.NewLimiter(rate.Limit(tc.RatePerSecond), tc.RatePerSecond),
 		perChat: map[int64]*rate.Limiter{}}
 	m.tg = tg
 	m.work.SetSender(acd.Telegram, tg)
-	m.goOwned(tg.sendLoop)
+	for _, q := range tg.outbox {
+		m.goOwned(func(ctx context.Context) { tg.sendLoop(ctx, q) })
+	}
 	if tc.Poll {
 		m.goOwned(tg.pollLoop)
 	}
@@ -283,9 +286,18 @@ func telegramChat(it store.Item) (int64, error) {
 	return chat, nil
 }
 
+func newOutbox() []chan outMessage {
+	out := make([]chan outMessage, outboxShards)
+	for i := range out {
+		out[i] = make(chan outMessage, outboxSize)
+	}
+	return out
+}
+
 func (tg *telegram) enqueue(chat int64, text string) bool {
+	shard := uint64(chat) % uint64(len(tg.outbox))
 	select {
-	case tg.outbox <- outMessage{chat: chat, text: text}:
+	case tg.outbox[shard] <- outMessage{chat: chat, text: text}:
 		return true
 	default:
 		tg.m.log.Error("telegram outbox full; reply dropped (it stays stored)", "peer", chat)
@@ -293,14 +305,15 @@ func (tg *telegram) enqueue(chat int64, text string) bool {
 	}
 }
 
-// sendLoop sends queued replies in order within Telegram's limits: about
-// 30 messages a second overall and one a second per chat.
-func (tg *telegram) sendLoop(ctx context.Context) {
+// sendLoop sends the replies of one shard in order within Telegram's
+// limits: about 30 messages a second overall and one a second per chat. A
+// chat held by its limit or by flood control holds only its shard.
+func (tg *telegram) sendLoop(ctx context.Context, q <-chan outMessage) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case om := <-tg.outbox:
+		case om := <-q:
 			tg.sendOne(ctx, om)
 		}
 	}

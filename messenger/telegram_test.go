@@ -254,15 +254,18 @@ func TestTelegramSendLimitsAndFloodControl(t *testing.T) {
 		fake.Flood(1, 3) // the first send is refused: retry after 3s
 		ctx, cancel := context.WithCancel(context.Background())
 		m := &Messenger{log: logging.Discard(), cfg: Config{}.WithDefaults(), ctx: ctx, cancel: cancel}
-		m.cfg.Telegram.RatePerSecond = 30
-		tg := &telegram{m: m, outbox: make(chan outMessage, outboxSize),
+		tg := &telegram{m: m, outbox: newOutbox(),
 			api:     &botAPI{base: "http://api.invalid", token: botToken, client: &http.Client{Transport: handlerTransport{fake}}},
 			overall: rate.NewLimiter(30, 30), perChat: map[int64]*rate.Limiter{}}
+		for _, q := range tg.outbox {
+			m.goOwned(func(ctx context.Context) { tg.sendLoop(ctx, q) })
+		}
 		start := time.Now()
-		for _, om := range []outMessage{{1, "a1"}, {1, "a2"}, {2, "b1"}, {1, "a3"}} {
+		tg.enqueue(1, "a1")
+		synctest.Wait() // a1 met flood control and waits
+		for _, om := range []outMessage{{1, "a2"}, {2, "b1"}, {1, "a3"}} {
 			tg.enqueue(om.chat, om.text)
 		}
-		m.goOwned(tg.sendLoop)
 		sent := fake.WaitSent(ctx, 4)
 		cancel()
 		m.wg.Wait()
@@ -275,9 +278,9 @@ func TestTelegramSendLimitsAndFloodControl(t *testing.T) {
 		for _, s := range sent {
 			got = append(got, at{s.ChatID, s.Text, int(s.At.Sub(start).Round(time.Second) / time.Second)})
 		}
-		// a1 waits out the flood (3s); a2 and a3 keep to one a second in chat 1;
-		// b1, to another chat, follows a2 at once.
-		want := []at{{1, "a1", 3}, {1, "a2", 4}, {2, "b1", 4}, {1, "a3", 5}}
+		// b1, to another chat, is not held by chat 1; a1 waits out the flood
+		// (3s), then a2 and a3 keep to one a second.
+		want := []at{{2, "b1", 0}, {1, "a1", 3}, {1, "a2", 4}, {1, "a3", 5}}
 		if diff := cmp.Diff(got, want); diff != "" {
 			t.Errorf("sends in fake seconds (-got +want):\n%s", diff)
 		}

@@ -1,0 +1,85 @@
+package ari
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/voice"
+)
+
+// Call is a caller's channel in the Stasis app, seen by the voice flow as
+// a voice.Call. Its methods are safe for concurrent use.
+type Call struct {
+	ch *channel
+}
+
+var _ voice.Call = Call{}
+
+// ID is the caller's Asterisk channel id.
+func (c Call) ID() string { return c.ch.id }
+
+// Caller is the caller id number Asterisk gave the channel.
+func (c Call) Caller() string { return c.ch.info.Caller.Number }
+
+// Dialled is the extension the channel was in when it entered Stasis.
+func (c Call) Dialled() string { return c.ch.info.Dialplan.Exten }
+
+// Answer answers the channel and starts its media: an external media
+// channel and a bridge. A failure leaves nothing behind in Asterisk but
+// the caller's channel, which the flow then hangs up.
+func (c Call) Answer() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.ch.app.c.cfg.RequestTimeout*3)
+	defer cancel()
+	if err := c.ch.app.c.Answer(ctx, c.ch.id); err != nil {
+		return c.ch.app.requestFailed("answer", err)
+	}
+	return c.ch.startMedia(ctx)
+}
+
+// Hangup hangs up the caller's channel; a no-op on an ended channel.
+func (c Call) Hangup() error { return c.ch.hangup(ReasonNormal) }
+
+// Done is closed when the channel has ended.
+func (c Call) Done() <-chan struct{} { return c.ch.done }
+
+// Play sends src to the caller through the external media channel.
+func (c Call) Play(ctx context.Context, src media.Source) error {
+	leg, err := c.ch.media()
+	if err != nil {
+		return err
+	}
+	return leg.Play(ctx, src)
+}
+
+// DTMF delivers the caller's key presses (ChannelDtmfReceived events).
+func (c Call) DTMF() <-chan media.DTMF { return c.ch.dtmf }
+
+// Record writes the caller's audio, as it arrives over external media, to
+// a WAV file at path (see media.Leg.Record).
+func (c Call) Record(ctx context.Context, path string, max time.Duration) (media.RecordInfo, error) {
+	leg, err := c.ch.media()
+	if err != nil {
+		return media.RecordInfo{}, err
+	}
+	return leg.Record(ctx, path, max)
+}
+
+// Bridge relays audio between the caller and a helper's leg from the
+// app's Dialer through Moroz's media layer, as in native mode.
+func (c Call) Bridge(ctx context.Context, helper voice.Leg) error {
+	h, ok := helper.(*helperLeg)
+	if !ok {
+		return fmt.Errorf("bridge %s: helper leg %T is not an ari leg", c.ch.id, helper)
+	}
+	mine, err := c.ch.media()
+	if err != nil {
+		return err
+	}
+	theirs, err := h.ch.media()
+	if err != nil {
+		return err
+	}
+	return mine.Bridge(ctx, theirs)
+}

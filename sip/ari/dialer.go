@@ -1,0 +1,80 @@
+package ari
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/morozhq/moroz/voice"
+)
+
+// Dialer returns the voice.Dialer that rings helpers' phones on Asterisk
+// by originating to their endpoint into the app.
+func (a *App) Dialer() voice.Dialer { return dialer{a} }
+
+type dialer struct{ a *App }
+
+// helperLeg is an answered helper phone: a channel with its own external
+// media leg, which Call.Bridge joins to the caller's.
+type helperLeg struct {
+	ch *channel
+}
+
+func (h *helperLeg) Done() <-chan struct{} { return h.ch.done }
+func (h *helperLeg) Hangup() error         { return h.ch.hangup(ReasonNormal) }
+
+// Endpoint turns a helper's extension into an Asterisk endpoint:
+// "PJSIP/helper7" stays as it is, "helper7" or "sip:helper7@host"
+// become "PJSIP/helper7".
+func Endpoint(ext string) string {
+	ext = strings.TrimSpace(ext)
+	if strings.Contains(ext, "/") {
+		return ext
+	}
+	ext = strings.TrimPrefix(strings.TrimPrefix(ext, "sips:"), "sip:")
+	if i := strings.IndexByte(ext, '@'); i >= 0 {
+		ext = ext[:i]
+	}
+	return "PJSIP/" + ext
+}
+
+// Dial originates a channel to target's endpoint showing the caller's
+// number and waits until it enters the app (answered), is destroyed
+// (busy, declined, no answer) or ctx ends (the ringing is hung up).
+func (d dialer) Dial(ctx context.Context, target string, caller voice.Call) (voice.Leg, error) {
+	a := d.a
+	id := a.newID("helper")
+	ch := a.newChannel(Channel{ID: id})
+	a.remember(id, ch)
+	_, err := a.c.Originate(ctx, OriginateParams{Endpoint: Endpoint(target), ChannelID: id,
+		AppArgs: []string{HelperArg, caller.ID()}, CallerID: caller.Caller(), Timeout: a.opt.RingTimeout})
+	if err != nil {
+		a.forget(id)
+		return nil, fmt.Errorf("%w: ring %s: %w", voice.ErrNoAnswer, target, a.requestFailed("originate", err))
+	}
+	select {
+	case <-ch.up:
+	case <-ch.done:
+		return nil, ringFailed(target, ch.endCause())
+	case <-ctx.Done():
+		ch.hangup(ReasonNormal)
+		return nil, ctx.Err()
+	}
+	if err := ch.startMedia(ctx); err != nil {
+		ch.hangup(ReasonFailure)
+		return nil, fmt.Errorf("%w: ring %s: %w", voice.ErrNoAnswer, target, err)
+	}
+	ch.log.Info("helper phone answered", "endpoint", Endpoint(target))
+	return &helperLeg{ch}, nil
+}
+
+// ringFailed maps a Q.850 cause to the voice package's dial errors.
+func ringFailed(target string, cause int) error {
+	switch cause {
+	case CauseBusy:
+		return fmt.Errorf("ring %s: cause %d: %w", target, cause, voice.ErrBusy)
+	case CauseCallRejected:
+		return fmt.Errorf("ring %s: cause %d: %w", target, cause, voice.ErrDeclined)
+	}
+	return fmt.Errorf("ring %s: cause %d: %w", target, cause, voice.ErrNoAnswer)
+}

@@ -20,12 +20,17 @@
 //     or 503 while draining).
 //   - Drain: after Server.Drain new INVITEs get 503 with Retry-After while
 //     calls in progress go on.
+//   - A registrar for helpers' desk phones when Config.Registrar has
+//     Credentials: digest authentication (RFC 3261 §22.4) with one-use,
+//     expiring nonces bound to the client's IP, one 401 for known and
+//     unknown users alike, per-IP failure counting and bans, and a
+//     location store (Server.Locations).
 //
 // # What it does not own
 //
 // It knows nothing of queues, helpers or routing (DESIGN.md): the call
 // flow is written once against Call by the service layer, which sets the
-// InviteHandler. REGISTER and outbound calls are not here yet.
+// InviteHandler.
 //
 // # Concurrency
 //

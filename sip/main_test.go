@@ -12,12 +12,23 @@ import (
 // testServer starts a server on loopback with free ports and handler h.
 func testServer(t *testing.T, h InviteHandler) *Server {
 	t.Helper()
+	return testServerWithHandler(t, Config{}, h)
+}
+
+// testServerWith starts a server with cfg's registrar and a handler that refuses calls.
+func testServerWith(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	return testServerWithHandler(t, cfg, func(ctx context.Context, c *Call) { c.Reject(480, "Temporarily Unavailable") })
+}
+
+func testServerWithHandler(t *testing.T, cfg Config, h InviteHandler) *Server {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("MOROZ_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s, err := New(Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", MediaIP: "127.0.0.1",
-		RTPPortMin: 30000, RTPPortMax: 39998, Logger: log}, h)
+		RTPPortMin: 30000, RTPPortMax: 39998, Logger: log, Registrar: cfg.Registrar}, h)
 	if err != nil {
 		t.Fatal(err)
 	}

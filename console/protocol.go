@@ -151,4 +151,6 @@ type request struct {
 	Text       string      `json:"text"`
 	TemplateID int64       `json:"template_id"`
 	Queue      string      `json:"queue"`
+	// Softphone is the body of a softphone request (softphone.go).
+	Softphone json.RawMessage `json:"softphone,omitempty"`
 }

@@ -57,6 +57,9 @@ type Options struct {
 	Hub hub.Options
 	// Web is the browser app served at /; nil means softphoneweb.FS.
 	Web fs.FS
+	// Softphone answers the browser softphone's signalling; nil refuses
+	// it (softphone.go).
+	Softphone Softphone
 }
 
 // Server serves the console and the API. Its Handler is safe for concurrent

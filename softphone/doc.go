@@ -1,0 +1,41 @@
+// Package softphone is the helper's browser phone: the server end of a
+// WebRTC call (pion/webrtc) whose audio is G.711 RTP relayed to and from
+// the caller's leg.
+//
+// A browser leg is a [media.Leg] running on a peer connection instead of
+// a UDP socket, so the paced sender, strict latching, RFC 4733 DTMF
+// detection and the bridge of package media apply unchanged: sequence
+// numbers and timestamps stay continuous whatever the browser hears
+// (greeting, the caller, silence on hold), and pion only rewrites the SSRC
+// and payload type to the negotiated ones. PCMU and PCMA pass through
+// without transcoding when the browser takes the caller's codec; DTMF from
+// the browser (telephone-event at whatever payload type it offers,
+// Chromium's 126) is detected and relayed to the caller as RFC 4733
+// events of the caller's payload type.
+//
+// # What it owns
+//
+//   - [Phone]: the browser legs of one node, rung by the call flow through
+//     [Phone.Dial] (a voice.Dialer for targets made by [Target]), and the
+//     signalling messages of the console's websocket ([Phone.Signal]).
+//   - Hold: the caller hears the hold music while the helper holds; the
+//     helper's microphone is not relayed meanwhile.
+//   - Re-attach: a browser that reconnects (a reloaded tab) answers the
+//     same call again; the new peer connection replaces the old one under
+//     the same media leg. A browser that does not come back within
+//     Config.Grace ends the leg as lost ([Leg.Lost]).
+//
+// # What it does not own
+//
+// The websocket itself, authentication and who may signal are package
+// console's; which helper gets a call and what happens after a lost
+// helper are the router's and the call flow's. It does no transcoding
+// beyond G.711 µ-law and A-law and no other codec.
+//
+// # Concurrency
+//
+// A Phone and its legs are safe for concurrent use. Each leg owns its
+// peer connection, its media leg and the goroutines that pump the
+// browser's audio and the hold music; [Leg.Hangup] and [Phone.Close]
+// stop them and wait for them.
+package softphone

@@ -325,14 +325,55 @@ func TestHangupOverTCPSendsBye(t *testing.T) {
 	if !strings.Contains(bye.header("From"), "tag="+u.toTag) || !strings.Contains(bye.header("To"), "tag="+u.fromTag) {
 		t.Errorf("bye tags: From %q To %q, want ours swapped", bye.header("From"), bye.header("To"))
 	}
+	u.replyOK(bye)
+}
+
+// replyOK answers a request from the server with 200.
+func (u *uac) replyOK(req message) {
+	u.t.Helper()
 	res := "SIP/2.0 200 OK\r\n"
 	for _, h := range []string{"via", "from", "to", "call-id", "cseq"} {
-		for _, v := range bye.headers[h] {
+		for _, v := range req.headers[h] {
 			res += h + ": " + v + "\r\n"
 		}
 	}
 	res += "Content-Length: 0\r\n\r\n"
 	if _, err := u.conn.Write([]byte(res)); err != nil {
-		t.Fatal(err)
+		u.t.Fatal(err)
+	}
+}
+
+func TestCloseEndsCallsAndHandlers(t *testing.T) {
+	ended := make(chan Cause, 1)
+	calls := make(chan *Call, 1)
+	srv := testServer(t, func(ctx context.Context, c *Call) {
+		c.Answer()
+		calls <- c
+		<-ctx.Done()
+		<-c.Done()
+		ended <- c.Cause()
+	})
+	u := newUAC(t, srv, false)
+	if got := u.invite("sendrecv").status(); got != 200 {
+		t.Fatalf("invite: got %d, want 200", got)
+	}
+	u.request("ACK", 1, "")
+	<-(<-calls).acked // Close sends BYE only on confirmed dialogs
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	bye := u.read()
+	if !strings.HasPrefix(bye.first, "BYE ") {
+		t.Fatalf("on close: got %q, want a BYE", bye.first)
+	}
+	u.replyOK(bye)
+	<-done
+	if c := <-ended; c != CauseShutdown {
+		t.Errorf("cause: got %q, want %q", c, CauseShutdown)
+	}
+	if n := srv.ActiveCalls(); n != 0 {
+		t.Errorf("active calls after close: got %d, want 0", n)
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("second close: %v", err)
 	}
 }

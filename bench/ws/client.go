@@ -98,25 +98,22 @@ func (f *fleet) wait() { f.wg.Wait() }
 
 // result merges the clients' histograms; a client that did not get the end
 // message was dropped.
-func (f *fleet) result(published int) result {
+func (f *fleet) result() result {
 	var r result
 	all := make([]int64, buckets)
-	var total, kept int64
+	var total int64
 	for _, c := range f.clients {
 		if !c.ended {
 			r.dropped++
 			continue
 		}
-		kept++
 		for i, v := range c.hist {
 			all[i] += v
 			total += v
 		}
 		r.max = max(r.max, c.max)
 	}
-	if kept > 0 && published > 0 {
-		r.delivered = float64(total) / float64(kept*int64(published))
-	}
+	r.events = total
 	r.p50, r.p99 = quantile(all, total, 0.50), quantile(all, total, 0.99)
 	return r
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -22,19 +24,16 @@ type publisher interface {
 	close()
 }
 
-// serverReport is what the child prints when it has published everything.
-type serverReport struct {
-	Published int `json:"published"`
-}
-
 // runServer serves a hub on a free loopback port, prints its address,
 // waits for "go" on stdin, publishes rate events a second for duration,
 // then an end message, and exits.
-func runServer(kind string, rate int, duration, gather time.Duration) error {
+func runServer(kind string, rate int, duration, gather time.Duration, profile string) error {
 	var p publisher
 	switch kind {
 	case "moroz":
-		p = newMorozHub(gather)
+		p = newMorozHub(gather, false)
+	case "moroz-desk":
+		p = newMorozHub(gather, true)
 	case "bare":
 		p = newBareHub()
 	default:
@@ -50,11 +49,19 @@ func runServer(kind string, rate int, duration, gather time.Duration) error {
 	if !bufio.NewScanner(os.Stdin).Scan() {
 		return fmt.Errorf("no go from the parent")
 	}
+	if profile != "" {
+		f, err := os.Create(profile + "." + kind)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	n := publishFor(p, rate, duration)
 	p.publish([]byte(`{"v":1,"type":"end"}`))
 	time.Sleep(10 * time.Second) // let the writers drain before the clients hang up
-	out, _ := json.Marshal(serverReport{Published: n})
-	fmt.Println(string(out))
+	fmt.Println("published", n)
 	p.close()
 	return srv.Close()
 }
@@ -87,15 +94,20 @@ func event(seq int) []byte {
 	return append(b, `}}`...)
 }
 
-// morozHub is console/hub with every client on the supervisors' stream:
-// the worst case, where every event goes to every client.
+// morozHub is console/hub. Every client is on the supervisors' stream
+// (the worst case: every event to every client) unless desk is set; then
+// client i is helper i, one client in a hundred is a supervisor, and each
+// event goes to one helper and the supervisors, as the console sends them.
 type morozHub struct {
-	h  *hub.Hub
-	up websocket.Upgrader
+	h    *hub.Hub
+	up   websocket.Upgrader
+	desk bool
+	n    atomic.Int64 // clients registered
+	seq  int64        // events published; only the publisher touches it
 }
 
-func newMorozHub(gather time.Duration) *morozHub {
-	return &morozHub{h: hub.New(hub.Options{Gather: gather}), up: websocket.Upgrader{WriteBufferSize: 16384}}
+func newMorozHub(gather time.Duration, desk bool) *morozHub {
+	return &morozHub{h: hub.New(hub.Options{Gather: gather}), up: websocket.Upgrader{WriteBufferSize: 16384}, desk: desk}
 }
 
 func (m *morozHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +115,9 @@ func (m *morozHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c, err := m.h.Register(conn, hub.Member{UserID: 1, Supervisor: true})
+	id := m.n.Add(1)
+	member := hub.Member{UserID: id, Supervisor: !m.desk || id%100 == 0}
+	c, err := m.h.Register(conn, member)
 	if err != nil {
 		conn.Close()
 		return
@@ -111,5 +125,13 @@ func (m *morozHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.Serve(r.Context(), func([]byte) error { return nil })
 }
 
-func (m *morozHub) publish(msg []byte) { m.h.Publish(hub.Audience{Supervisors: true}, msg) }
-func (m *morozHub) close()             { m.h.Close() }
+func (m *morozHub) publish(msg []byte) {
+	if !m.desk || bytes.Contains(msg, []byte(`"type":"end"`)) {
+		m.h.Publish(hub.Audience{All: true}, msg)
+		return
+	}
+	m.seq++
+	m.h.Publish(hub.Audience{Users: []int64{m.seq%m.n.Load() + 1}, Supervisors: true}, msg)
+}
+
+func (m *morozHub) close() { m.h.Close() }

@@ -62,9 +62,12 @@ func (c *Client) enqueue(msg []byte) bool {
 		c.Close(CodeTooSlow, "too slow")
 		return false
 	}
+	first := len(c.queue) == 0
 	c.queue = append(c.queue, msg)
 	c.mu.Unlock()
-	c.wake()
+	if first { // otherwise the writer was woken for the earlier ones
+		c.wake()
+	}
 	return true
 }
 

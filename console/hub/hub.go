@@ -13,7 +13,7 @@ import (
 // Defaults for Options fields left zero.
 const (
 	DefaultQueueLen     = 4096
-	DefaultGather       = 15 * time.Millisecond
+	DefaultGather       = 25 * time.Millisecond
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultPingInterval = 25 * time.Second
 	DefaultReadLimit    = 64 << 10

@@ -59,7 +59,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float
 // result is one hub's figures.
 type result struct {
 	p50, p99, max time.Duration
-	events        int64   // events received by all clients
+	events        int64 // events received by all clients
 	dropped       int
 	cpu           time.Duration
 	clientCPU     time.Duration // the clients' (this process's) CPU

@@ -8,6 +8,8 @@ import {state} from './state.js';
 import './desk.js';
 import './board.js';
 import './admin.js';
+import {phone} from './softphone.js';
+import './callpanel.js';
 
 class MorozApp extends HTMLElement {
   async connectedCallback() {
@@ -26,8 +28,13 @@ class MorozApp extends HTMLElement {
   async start() {
     await load(state.me.lang || 'ru');
     this.tab = state.isSupervisor() ? 'board' : 'desk';
-    this.socket = new Socket((m) => this.onMessage(m), (s) => { state.conn = s; state.changed('conn'); });
-    window.moroz = {socket: this.socket, state};
+    this.socket = new Socket((m) => this.onMessage(m), (s) => {
+      state.conn = s;
+      state.changed('conn');
+      if (s === 'open') phone.open();
+    });
+    phone.attach(this.socket);
+    window.moroz = {socket: this.socket, state, phone};
     this.renderShell();
     this.socket.open();
   }
@@ -37,6 +44,7 @@ class MorozApp extends HTMLElement {
       this.renderLogin(t('login.revoked'));
       return;
     }
+    if (m.type === 'softphone') return phone.onMessage(m.data);
     state.apply(m);
   }
 
@@ -67,7 +75,7 @@ class MorozApp extends HTMLElement {
   renderShell() {
     this.bar = h('header', {class: 'topbar'});
     this.main = h('main', {class: 'content'});
-    replace(this, this.bar, this.main);
+    replace(this, this.bar, this.main, document.createElement('moroz-callpanel'));
     this.renderBar();
     this.renderTab();
   }

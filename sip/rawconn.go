@@ -260,7 +260,7 @@ func firstLine(data []byte) string {
 // angle brackets (RFC 3261 §20.10, RFC 4475 §3.1.2.13). sipgo's parsed
 // headers no longer show whether brackets were there, so this reads the
 // raw header lines.
-func checkRawAddresses(data []byte) *Rejection {
+func checkRawAddresses(data []byte) *rejection {
 	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
 	for _, l := range unfold(string(head))[1:] {
 		name, v, ok := strings.Cut(l, ":")

@@ -7,22 +7,23 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// Rejection is the verdict of validation: the status to answer a request
-// with, why, and any header the status requires (Unsupported for 420,
-// Accept for 415, Allow for 405).
-type Rejection struct {
+// rejection is the verdict of validation: the status to answer a request
+// with, its reason phrase, what was wrong (for the log only), and any
+// header the status requires (Unsupported for 420, Accept for 415 and
+// 406, Allow for 405).
+type rejection struct {
 	Code    int
 	Reason  string
-	Detail  string // logged, and sent as a Warning-free reason detail
+	Detail  string
 	Headers []sip.Header
 }
 
-func (r *Rejection) Error() string {
+func (r *rejection) Error() string {
 	return fmt.Sprintf("%d %s: %s", r.Code, r.Reason, r.Detail)
 }
 
-func reject(code int, reason, format string, args ...any) *Rejection {
-	return &Rejection{Code: code, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+func reject(code int, reason, format string, args ...any) *rejection {
+	return &rejection{Code: code, Reason: reason, Detail: fmt.Sprintf(format, args...)}
 }
 
 // knownMethods are the methods of RFC 3261 and its extensions that Moroz
@@ -41,8 +42,8 @@ var singleHeaders = []string{"From", "To", "Call-ID", "CSeq", "Max-Forwards", "C
 // validateRequest checks what sipgo's parser lets through and RFC 3261
 // (with the cases of RFC 4475) says a UAS must refuse. allowed lists the
 // methods this server serves, for 405. It returns nil for a request to serve.
-func validateRequest(req *sip.Request, allowed []sip.RequestMethod) *Rejection {
-	checks := []func(*sip.Request) *Rejection{
+func validateRequest(req *sip.Request, allowed []sip.RequestMethod) *rejection {
+	checks := []func(*sip.Request) *rejection{
 		checkVersion,
 		checkRequired,
 		checkSingle,
@@ -65,7 +66,7 @@ func validateRequest(req *sip.Request, allowed []sip.RequestMethod) *Rejection {
 
 // checkVersion answers 505 for any version but SIP/2.0 in the request
 // line or the top Via (RFC 3261 §21.5.6, RFC 4475 §3.1.2.16).
-func checkVersion(req *sip.Request) *Rejection {
+func checkVersion(req *sip.Request) *rejection {
 	if !strings.EqualFold(req.SipVersion, "SIP/2.0") {
 		return reject(505, "Version Not Supported", "request line version %q", req.SipVersion)
 	}
@@ -77,7 +78,7 @@ func checkVersion(req *sip.Request) *Rejection {
 
 // checkRequired: RFC 3261 §8.1.1 lists the headers every request carries;
 // without them no response can even be matched (RFC 4475 §3.4.1).
-func checkRequired(req *sip.Request) *Rejection {
+func checkRequired(req *sip.Request) *rejection {
 	present := map[string]bool{
 		"Via": req.Via() != nil, "From": req.From() != nil, "To": req.To() != nil,
 		"Call-ID": req.CallID() != nil, "CSeq": req.CSeq() != nil,
@@ -94,7 +95,7 @@ func checkRequired(req *sip.Request) *Rejection {
 }
 
 // checkSingle refuses repeated single-valued headers (RFC 4475 §3.4.8, §3.4.9).
-func checkSingle(req *sip.Request) *Rejection {
+func checkSingle(req *sip.Request) *rejection {
 	for _, name := range singleHeaders {
 		if n := len(req.GetHeaders(name)); n > 1 {
 			return reject(400, "Multiple "+name, "%d %s headers", n, name)
@@ -105,7 +106,7 @@ func checkSingle(req *sip.Request) *Rejection {
 
 // checkMethodKnown answers 501 for methods nobody defined (RFC 4475 §3.1.2.18
 // prefers 501 to 400 even when the CSeq method also mismatches).
-func checkMethodKnown(req *sip.Request) *Rejection {
+func checkMethodKnown(req *sip.Request) *rejection {
 	if !knownMethods[req.Method] {
 		return reject(501, "Not Implemented", "method %q", truncate(string(req.Method), 40))
 	}
@@ -115,7 +116,7 @@ func checkMethodKnown(req *sip.Request) *Rejection {
 // checkCSeq: the CSeq method must match the request line (RFC 3261 §8.2.2
 // via §20.16; RFC 4475 §3.1.2.17), except that a CANCEL's and an ACK's
 // CSeq name their own method too.
-func checkCSeq(req *sip.Request) *Rejection {
+func checkCSeq(req *sip.Request) *rejection {
 	if m := req.CSeq().MethodName; m != req.Method {
 		return reject(400, "CSeq Method Mismatch", "request line %s, CSeq %s", req.Method, truncate(string(m), 40))
 	}
@@ -125,7 +126,7 @@ func checkCSeq(req *sip.Request) *Rejection {
 // checkRequestURI: 416 for a scheme we cannot serve (RFC 3261 §8.2.2.1,
 // RFC 4475 §3.4.2), 400 for headers escaped into the Request-URI, which
 // RFC 3261 §19.1.5 forbids there (RFC 4475 §3.1.2.11).
-func checkRequestURI(req *sip.Request) *Rejection {
+func checkRequestURI(req *sip.Request) *rejection {
 	u := req.Recipient
 	switch strings.ToLower(u.Scheme) {
 	case "sip", "sips", "tel":
@@ -141,7 +142,7 @@ func checkRequestURI(req *sip.Request) *Rejection {
 // checkAddresses: a REGISTER's To is an address of record and must be a
 // SIP or SIPS URI (RFC 3261 §10.2, RFC 4475 §3.4.4). The check of '?'
 // outside angle brackets needs the raw bytes: see checkRawAddresses.
-func checkAddresses(req *sip.Request) *Rejection {
+func checkAddresses(req *sip.Request) *rejection {
 	if req.Method == sip.REGISTER {
 		if s := strings.ToLower(req.To().Address.Scheme); s != "sip" && s != "sips" {
 			return reject(400, "Bad To", "register to scheme %q", truncate(s, 40))
@@ -156,7 +157,7 @@ var supportedOptions = map[string]bool{}
 // checkRequire answers 420 listing the option tags we do not support
 // (RFC 3261 §8.2.2.3, RFC 4475 §3.4.5). ACK and CANCEL are exempt.
 // Proxy-Require is for proxies and ignored here.
-func checkRequire(req *sip.Request) *Rejection {
+func checkRequire(req *sip.Request) *rejection {
 	if req.Method == sip.ACK || req.Method == sip.CANCEL {
 		return nil
 	}
@@ -178,7 +179,7 @@ func checkRequire(req *sip.Request) *Rejection {
 
 // checkAllowed answers 405 with Allow for known methods we do not serve
 // (RFC 3261 §8.2.1).
-func checkAllowed(req *sip.Request, allowed []sip.RequestMethod) *Rejection {
+func checkAllowed(req *sip.Request, allowed []sip.RequestMethod) *rejection {
 	for _, m := range allowed {
 		if m == req.Method {
 			return nil
@@ -200,7 +201,7 @@ func allowHeader(allowed []sip.RequestMethod) sip.Header {
 // checkBody: an INVITE's body must be SDP (415 with Accept otherwise,
 // RFC 3261 §8.2.3, RFC 4475 §3.4.6), and it must accept an SDP answer
 // (406 when its Accept leaves SDP out, RFC 4475 §3.4.15).
-func checkBody(req *sip.Request) *Rejection {
+func checkBody(req *sip.Request) *rejection {
 	if req.Method != sip.INVITE {
 		return nil
 	}

@@ -90,13 +90,18 @@ func TestHelperWorksALetterWhileTheWallboardWatches(t *testing.T) {
 	boss.until("templates listed", `document.querySelector('#templates').textContent.includes('Спасибо за письмо')`)
 	boss.shot("08-settings")
 	boss.run("to the wallboard", chromedp.Click(css(`#tab-board`)))
+	boss.until("helper listed", `!!document.querySelector('#helpers [data-helper] button')`)
+	boss.run("force the helper away", chromedp.Click(css(`#helpers [data-helper] button`)))
+	elf.until("helper sees the forced away", `document.querySelector('#status').value === 'away'`)
+	boss.until("wallboard shows away", `document.querySelector('#helpers [data-helper]').textContent.includes('Отошёл')`)
+	boss.shot("09-wallboard-forced-away")
 
 	elf.run("english", choose(`#lang`, "en"))
 	elf.until("english", `document.querySelector('#logout').textContent === 'Sign out'`)
-	elf.shot("09-desk-en")
+	elf.shot("10-desk-en")
 	elf.run("belarusian", choose(`#lang`, "be"))
 	elf.until("belarusian", `document.querySelector('#logout').textContent === 'Выйсці'`)
-	elf.shot("10-desk-be")
+	elf.shot("11-desk-be")
 }
 
 // checkHelperRefused tries supervisor actions from the helper's page: the

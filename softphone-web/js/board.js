@@ -3,7 +3,7 @@
 
 import {api} from './api.js';
 import {h, replace, clock, since, toast} from './dom.js';
-import {t, localeTime} from './i18n.js';
+import {t, localeTime, awayReason} from './i18n.js';
 import {state} from './state.js';
 import {bars, hourly} from './chart.js';
 
@@ -79,7 +79,7 @@ class MorozBoard extends HTMLElement {
           h('td', null, x.name || x.login),
           h('td', null, h('span', {class: 'dot ' + (x.busy ? 'busy' : x.status)}), x.busy ? t('status.busy') : t('status.' + x.status),
             x.wrapup ? h('span', {class: 'pill wrapup'}, t('status.wrapup')) : null,
-            x.reason ? h('div', {class: 'muted small'}, x.reason) : null),
+            x.reason ? h('div', {class: 'muted small'}, awayReason(x.reason)) : null),
           h('td', null, x.active.length ? '#' + x.active.join(', #') : x.offer ? t('board.offered', {id: x.offer}) : '—'),
           h('td', {class: 'num'}, x.since ? h('span', {'data-since': x.since}, '') : '—'),
           h('td', {class: 'actions'}, x.status === 'offline' ? null : [

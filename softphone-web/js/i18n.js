@@ -30,3 +30,10 @@ export function localeTime(ts) {
   const tag = current === 'be' ? 'be-BY' : current === 'en' ? 'en-GB' : 'ru-RU';
   return new Date(ts).toLocaleString(tag, {day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit'});
 }
+
+// awayReason translates the reasons the server sets; a reason a person
+// typed shows as it is.
+const reasons = {supervisor: 'away.supervisor', disconnected: 'away.disconnected', 'missed offers': 'away.missed_offers'};
+export function awayReason(r) {
+  return reasons[r] ? t(reasons[r]) : r;
+}

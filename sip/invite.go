@@ -38,7 +38,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	select {
 	case <-c.final:
 	case <-tx.Done():
-		c.finish(CauseCanceled)
+		c.finish(CauseError) // the transaction failed before a final response
 	}
 }
 
@@ -135,6 +135,11 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.respond(tx, req, 200, "OK")
+	// A BYE in an early dialog still leaves the INVITE to be answered
+	// (RFC 3261 §15.1.2): 487, as if it were cancelled.
+	if err := c.refuse(487, "Request Terminated", CauseCallerHangup); err == nil {
+		return
+	}
 	c.gotAck() // a BYE implies the caller took the answer
 	c.finish(CauseCallerHangup)
 }

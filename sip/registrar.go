@@ -112,7 +112,12 @@ type registrar struct {
 	nonces    map[string]nonce              // guarded by mu
 	fails     map[netip.Addr]*failures      // guarded by mu
 	locations map[string]map[string]Binding // guarded by mu: user -> contact -> binding
+	swept     time.Time                     // guarded by mu: last sweep of nonces and fails
 }
+
+// maxNonces bounds the outstanding challenges, so a flood of REGISTERs
+// cannot grow memory without end; past it the oldest-looking go first.
+const maxNonces = 1 << 16
 
 func newRegistrar(cfg RegistrarConfig) *registrar {
 	return &registrar{cfg: cfg.withDefaults(), now: time.Now, nonces: map[string]nonce{},
@@ -161,13 +166,34 @@ func (r *registrar) newNonce(client netip.Addr) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
+	r.sweepLocked(now)
+	for k := range r.nonces {
+		if len(r.nonces) < maxNonces {
+			break
+		}
+		delete(r.nonces, k)
+	}
+	r.nonces[n] = nonce{client: client, expires: now.Add(r.cfg.NonceTTL)}
+	return n
+}
+
+// sweepLocked drops expired nonces and stale failure records, at most
+// once a second so a flood does not make every request scan them all.
+func (r *registrar) sweepLocked(now time.Time) {
+	if now.Sub(r.swept) < time.Second {
+		return
+	}
+	r.swept = now
 	for k, v := range r.nonces {
 		if now.After(v.expires) {
 			delete(r.nonces, k)
 		}
 	}
-	r.nonces[n] = nonce{client: client, expires: now.Add(r.cfg.NonceTTL)}
-	return n
+	for ip, f := range r.fails {
+		if now.Sub(f.first) > r.cfg.FailureWindow && now.After(f.bannedUntil) {
+			delete(r.fails, ip)
+		}
+	}
 }
 
 // takeNonce consumes a nonce: it is good once, before it expires, and

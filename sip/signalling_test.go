@@ -377,3 +377,32 @@ func TestCloseEndsCallsAndHandlers(t *testing.T) {
 		t.Errorf("second close: %v", err)
 	}
 }
+
+func TestByeInEarlyDialog(t *testing.T) {
+	causes := make(chan Cause, 1)
+	srv := testServer(t, func(ctx context.Context, c *Call) {
+		c.Ring()
+		<-c.Done()
+		causes <- c.Cause()
+	})
+	u := newUAC(t, srv, false)
+	u.request("INVITE", 1, fmt.Sprintf(testSDP, "sendrecv"))
+	m := u.read()
+	for m.status() != 180 {
+		m = u.read()
+	}
+	_, tag, _ := strings.Cut(m.header("To"), "tag=")
+	u.toTag = tag
+	u.request("BYE", 2, "")
+	got := map[string]int{}
+	for len(got) < 2 {
+		m := u.final()
+		got[strings.Fields(m.header("CSeq"))[1]] = m.status()
+	}
+	if diff := cmp.Diff(map[string]int{"BYE": 200, "INVITE": 487}, got); diff != "" {
+		t.Errorf("responses by method (-want +got):\n%s", diff)
+	}
+	if c := <-causes; c != CauseCallerHangup {
+		t.Errorf("cause: got %q, want %q", c, CauseCallerHangup)
+	}
+}

@@ -47,7 +47,7 @@ type env struct {
 }
 
 // newEnv builds an env; adjust may change the options before New.
-func newEnv(t *testing.T, adjust func(*Options)) *env {
+func newEnv(t testing.TB, adjust func(*Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

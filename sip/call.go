@@ -82,8 +82,8 @@ type Call struct {
 	leg      *media.Leg
 	key      dialogKey
 	from, to string
-	codec    media.Codec
-	dtmfPT   uint8
+	codec    media.Codec // guarded by mu (set again by a late offer's answer)
+	dtmfPT   uint8       // guarded by mu
 	sessID   uint64
 	ctx      context.Context // ends with the call
 	cancel   context.CancelFunc
@@ -102,6 +102,7 @@ type Call struct {
 	sdpVersion uint64        // guarded by mu
 	localCSeq  uint32        // guarded by mu
 	direction  string        // guarded by mu: our answer's direction
+	lateOffer  bool          // guarded by mu: the INVITE had no SDP; Moroz offers in the 200
 }
 
 func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, leg *media.Leg, off offer) *Call {
@@ -212,6 +213,7 @@ func (c *Call) Answer() error {
 	}
 	res := c.responseLocked(200, "OK", body, allowHeader(c.srv.allowed), sip.NewHeader("Content-Type", "application/sdp"))
 	c.state, c.answer = stateAnswered, res
+	codec := c.codec.Name
 	c.mu.Unlock()
 
 	if err := c.tx.Respond(res); err != nil {
@@ -220,15 +222,49 @@ func (c *Call) Answer() error {
 	}
 	c.closeFinal()
 	c.srv.stats.answered.Add(1)
-	c.log.Debug("call answered", "codec", c.codec.Name)
+	c.log.Debug("call answered", "codec", codec)
 	c.wg.Add(1)
 	go c.awaitAck(res)
 	return nil
 }
 
 func (c *Call) sdpLocked() ([]byte, error) {
+	if c.lateOffer && c.state == stateEarly {
+		return buildAnswer(offerParams(c.leg.LocalAddr(), c.sessID))
+	}
 	return buildAnswer(answerParams{local: c.leg.LocalAddr(), sessionID: c.sessID, version: c.sdpVersion,
 		codec: c.codec, dtmfPT: c.dtmfPT, direction: c.direction})
+}
+
+// takeAnswer applies the SDP answer an ACK carries after a late offer
+// (RFC 3264 §6): the codec the caller chose of ours, its address and
+// direction.
+func (c *Call) takeAnswer(body []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.lateOffer {
+		return nil
+	}
+	if len(body) == 0 {
+		return errors.New("ack without the sdp answer to our offer")
+	}
+	ans, err := parseOffer(body)
+	if err != nil {
+		return err
+	}
+	if ans.codec.PayloadType != media.PCMU.PayloadType && ans.codec.PayloadType != media.PCMA.PayloadType {
+		return fmt.Errorf("%w: answer chose payload type %d we did not offer", errNoCodec, ans.codec.PayloadType)
+	}
+	c.codec, c.dtmfPT = ans.codec, 0
+	if ans.dtmfPT == lateOfferDTMF {
+		c.dtmfPT = lateOfferDTMF
+	}
+	c.direction = answerDirection(ans.direction)
+	c.leg.SetFormat(c.codec, c.dtmfPT)
+	c.leg.SetRemote(ans.remote)
+	c.leg.SetSending(weSend(c.direction) && ans.remote.IsValid())
+	c.lateOffer = false
+	return nil
 }
 
 // awaitAck resends the 2xx over UDP at T1, 2·T1 ... capped at T2, until

@@ -45,15 +45,17 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // newCallFor negotiates media for an INVITE; on failure it answers the
 // INVITE itself and reports false.
 func (s *Server) newCallFor(req *sip.Request, tx sip.ServerTransaction) (*Call, bool) {
-	if len(req.Body()) == 0 {
-		// TODO(#5): offer in the 200 and take the answer from the ACK (late offer).
-		s.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 moroz "an SDP offer is required"`))
-		return nil, false
-	}
-	off, err := parseOffer(req.Body())
-	if err != nil {
-		s.refuseOffer(req, tx, err)
-		return nil, false
+	late := len(req.Body()) == 0
+	var off offer
+	if late {
+		// No offer: Moroz offers in the 200 and learns the answer from the ACK.
+		off = offer{codec: media.PCMU, dtmfPT: lateOfferDTMF, direction: dirSendRecv}
+	} else {
+		var err error
+		if off, err = parseOffer(req.Body()); err != nil {
+			s.refuseOffer(req, tx, err)
+			return nil, false
+		}
 	}
 	conn, err := s.ports.Listen()
 	if err != nil {
@@ -67,7 +69,9 @@ func (s *Server) newCallFor(req *sip.Request, tx sip.ServerTransaction) (*Call, 
 		s.respond(tx, req, 500, "Server Internal Error")
 		return nil, false
 	}
-	return newCall(s, req, tx, leg, off), true
+	c := newCall(s, req, tx, leg, off)
+	c.lateOffer = late
+	return c, true
 }
 
 // refuseOffer answers an SDP that cannot be used: 488 when it shares no
@@ -121,10 +125,23 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // onAck confirms a dialog; an ACK for no dialog is ignored (RFC 3261 §17.2.3).
+// After a late offer the ACK carries the caller's answer.
 func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
-	if c := s.dialogs.lookup(req); c != nil {
-		c.gotAck()
+	c := s.dialogs.lookup(req)
+	if c == nil {
+		return
 	}
+	if err := c.takeAnswer(req.Body()); err != nil {
+		s.plog.Warn("sdp answer in ack refused", "call_id", c.ID(), "peer", req.Source(), "error", truncate(err.Error(), 120))
+		c.gotAck()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			c.Hangup(CauseError)
+		}()
+		return
+	}
+	c.gotAck()
 }
 
 // onBye ends a call at the caller's request (RFC 3261 §15.1.2).

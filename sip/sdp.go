@@ -179,21 +179,35 @@ type answerParams struct {
 	sessionID uint64
 	version   uint64
 	codec     media.Codec
+	extra     []media.Codec // further codecs, for an offer
 	dtmfPT    uint8
 	direction string
 }
 
-// buildAnswer writes an SDP answer with the one chosen codec and, if
-// offered, telephone-event (RFC 4733 §7.1.1, events 0-16).
+// lateOfferDTMF is the telephone-event payload type Moroz offers itself.
+const lateOfferDTMF = 101
+
+// offerParams are Moroz's own offer, for an INVITE that came without one
+// (RFC 3261 §13.2.1: the offer goes in the 2xx, the answer in the ACK).
+func offerParams(local netip.AddrPort, sessionID uint64) answerParams {
+	return answerParams{local: local, sessionID: sessionID, version: 1, codec: media.PCMU,
+		extra: []media.Codec{media.PCMA}, dtmfPT: lateOfferDTMF, direction: dirSendRecv}
+}
+
+// buildAnswer writes an SDP answer with the chosen codec (and, in an
+// offer, the extra ones) and, if offered, telephone-event (RFC 4733
+// §7.1.1, events 0-16).
 func buildAnswer(p answerParams) ([]byte, error) {
 	addrType := "IP4"
 	if p.local.Addr().Is6() {
 		addrType = "IP6"
 	}
 	ip := p.local.Addr().String()
-	formats := []string{strconv.Itoa(int(p.codec.PayloadType))}
-	attrs := []sdp.Attribute{
-		{Key: "rtpmap", Value: fmt.Sprintf("%d %s/8000", p.codec.PayloadType, p.codec.Name)},
+	var formats []string
+	var attrs []sdp.Attribute
+	for _, c := range append([]media.Codec{p.codec}, p.extra...) {
+		formats = append(formats, strconv.Itoa(int(c.PayloadType)))
+		attrs = append(attrs, sdp.Attribute{Key: "rtpmap", Value: fmt.Sprintf("%d %s/8000", c.PayloadType, c.Name)})
 	}
 	if p.dtmfPT != 0 {
 		formats = append(formats, strconv.Itoa(int(p.dtmfPT)))

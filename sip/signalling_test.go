@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/morozhq/moroz/sip/media"
+	"github.com/pion/rtp"
 )
 
 // uac is a hand-written SIP caller over UDP or TCP for signalling tests.
@@ -404,5 +406,53 @@ func TestByeInEarlyDialog(t *testing.T) {
 	}
 	if c := <-causes; c != CauseCallerHangup {
 		t.Errorf("cause: got %q, want %q", c, CauseCallerHangup)
+	}
+}
+
+func TestLateOfferAnswerInAck(t *testing.T) {
+	rtpConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtpConn.Close()
+	srv := testServer(t, func(ctx context.Context, c *Call) {
+		if err := c.Answer(); err != nil {
+			t.Errorf("answer: %v", err)
+			return
+		}
+		c.Play(ctx, media.Silence())
+	})
+	u := newUAC(t, srv, false)
+	u.request("INVITE", 1, "")
+	m := u.final()
+	if m.status() != 200 {
+		t.Fatalf("invite without sdp: got %d, want 200", m.status())
+	}
+	if !strings.Contains(m.body, " 0 8 101\r\n") {
+		t.Fatalf("offer in the 200: got\n%s\nwant PCMU, PCMA and telephone-event", m.body)
+	}
+	_, tag, _ := strings.Cut(m.header("To"), "tag=")
+	u.toTag = tag
+	port := rtpConn.LocalAddr().(*net.UDPAddr).Port
+	u.request("ACK", 1, fmt.Sprintf("v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 8\r\na=sendrecv\r\n", port))
+
+	// The first packet shows the answer took: PCMA, to the ACK's address.
+	buf := make([]byte, 1500)
+	rtpConn.SetReadDeadline(time.Now().Add(10 * time.Second)) // only stops a hung test
+	n, err := rtpConn.Read(buf)
+	if err != nil {
+		t.Fatalf("no rtp at the answer's address: %v", err)
+	}
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	if pkt.PayloadType != media.PCMA.PayloadType {
+		t.Errorf("payload type: got %d, want %d (PCMA, as answered)", pkt.PayloadType, media.PCMA.PayloadType)
+	}
+	u.request("BYE", 2, "")
+	if got := u.final().status(); got != 200 {
+		t.Errorf("bye: got %d, want 200", got)
 	}
 }

@@ -183,6 +183,18 @@ func (l *Leg) SetRemote(addr netip.AddrPort) {
 	}
 }
 
+// SetFormat changes the codec and telephone-event payload type, for a
+// negotiation that ends after the leg started (an SDP answer in the ACK).
+// An invalid codec is ignored.
+func (l *Leg) SetFormat(c Codec, dtmfPayloadType uint8) {
+	if !c.Valid() {
+		return
+	}
+	l.mu.Lock()
+	l.codec, l.dtmfPT = c, dtmfPayloadType
+	l.mu.Unlock()
+}
+
 // SetSending turns sending on or off; off while the peer holds the call
 // (RFC 3264 §8.4: a sendonly or inactive offer means we must not send).
 func (l *Leg) SetSending(on bool) {

@@ -28,7 +28,11 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
 	t.Helper()
-	return newFixtureWith(t, Options{})
+	var opt Options
+	for _, o := range opts {
+		o(&opt)
+	}
+	return newFixtureWith(t, opt)
 }
 
 // newFixtureWith runs a console with opt; Store and Logger are filled in.

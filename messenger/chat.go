@@ -142,7 +142,7 @@ func (h *chatHub) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.m.wg.Done()
 	h.m.goOwned(c.writeLoop)
-	h.replay(r.Context(), c)
+	h.replay(r.Context(), c, hdr != nil)
 	h.readLoop(c)
 	h.remove(c)
 }
@@ -363,12 +363,15 @@ func (h *chatHub) positions(ctx context.Context) {
 	}
 }
 
-// replay sends a reconnecting visitor their chat so far: the stored
-// messages of their chat item, or the bot conversation in memory; and
-// whether anyone is on duty.
-func (h *chatHub) replay(ctx context.Context, c *chatConn) {
+// replay tells a visitor whether anyone is on duty and sends a returning
+// one (not fresh) their chat so far: the stored messages of their chat
+// item, or the bot conversation in memory.
+func (h *chatHub) replay(ctx context.Context, c *chatConn, fresh bool) {
 	if !h.m.env(work.DefaultQueueFor(acd.Chat)).OnDuty {
 		c.trySend(frame{Type: "offline", Form: "letter"})
+	}
+	if fresh {
+		return // a new visitor has nothing to replay
 	}
 	it, msgs, err := h.m.lastChat(ctx, c.visitor)
 	if err != nil {

@@ -49,9 +49,16 @@ type env struct {
 // newEnv builds an env; adjust may change the options before New.
 func newEnv(t testing.TB, adjust func(*Options)) *env {
 	t.Helper()
+	return newEnvOn(t, "", adjust)
+}
+
+// newEnvOn builds an env on the PostgreSQL database at db, or on SQLite
+// when db is empty.
+func newEnvOn(t testing.TB, db string, adjust func(*Options)) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, store.Config{DataDir: dir})
+	st, err := store.Open(ctx, store.Config{DataDir: dir, DB: db})
 	if err != nil {
 		t.Fatal(err)
 	}

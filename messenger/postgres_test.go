@@ -1,0 +1,41 @@
+package messenger
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/messenger/telegramtest"
+	"github.com/morozhq/moroz/store/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestOnPostgres runs the durable paths on PostgreSQL: a form post with an
+// idempotency key, and a Telegram chat handed to the queue whose
+// redelivered update makes nothing new.
+func TestOnPostgres(t *testing.T) {
+	fake := telegramtest.New(botToken)
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	e := newEnvOn(t, pgtest.URL(t), func(o *Options) {
+		o.Config.Telegram = Telegram{Token: botToken, API: api.URL, WebhookSecret: tgSecret, PollTimeout: time.Second}
+	})
+	key := map[string]string{"Idempotency-Key": "pg-1"}
+	s1, _, _ := e.do(t, "POST", "/api/v1/forms/letter", "application/json", `{"name":"Оля","wish":"санки"}`, key)
+	s2, _, _ := e.do(t, "POST", "/api/v1/forms/letter", "application/json", `{"name":"Оля","wish":"санки"}`, key)
+	if s1 != http.StatusCreated || s2 != http.StatusOK || len(e.items(t, acd.Form)) != 1 {
+		t.Errorf("form posts: %d then %d, %d items; want 201, 200 and one item", s1, s2, len(e.items(t, acd.Form)))
+	}
+	for _, u := range []Update{tgUpdate(1, 1, "оператор"), tgUpdate(2, 2, "ау"), tgUpdate(2, 2, "ау")} {
+		if got := e.deliver(t, tgSecret, u); got != http.StatusOK {
+			t.Fatalf("update %d: status %d", u.UpdateID, got)
+		}
+	}
+	items := e.items(t, acd.Telegram)
+	if len(items) != 1 || len(e.messages(t, items[0].ID)) != 4 {
+		t.Errorf("telegram items %d; want one with 4 messages (greeting, handoff, and the line once)", len(items))
+	}
+}

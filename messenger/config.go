@@ -91,8 +91,10 @@ type Form struct {
 
 // Field is one field of a form.
 type Field struct {
-	Name     string `yaml:"name"`
-	Required bool   `yaml:"required"`
+	// Name is the field's key in the posted body.
+	Name string `yaml:"name"`
+	// Required fields must be present and not blank.
+	Required bool `yaml:"required"`
 	// Kind is text (default), int or email. An email field becomes the
 	// contact's identity.
 	Kind string `yaml:"kind"`

@@ -10,6 +10,17 @@
 // every request becomes a work item through work.Service.Submit, and a
 // helper's reply comes back through the work.Sender registered per channel.
 //
+// # Endpoints
+//
+// Routes returns them for the console's listener:
+//
+//	POST, OPTIONS /api/v1/forms/{form}   a web form (JSON, form-encoded, multipart without files)
+//	POST /telegram/webhook               Telegram updates (webhook mode)
+//	GET  /chat/widget.js                 the widget a site embeds with a script tag
+//	GET  /chat/ws                        the widget's websocket
+//	GET  /messenger/attachments/{item}/{message}/{n}
+//	                                     a photo or voice note, for console users
+//
 // # Durability
 //
 // A form post is answered 201 only after Submit returned nil. A Telegram

@@ -64,7 +64,7 @@ func (s *Server) newCallFor(req *sip.Request, tx sip.ServerTransaction) (*Call, 
 		return nil, false
 	}
 	leg, err := media.NewLeg(conn, media.LegConfig{Codec: off.codec, DTMFPayloadType: off.dtmfPT,
-		Remote: off.remote, Logger: s.log.With("call_id", callID(req))})
+		Remote: off.remote, Logger: s.log.With("call_id", callID(req)), Pacer: s.pacer})
 	if err != nil {
 		s.respond(tx, req, 500, "Server Internal Error")
 		return nil, false

@@ -45,6 +45,7 @@ type Server struct {
 	plog     *peerLog
 	handler  InviteHandler
 	ports    *media.PortRange
+	pacer    *media.Pacer // paces every call's playback
 	mediaIP  netip.Addr
 	stats    counters
 	draining atomic.Bool
@@ -75,6 +76,7 @@ const udpBuffer = 4 << 20
 var allowedMethods = []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS}
 
 // New checks cfg and prepares a server; nothing listens until Start.
+// Close releases it, whether or not it was started.
 func New(cfg Config, h InviteHandler) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -89,13 +91,14 @@ func New(cfg Config, h InviteHandler) (*Server, error) {
 		return nil, fmt.Errorf("sip config: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, plog: newPeerLog(cfg.Logger), handler: h,
-		ports: ports, mediaIP: ip, dialogs: newDialogs(), allowed: allowedMethods}
+		ports: ports, pacer: media.NewPacer(), mediaIP: ip, dialogs: newDialogs(), allowed: allowedMethods}
 	if cfg.Registrar.Credentials != nil {
 		s.reg = newRegistrar(cfg.Registrar)
 		s.allowed = append(append([]sip.RequestMethod(nil), allowedMethods...), sip.REGISTER)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.initSipgo(); err != nil {
+		s.pacer.Close()
 		return nil, err
 	}
 	return s, nil
@@ -321,6 +324,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	err := s.ua.Close()
 	s.wg.Wait()
+	s.pacer.Close()
 	return err
 }
 

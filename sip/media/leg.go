@@ -42,6 +42,9 @@ type LegConfig struct {
 	LatchPackets int
 	// Logger receives the leg's log lines; default slog.Default().
 	Logger *slog.Logger
+	// Pacer, if set, paces the leg's playback with many others' (see
+	// Pacer); nil gives the leg its own timer goroutine.
+	Pacer *Pacer
 }
 
 // LegStats counts what a leg saw. All counts are since the leg started.
@@ -116,6 +119,9 @@ type Leg struct {
 	relayDelta uint32    // guarded by sendMu: our timestamp minus theirs
 	relayOn    bool      // guarded by sendMu: relayDelta is set
 	wbuf       []byte    // guarded by sendMu
+
+	shard *pacerShard // nil: the leg's own sendLoop paces it
+	paced bool        // guarded by shard.mu: the leg is in shard's list
 }
 
 // NewLeg starts a leg on conn, which it owns from then on: Close closes it.
@@ -148,6 +154,12 @@ func NewLeg(conn PacketConn, cfg LegConfig) (*Leg, error) {
 		slotAt:    time.Now(),
 		marker:    true,
 		wbuf:      make([]byte, 1500),
+	}
+	if cfg.Pacer != nil {
+		l.shard = cfg.Pacer.shardFor()
+		l.wg.Add(1)
+		go l.receiveLoop()
+		return l, nil
 	}
 	l.wg.Add(2)
 	go l.receiveLoop()
@@ -513,9 +525,13 @@ func (l *Leg) Play(ctx context.Context, src Source) error {
 	if old != nil {
 		old.finish(ErrReplaced)
 	}
-	select {
-	case l.wake <- struct{}{}:
-	default:
+	if l.shard != nil {
+		l.shard.add(l)
+	} else {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
 	}
 
 	select {

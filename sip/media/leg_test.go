@@ -95,8 +95,19 @@ func tone(freq float64, n int) []int16 {
 }
 
 func TestLegPlaySwitchKeepsStreamContinuous(t *testing.T) {
+	pacer := NewPacer()
+	defer pacer.Close()
+	for _, tc := range []struct {
+		name  string
+		pacer *Pacer
+	}{{"own timer", nil}, {"shared pacer", pacer}} {
+		t.Run(tc.name, func(t *testing.T) { testPlaySwitch(t, tc.pacer) })
+	}
+}
+
+func testPlaySwitch(t *testing.T, pacer *Pacer) {
 	p := newPeer(t, 1)
-	l := newTestLeg(t, LegConfig{Remote: p.addr()})
+	l := newTestLeg(t, LegConfig{Remote: p.addr(), Pacer: pacer})
 	greeting := NewClip(tone(440, 3*FrameSamples))
 	music := NewClip(tone(300, FrameSamples))
 

@@ -28,8 +28,9 @@ import (
 func main() {
 	n := flag.Int("legs", 2000, "concurrent legs playing hold music")
 	dur := flag.Duration("for", 20*time.Second, "how long to measure")
+	shared := flag.Bool("pacer", true, "pace all legs with one shared media.Pacer (false: a timer per leg)")
 	flag.Parse()
-	if err := run(*n, *dur); err != nil {
+	if err := run(*n, *dur, *shared); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -42,7 +43,7 @@ type stream struct {
 	seen    bool
 }
 
-func run(n int, dur time.Duration) error {
+func run(n int, dur time.Duration, shared bool) error {
 	ip := netip.MustParseAddr("127.0.0.1")
 	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -65,13 +66,18 @@ func run(n int, dur time.Duration) error {
 	}
 	music := media.NewClip(tone)
 	remote := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	var pacer *media.Pacer
+	if shared {
+		pacer = media.NewPacer()
+		defer pacer.Close()
+	}
 	legs := make([]*media.Leg, 0, n)
 	for range n {
 		conn, err := ports.Listen()
 		if err != nil {
 			return err
 		}
-		leg, err := media.NewLeg(conn, media.LegConfig{Codec: media.PCMU, Remote: remote})
+		leg, err := media.NewLeg(conn, media.LegConfig{Codec: media.PCMU, Remote: remote, Pacer: pacer})
 		if err != nil {
 			return err
 		}
@@ -115,7 +121,7 @@ func run(n int, dur time.Duration) error {
 		}
 		return jitter[min(len(jitter)-1, int(p*float64(len(jitter))))]
 	}
-	fmt.Printf("legs %d, %v: %d packets (%.0f/s), lost %d (%.3f%%)\n", n, dur, packets,
+	fmt.Printf("legs %d, shared pacer %v, %v: %d packets (%.0f/s), lost %d (%.3f%%)\n", n, shared, dur, packets,
 		float64(packets)/dur.Seconds(), lost, 100*float64(lost)/float64(max(1, packets+lost)))
 	fmt.Printf("send jitter p50 %v, p99 %v, max %v\n", pct(0.5), pct(0.99), pct(1))
 	fmt.Printf("cpu %v (%.0f%% of one core, %.1f µs per packet, receiver included)\n", cpu,

@@ -72,6 +72,7 @@ export class Phone extends EventTarget {
     this.devices = [];
     this.ringer = new Ringer();
     this.iceServers = [];
+    this.ready = false;
   }
 
   changed() {
@@ -114,6 +115,7 @@ export class Phone extends EventTarget {
       for (const id of [...this.calls.keys()]) {
         if (!calls.some((c) => c.call === id)) this.drop(id);
       }
+      this.ready = true; // the server knows this console: calls can ring it
       this.ringing();
       this.changed();
     } catch (e) {

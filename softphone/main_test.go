@@ -1,0 +1,38 @@
+package softphone_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestMain runs the tests in a network namespace of their own (unshare -n,
+// loopback up) when it can, so that the browser's and the server's ICE
+// candidates are loopback ones only and nothing leaves the machine. It
+// re-executes the test binary inside the namespace; without root or
+// unshare the tests run where they are.
+func TestMain(m *testing.M) {
+	if os.Getenv("MOROZ_NETNS") != "" || os.Geteuid() != 0 {
+		os.Exit(m.Run())
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || exec.Command(unshare, "-n", "--", "ip", "link", "set", "lo", "up").Run() != nil {
+		os.Exit(m.Run()) // no namespaces here: run where we are
+	}
+	args := append([]string{"-n", "--", "sh", "-c", `ip link set lo up && exec "$@"`, "sh"}, os.Args...)
+	cmd := exec.Command(unshare, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "MOROZ_NETNS=1")
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		os.Exit(0)
+	case errors.As(err, &ee):
+		os.Exit(ee.ExitCode())
+	}
+	fmt.Fprintln(os.Stderr, "softphone tests: unshare -n:", err)
+	os.Exit(1)
+}

@@ -8,6 +8,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/morozhq/moroz/sip"
+	"github.com/morozhq/moroz/sip/media"
 )
 
 // SIPHandler returns the invite handler that runs the flow for calls of
@@ -27,12 +28,18 @@ func (c sipCall) Caller() string  { return uriUser(c.From()) }
 func (c sipCall) Dialled() string { return uriUser(c.To()) }
 func (c sipCall) Hangup() error   { return c.Call.Hangup(sip.CauseNormal) }
 
-// Bridge relays RTP between the caller and a helper leg from SIPDialer,
+// mediaLeg is a helper leg with RTP media: a desk phone's (SIPDialer)
+// or a browser's (package softphone).
+type mediaLeg interface {
+	Media() *media.Leg
+}
+
+// Bridge relays RTP between the caller and a helper leg with media,
 // without decoding.
 func (c sipCall) Bridge(ctx context.Context, helper Leg) error {
-	out, ok := helper.(sipLeg)
-	if !ok {
-		return fmt.Errorf("bridge %s: helper leg %T is not a sip leg", c.ID(), helper)
+	out, ok := helper.(mediaLeg)
+	if !ok || out.Media() == nil {
+		return fmt.Errorf("bridge %s: helper leg %T has no media", c.ID(), helper)
 	}
 	return c.Media().Bridge(ctx, out.Media())
 }

@@ -1,34 +1,54 @@
 // Package mail turns letters into work items and sends Moroz's answers.
 //
 // It owns everything between a mail client and the store: parsing RFC 5322
-// letters (Parse), the SMTP intake for Moroz's own domains (Server), joining
-// replies to their thread, deciding whether a letter may get an auto-reply
-// (RFC 3834, ShouldAutoReply) and the outbound queue that hands replies and
-// auto-replies to the configured relay (Outbox).
+// letters (Parse, Parser), the SMTP intake for Moroz's own domains
+// (Server), joining replies to their thread, deciding whether a letter
+// gets an auto-reply (ShouldAutoReply, RFC 3834), composing answers
+// (Compose, Replier) and the outbound queue that hands them to the
+// configured relay (Outbox, Relay).
 //
-// It does not route: an accepted letter is handed to an Intake, which the
-// service layer implements by storing the item durably and then offering it
-// to the router. It does not own the schema either; contacts, items and
-// messages go through store.Store.
+// It does not route: a new letter's item is handed to an Intake, which the
+// service layer implements by storing the item durably and then offering
+// it to the router. It does not own the schema either: contacts, items and
+// messages go through the store. IMAP polling, templates, batch answering
+// and mailings are not here yet (issue #7).
 //
 // # Acknowledgement
 //
-// The SMTP intake answers 250 only after the raw letter is on disk (fsynced)
-// and the item or its thread message has been committed by the store. Any
-// failure before that is a 451, so the sending server retries; a retried
-// letter carries the same Message-ID (or the same synthetic one, derived
-// from the raw bytes) and makes no second item.
+// The intake answers 250 only when the raw letter is durable and the item
+// (or, for a reply, the thread message) is committed. Any failure before
+// that is a 451, so the sending server retries; a retried letter carries
+// the same Message-ID, or the same synthetic one derived from its bytes,
+// and makes no second item.
+//
+// Raw letters are kept under the data folder's "mail" folder: letters up
+// to 1 MiB in append-only segment files shared by all connections, where
+// one fsync serves every letter appended before it (group commit), larger
+// ones in a file each. The message's Headers JSON says where (RawRef).
+// Attachments go to files of their own, which are not fsynced: the raw
+// letter they come from is.
+//
+// # Threads
+//
+// A letter whose In-Reply-To or References name a message of an open
+// item joins that item (a Message and an EventMessage). One that follows
+// up a closed item becomes a new item with the old one as its parent.
+// Auto-replies and answers are stored as outbound messages of their item,
+// so a reply to them threads back too.
 //
 // # Untrusted input
 //
 // Everything in a letter is untrusted. Parse never fails on a malformed
 // letter: broken MIME is kept as raw text and reported in Letter.Problems.
 // Nesting depth, part count, text size and attachment size are bounded;
-// HTML is sanitised before it leaves the package; attachment names are
-// reduced to safe base names before they touch the disk.
+// HTML is sanitised (bluemonday's user-content policy) before it leaves
+// the package; attachment names are reduced to safe base names. Every
+// string in a Letter is valid UTF-8 without NUL bytes.
 //
-// # Logging
+// # Concurrency and logging
 //
-// Loggers are injected. Records about one letter carry item_id and peer
-// (the sending client's address).
+// Server, Parser, Outbox, Relay and Replier are safe for concurrent use.
+// Server.Serve and Outbox.Run block until their context ends and wait for
+// the goroutines they start. Loggers are injected; records about one
+// letter carry peer (the client's address), item_id and message_id.
 package mail

@@ -30,7 +30,10 @@ type Sender interface {
 // Outbox does not retry it.
 type PermanentError struct{ Err error }
 
+// Error returns the relay's answer.
 func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error, an *smtp.SMTPError from a relay.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // ErrOutboxClosed is returned by Enqueue after Run has ended.

@@ -31,6 +31,12 @@ type rig struct {
 
 func newRig(t *testing.T, edit func(*Config)) *rig {
 	t.Helper()
+	return newRigOutbox(t, edit, nil)
+}
+
+// newRigOutbox is newRig with the given Outbox (nil: one that is not run).
+func newRigOutbox(t *testing.T, edit func(*Config), out *Outbox) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), store.Config{DataDir: dir})
 	if err != nil {
@@ -45,7 +51,9 @@ func newRig(t *testing.T, edit func(*Config)) *rig {
 		edit(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	out := NewOutbox(senderFunc(func(context.Context, Outgoing) error { return nil }), OutboxConfig{}, log)
+	if out == nil {
+		out = NewOutbox(senderFunc(func(context.Context, Outgoing) error { return nil }), OutboxConfig{}, log)
+	}
 	srv, err := NewServer(cfg, ServerOptions{Store: st, Intake: IntakeFunc(st.CreateItem), Outbox: out, Logger: log})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)

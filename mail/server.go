@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/time/rate"
 
 	"github.com/morozhq/moroz/store"
 )
@@ -127,7 +128,7 @@ func (s *Server) newSMTP() (*smtp.Server, error) {
 	srv.ReadTimeout = s.cfg.Timeout
 	srv.WriteTimeout = s.cfg.Timeout
 	srv.EnableSMTPUTF8 = true
-	srv.ErrorLog = smtpLog{s.log}
+	srv.ErrorLog = newSMTPLog(s.log)
 	if s.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
@@ -147,9 +148,10 @@ func (s *Server) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve accepts letters on ln until ctx is done, then stops taking new
-// connections, lets the letters in flight finish (until Close) and
-// returns nil. It returns early with the listener's error.
+// Serve accepts letters on ln until ctx is done or Close is called, then
+// stops taking new connections, lets the letters in flight finish (until
+// Close) and returns nil. It returns early with the listener's error. It
+// closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("smtp intake listening", "addr", ln.Addr().String(),
 		"domains", strings.Join(s.cfg.Domains, ","), "starttls", s.smtp.TLSConfig != nil)
@@ -163,10 +165,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		return fmt.Errorf("smtp serve: %w", err)
 	case <-ctx.Done():
+	case <-s.base.Done(): // Close
 	}
 	stop := context.AfterFunc(s.base, func() { s.smtp.Close() })
 	defer stop()
 	_ = s.smtp.Shutdown(s.base)
+	_ = ln.Close() // in case Serve had not yet registered it when Shutdown ran
 	<-errc
 	return nil
 }
@@ -182,12 +186,24 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// smtpLog sends go-smtp's own complaints to slog at Warn: they are about
-// peers misbehaving.
-type smtpLog struct{ log *slog.Logger }
+// smtpLog sends go-smtp's own complaints to slog at Warn, at most one a
+// second after the first ten: peers can trigger them at will.
+type smtpLog struct {
+	log   *slog.Logger
+	limit *rate.Sometimes
+}
 
-func (l smtpLog) Printf(format string, v ...any) { l.log.Warn(fmt.Sprintf(format, v...)) }
-func (l smtpLog) Println(v ...any)               { l.log.Warn(strings.TrimSpace(fmt.Sprintln(v...))) }
+func newSMTPLog(log *slog.Logger) smtpLog {
+	return smtpLog{log: log, limit: &rate.Sometimes{First: 10, Interval: time.Second}}
+}
+
+func (l smtpLog) Printf(format string, v ...any) {
+	l.limit.Do(func() { l.log.Warn(fmt.Sprintf(format, v...)) })
+}
+
+func (l smtpLog) Println(v ...any) {
+	l.limit.Do(func() { l.log.Warn(strings.TrimSpace(fmt.Sprintln(v...))) })
+}
 
 // envelope is what the SMTP dialogue says about one letter.
 type envelope struct {

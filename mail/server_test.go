@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -249,5 +250,75 @@ func TestAutoReplyContent(t *testing.T) {
 	}
 	if out.Subject != "Re: Письмо Деду Морозу" || out.To != "Masha@Example.RU" {
 		t.Errorf("auto-reply subject %q to %q", out.Subject, out.To)
+	}
+}
+
+// lateRelay is a Sender whose relay address is set once the peer runs.
+type lateRelay struct {
+	mu    sync.Mutex
+	relay *Relay
+}
+
+func (l *lateRelay) set(r *Relay) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.relay = r
+}
+
+func (l *lateRelay) Send(ctx context.Context, m Outgoing) error {
+	l.mu.Lock()
+	r := l.relay
+	l.mu.Unlock()
+	return r.Send(ctx, m)
+}
+
+// TestTwoMorozesStopAfterOneReply points two intakes' outboxes at each
+// other: a letter from one Moroz's address to the other gets one
+// auto-reply, and that auto-reply gets none.
+func TestTwoMorozesStopAfterOneReply(t *testing.T) {
+	done := make(chan Outgoing, 4)
+	mk := func(domain string) (*rig, *lateRelay) {
+		lr := &lateRelay{}
+		out := NewOutbox(lr, OutboxConfig{Done: func(m Outgoing, err error) {
+			if err != nil {
+				t.Errorf("delivery of %s: %v", m.MessageID, err)
+			}
+			done <- m
+		}}, discard())
+		r := newRigOutbox(t, func(c *Config) { c.Domains = []string{domain} }, out)
+		runOutbox(t, out)
+		return r, lr
+	}
+	a, toB := mk("a.test")
+	b, toA := mk("b.test")
+	relayB, err := NewRelay(RelayConfig{Addr: b.addr, Helo: "a.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayA, err := NewRelay(RelayConfig{Addr: a.addr, Helo: "b.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	toB.set(relayB)
+	toA.set(relayA)
+
+	letter := "From: Ded Moroz <ded@b.test>\r\nTo: ded@a.test\r\nSubject: Hello, colleague\r\n" +
+		"Message-ID: <colleague-1@b.test>\r\n\r\nHappy New Year!\r\n"
+	if err := a.send("ded@b.test", []string{"ded@a.test"}, []byte(letter)); err != nil {
+		t.Fatal(err)
+	}
+	// B's own address is not A's: A answers once.
+	first := <-done
+	if !strings.HasSuffix(first.MessageID, "@a.test") {
+		t.Fatalf("first delivery %s, want A's auto-reply", first.MessageID)
+	}
+	if got := b.onlyItem(); !strings.Contains(string(got.Data), `"from":"ded-moroz@a.test"`) {
+		t.Errorf("B's item = %s, want the auto-reply from A", got.Data)
+	}
+	if a.out.Pending()+b.out.Pending() != 0 {
+		t.Errorf("letters still queued: A %d, B %d; want none", a.out.Pending(), b.out.Pending())
+	}
+	if n := len(b.messages(b.onlyItem().ID)); n != 1 {
+		t.Errorf("B's item holds %d messages, want only A's auto-reply (B sent none)", n)
 	}
 }

@@ -62,6 +62,7 @@ func newSink(t *testing.T, cfg *tls.Config, edit func(*sink)) *sink {
 	wg.Go(func() { _ = srv.Serve(ln) })
 	t.Cleanup(func() {
 		srv.Close()
+		ln.Close() // go-smtp may not have registered it yet
 		wg.Wait()
 	})
 	return s

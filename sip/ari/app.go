@@ -51,6 +51,9 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnections of
 	// the events websocket; defaults DefaultMinBackoff, DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// CallEnded, when set, is called with a caller's channel id after
+	// its call is over and recorded, dropped-call bookkeeping included.
+	CallEnded func(id string)
 	// RingTimeout is how long, in seconds, a helper's phone rings;
 	// default DefaultRingTimeout.
 	RingTimeout int
@@ -200,6 +203,9 @@ func (a *App) startCall(ctx context.Context, info Channel) {
 		a.opt.Handler(cctx, Call{ch})
 		ch.hangup(ReasonNormal)
 		a.afterDrop(ch)
+		if a.opt.CallEnded != nil {
+			a.opt.CallEnded(ch.id)
+		}
 	})
 }
 

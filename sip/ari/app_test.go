@@ -122,4 +122,3 @@ func isSubsequence(want, got []string) bool {
 	}
 	return len(want) == 0
 }
-

@@ -40,7 +40,9 @@ func Endpoint(ext string) string {
 
 // Dial originates a channel to target's endpoint showing the caller's
 // number and waits until it enters the app (answered), is destroyed
-// (busy, declined, no answer) or ctx ends (the ringing is hung up).
+// (busy, declined, no answer) or ctx ends (the ringing is hung up). An
+// ARI error is returned as it is: the flow treats it as a busy phone and
+// the router offers the call again.
 func (d dialer) Dial(ctx context.Context, target string, caller voice.Call) (voice.Leg, error) {
 	a := d.a
 	id := a.newID("helper")
@@ -50,7 +52,7 @@ func (d dialer) Dial(ctx context.Context, target string, caller voice.Call) (voi
 		AppArgs: []string{HelperArg, caller.ID()}, CallerID: caller.Caller(), Timeout: a.opt.RingTimeout})
 	if err != nil {
 		a.forget(id)
-		return nil, fmt.Errorf("%w: ring %s: %w", voice.ErrNoAnswer, target, a.requestFailed("originate", err))
+		return nil, fmt.Errorf("ring %s: %w", target, a.requestFailed("originate", err))
 	}
 	select {
 	case <-ch.up:
@@ -62,19 +64,23 @@ func (d dialer) Dial(ctx context.Context, target string, caller voice.Call) (voi
 	}
 	if err := ch.startMedia(ctx); err != nil {
 		ch.hangup(ReasonFailure)
-		return nil, fmt.Errorf("%w: ring %s: %w", voice.ErrNoAnswer, target, err)
+		return nil, fmt.Errorf("ring %s: %w", target, err)
 	}
 	ch.log.Info("helper phone answered", "endpoint", Endpoint(target))
 	return &helperLeg{ch}, nil
 }
 
-// ringFailed maps a Q.850 cause to the voice package's dial errors.
+// ringFailed maps a Q.850 cause to the voice package's dial errors; a
+// cause that is none of busy, declined or no answer (no route, an
+// unregistered phone) is a plain error, which the flow counts as busy.
 func ringFailed(target string, cause int) error {
 	switch cause {
 	case CauseBusy:
 		return fmt.Errorf("ring %s: cause %d: %w", target, cause, voice.ErrBusy)
 	case CauseCallRejected:
 		return fmt.Errorf("ring %s: cause %d: %w", target, cause, voice.ErrDeclined)
+	case CauseNoAnswer, CauseNoResponse:
+		return fmt.Errorf("ring %s: cause %d: %w", target, cause, voice.ErrNoAnswer)
 	}
-	return fmt.Errorf("ring %s: cause %d: %w", target, cause, voice.ErrNoAnswer)
+	return fmt.Errorf("ring %s: cause %d: phone unreachable", target, cause)
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -148,4 +149,15 @@ func (e *EventConn) Close() error {
 		}
 	})
 	return err
+}
+
+// HandledEvents lists the event types Moroz reads; the others are
+// counted in UnknownEvents and dropped.
+func HandledEvents() []string {
+	out := make([]string, 0, len(knownEvents))
+	for t := range knownEvents {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -64,10 +64,8 @@ func newRig(t *testing.T) *rig {
 	}
 	r.app, err = ari.New(ari.Options{Client: r.client, Ports: ports, ExternalHost: netip.MustParseAddr("127.0.0.1"),
 		Work: r.work, Store: r.st, MinBackoff: 20 * time.Millisecond, Logger: log,
-		Handler: func(ctx context.Context, c voice.Call) {
-			flow.Handle(ctx, c)
-			r.ended <- c.ID()
-		}})
+		Handler:   func(ctx context.Context, c voice.Call) { flow.Handle(ctx, c) },
+		CallEnded: func(id string) { r.ended <- id }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,9 +49,9 @@ type Answer struct {
 }
 
 type failRule struct {
-	method, prefix string
-	status         int
-	message        string
+	method, path string
+	status       int
+	message      string
 }
 
 type wsConn struct {
@@ -141,12 +141,13 @@ func (s *Server) Requests() []string {
 	return append([]string(nil), s.requests...)
 }
 
-// Fail makes the next request of method whose path (below /ari) starts
-// with prefix fail with status and ARI's message.
-func (s *Server) Fail(method, prefix string, status int, message string) {
+// Fail makes the next request of method on path (below /ari, without
+// the query) fail with status and ARI's message; a path ending in "*"
+// matches every path it is a prefix of.
+func (s *Server) Fail(method, path string, status int, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fail = append(s.fail, failRule{method, prefix, status, message})
+	s.fail = append(s.fail, failRule{method, path, status, message})
 }
 
 // takeFailure returns and removes the rule the request matches.
@@ -154,7 +155,8 @@ func (s *Server) takeFailure(method, path string) (failRule, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.fail {
-		if f.method == method && strings.HasPrefix(path, f.prefix) {
+		prefix, wild := strings.CutSuffix(f.path, "*")
+		if f.method == method && (path == f.path || wild && strings.HasPrefix(path, prefix)) {
 			s.fail = append(s.fail[:i], s.fail[i+1:]...)
 			return f, true
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -27,10 +28,12 @@ const (
 	DefaultLogFormat   = "auto"
 	DefaultSessionTTL  = 12 * time.Hour
 	DefaultDrainPeriod = 30 * time.Second
-	DefaultRTPPorts    = "10000-20000"
-	DefaultPromptLang  = "ru"
-	DefaultAnnounce    = 30 * time.Second
-	DefaultMessageMax  = 3 * time.Minute
+	// DefaultSoftphoneGrace is softphone.grace's default.
+	DefaultSoftphoneGrace = 10 * time.Second
+	DefaultRTPPorts       = "10000-20000"
+	DefaultPromptLang     = "ru"
+	DefaultAnnounce       = 30 * time.Second
+	DefaultMessageMax     = 3 * time.Minute
 )
 
 // Config is every setting of a Moroz node.
@@ -47,6 +50,8 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// SIP is the native SIP edge.
 	SIP SIP `yaml:"sip"`
+	// Softphone is the helpers' browser phone (WebRTC).
+	Softphone Softphone `yaml:"softphone"`
 	// SMTP is letter intake.
 	SMTP SMTP `yaml:"smtp"`
 	// Mail is how letters are accepted and answered.
@@ -109,6 +114,31 @@ type SIP struct {
 	VoicemailMax time.Duration `yaml:"voicemail_max"`
 }
 
+// Softphone configures the WebRTC side of the helpers' browser phone.
+type Softphone struct {
+	// PublicIPs are the addresses announced to browsers instead of the
+	// host's own, for a server behind 1:1 NAT; empty announces the
+	// interfaces' addresses. Env MOROZ_SOFTPHONE_PUBLIC_IPS.
+	PublicIPs []string `yaml:"public_ips"`
+	// STUN are stun: URLs the server and browsers ask for their public
+	// address; none by default. Env MOROZ_SOFTPHONE_STUN.
+	STUN []string `yaml:"stun"`
+	// TURN are turn: or turns: URLs relaying media when no direct path
+	// exists; none by default. Env MOROZ_SOFTPHONE_TURN.
+	TURN []string `yaml:"turn"`
+	// TURNUsername and TURNPassword authenticate to the TURN servers.
+	// Env MOROZ_SOFTPHONE_TURN_USERNAME, MOROZ_SOFTPHONE_TURN_PASSWORD.
+	TURNUsername string `yaml:"turn_username"`
+	TURNPassword string `yaml:"turn_password"`
+	// Ports is the UDP port range "low-high" of the browsers' media;
+	// empty lets the system choose. Env MOROZ_SOFTPHONE_PORTS.
+	Ports string `yaml:"ports"`
+	// Grace is how long a helper's browser that lost its connection
+	// mid-call may take to come back (a reloaded tab) before the call
+	// counts it as gone. Default 10s. Env MOROZ_SOFTPHONE_GRACE.
+	Grace time.Duration `yaml:"grace"`
+}
+
 // SMTP configures letter intake.
 type SMTP struct {
 	// Addr is host:port for SMTP intake; port 0 picks a free one. Default
@@ -126,13 +156,15 @@ type Mail struct {
 // Default returns the configuration used when nothing is configured.
 func Default() Config {
 	return Config{
-		Data:  DefaultData,
-		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
-		HTTP:  HTTP{Addr: DefaultHTTPAddr, SessionTTL: DefaultSessionTTL},
-		SIP:   defaultSIP(),
-		SMTP:  SMTP{Addr: DefaultSMTPAddr},
-		Mail:  Mail{Domains: []string{DefaultMailDomain}},
-		Drain: DefaultDrainPeriod,
+		Data: DefaultData,
+		Log:  Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		HTTP: HTTP{Addr: DefaultHTTPAddr, SessionTTL: DefaultSessionTTL},
+		SIP:  defaultSIP(),
+		SMTP: SMTP{Addr: DefaultSMTPAddr},
+
+		Softphone: Softphone{Grace: DefaultSoftphoneGrace},
+		Mail:      Mail{Domains: []string{DefaultMailDomain}},
+		Drain:     DefaultDrainPeriod,
 	}
 }
 
@@ -199,6 +231,7 @@ func (c *Config) Validate() error {
 	if c.SIP.VoicemailMax < 5*time.Second {
 		bad("sip.voicemail_max", "%v is shorter than 5s", c.SIP.VoicemailMax)
 	}
+	c.Softphone.validate(bad)
 	if len(c.Mail.Domains) == 0 {
 		bad("mail.domains", "must name at least one domain")
 	}
@@ -241,4 +274,33 @@ func ParsePortRange(s string) (low, high int, err error) {
 		return 0, 0, fmt.Errorf("%q is not a range of ports within 1024-65535", s)
 	}
 	return low, high, nil
+}
+
+func (s Softphone) validate(bad func(string, string, ...any)) {
+	for _, ip := range s.PublicIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			bad("softphone.public_ips", "%q is not an IP address", ip)
+		}
+	}
+	for _, u := range s.STUN {
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") {
+			bad("softphone.stun", "%q is not a stun: URL", u)
+		}
+	}
+	for _, u := range s.TURN {
+		if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			bad("softphone.turn", "%q is not a turn: or turns: URL", u)
+		}
+	}
+	if len(s.TURN) > 0 && (s.TURNUsername == "" || s.TURNPassword == "") {
+		bad("softphone.turn_username", "TURN servers need a username and a password")
+	}
+	if s.Ports != "" {
+		if _, _, err := ParsePortRange(s.Ports); err != nil {
+			bad("softphone.ports", "%v", err)
+		}
+	}
+	if s.Grace < time.Second {
+		bad("softphone.grace", "%v is shorter than 1s", s.Grace)
+	}
 }

@@ -84,6 +84,11 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{name: "voicemail too short", file: "sip:\n  voicemail_max: 1s\n", key: "sip.voicemail_max"},
 		{name: "no domains", file: "mail:\n  domains: []\n", key: "mail.domains"},
 		{name: "bad origin", file: "http:\n  origins: [desk.example]\n", key: "http.origins"},
+		{name: "bad public ip", env: []string{"MOROZ_SOFTPHONE_PUBLIC_IPS=203.0.113.7,gateway"}, key: "softphone.public_ips"},
+		{name: "stun url without scheme", file: "softphone:\n  stun: [stun.example.org:3478]\n", key: "softphone.stun"},
+		{name: "turn without credentials", env: []string{"MOROZ_SOFTPHONE_TURN=turn:turn.example.org"}, key: "softphone.turn_username"},
+		{name: "bad softphone ports", file: "softphone:\n  ports: 70000-80000\n", key: "softphone.ports"},
+		{name: "softphone grace too short", env: []string{"MOROZ_SOFTPHONE_GRACE=100ms"}, key: "softphone.grace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,17 +12,47 @@
   const wsURL = base.origin.replace(/^http/, "ws") + "/chat/ws";
   const formURL = base.origin + "/api/v1/forms/letter";
 
-  const texts = {
-    title: "Дед Мороз",
-    placeholder: "Напишите сообщение…",
-    send: "Отправить",
-    connecting: "Соединяемся…",
-    position: (p, w) => `Вы в очереди: ${p}-й` + (w > 0 ? `, ожидание около ${Math.max(1, Math.round(w / 60))} мин.` : ""),
-    withHelper: "Помощник Деда Мороза на связи",
-    letter: "Написать письмо",
-    letterSent: (id) => `Письмо получено, номер ${id}. Спасибо!`,
-    letterFailed: "Письмо не отправилось, попробуйте ещё раз.",
+  const allTexts = {
+    ru: {
+      title: "Дед Мороз",
+      placeholder: "Напишите сообщение…",
+      send: "Отправить",
+      connecting: "Соединяемся…",
+      position: (p, w) => `Вы в очереди: ${p}-й` + (w > 0 ? `, ожидание около ${minutes(w)} мин.` : ""),
+      withHelper: "Помощник Деда Мороза на связи",
+      letter: "Написать письмо",
+      fields: { name: "Имя", age: "Возраст", city: "Город", email: "Email", wish: "Желание" },
+      letterSent: (id) => `Письмо получено, номер ${id}. Спасибо!`,
+      letterFailed: "Письмо не отправилось, попробуйте ещё раз.",
+    },
+    be: {
+      title: "Дзед Мароз",
+      placeholder: "Напішыце паведамленне…",
+      send: "Адправіць",
+      connecting: "Злучаемся…",
+      position: (p, w) => `Вы ў чарзе: ${p}-і` + (w > 0 ? `, чаканне каля ${minutes(w)} хв.` : ""),
+      withHelper: "Памочнік Дзеда Мароза на сувязі",
+      letter: "Напісаць ліст",
+      fields: { name: "Імя", age: "Узрост", city: "Горад", email: "Email", wish: "Жаданне" },
+      letterSent: (id) => `Ліст атрыманы, нумар ${id}. Дзякуй!`,
+      letterFailed: "Ліст не адправіўся, паспрабуйце яшчэ раз.",
+    },
+    en: {
+      title: "Ded Moroz",
+      placeholder: "Write a message…",
+      send: "Send",
+      connecting: "Connecting…",
+      position: (p, w) => `You are number ${p} in line` + (w > 0 ? `, about ${minutes(w)} min.` : ""),
+      withHelper: "A helper of Ded Moroz is here",
+      letter: "Write a letter",
+      fields: { name: "Name", age: "Age", city: "City", email: "Email", wish: "Wish" },
+      letterSent: (id) => `Letter received, number ${id}. Thank you!`,
+      letterFailed: "The letter was not sent; please try again.",
+    },
   };
+  const minutes = (seconds) => Math.max(1, Math.round(seconds / 60));
+  const lang = (document.documentElement.lang || "ru").slice(0, 2);
+  const texts = allTexts[lang] || allTexts.ru;
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -61,16 +91,14 @@
 
   function buildLetterForm() {
     const f = el("form", { class: "moroz-letter moroz-hidden" }, el("strong", {}, texts.letter));
-    const fields = [
-      ["name", "Имя", "text", true], ["age", "Возраст", "number", false],
-      ["city", "Город", "text", false], ["email", "Email", "email", false],
-    ];
-    for (const [name, label, type, required] of fields) {
+    const fields = [["name", "text", true], ["age", "number", false], ["city", "text", false], ["email", "email", false]];
+    for (const [name, type, required] of fields) {
+      const label = texts.fields[name];
       const i = el("input", { name, type, placeholder: label, "aria-label": label });
       if (required) i.required = true;
       f.append(i);
     }
-    const wish = el("textarea", { name: "wish", placeholder: "Желание", "aria-label": "Желание", rows: "3" });
+    const wish = el("textarea", { name: "wish", placeholder: texts.fields.wish, "aria-label": texts.fields.wish, rows: "3" });
     wish.required = true;
     // The honeypot: hidden from people, filled by spam robots.
     const trap = el("input", { name: "website", type: "text", tabindex: "-1", autocomplete: "off", class: "moroz-hidden" });

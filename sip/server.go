@@ -27,7 +27,7 @@ type InviteHandler func(ctx context.Context, c *Call)
 
 // Stats are the edge's counters since Start.
 type Stats struct {
-	Unparseable uint64 // datagrams sipgo's parser refused
+	Unparseable uint64 // UDP datagrams and TCP streams sipgo's parser refused
 	RawRejected uint64 // of those, answered 400/416 from their raw headers
 	Rejected    uint64 // parsed requests refused by validation
 	Invites     uint64 // new INVITEs handed to the handler
@@ -105,7 +105,7 @@ func New(cfg Config, h InviteHandler) (*Server, error) {
 }
 
 func (s *Server) initSipgo() error {
-	sl := newSipgoLogger(s.log)
+	sl := newCountingSipgoLogger(s.log, &s.stats.unparseable)
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(s.cfg.UserAgent),
 		sipgo.WithUserAgentHostname(s.cfg.MediaIP),

@@ -456,3 +456,22 @@ func TestLateOfferAnswerInAck(t *testing.T) {
 		t.Errorf("bye: got %d, want 200", got)
 	}
 }
+
+func TestUnparseableTCPStreamCounted(t *testing.T) {
+	srv := testServer(t, func(ctx context.Context, c *Call) {})
+	conn, err := net.Dial("tcp", srv.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("HELLO SNOWMAN\r\nX: y\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // only stops a hung test
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Fatalf("want the server to close the stream: %v", err)
+	}
+	if got := srv.Stats().Unparseable; got != 1 {
+		t.Errorf("unparseable: got %d, want 1", got)
+	}
+}

@@ -15,7 +15,8 @@
 //     rate-limited without their payload, and answered 400 or 416 from
 //     their raw headers when those allow a response.
 //   - Its own dialog map: INVITE (100 Trying, 180 Ringing on Call.Ring,
-//     200 OK on Call.Answer, resent until the ACK), ACK, CANCEL (487),
+//     200 OK on Call.Answer, resent until the ACK; an INVITE without SDP
+//     gets Moroz's offer and the ACK's answer), ACK, CANCEL (487),
 //     BYE, re-INVITE for hold and resume (RFC 3264 §8.4), OPTIONS (200,
 //     or 503 while draining).
 //   - Drain: after Server.Drain new INVITEs get 503 with Retry-After while

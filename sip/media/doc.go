@@ -4,8 +4,9 @@
 //
 // # Ownership
 //
-// A [Leg] owns its socket and two goroutines (receiver and paced sender);
-// [Leg.Close] stops both and waits for them. Playback, recording and
+// A [Leg] owns its socket and its receiver goroutine, and either its own
+// paced sender goroutine or a place in a shared [Pacer] (one goroutine
+// per CPU for all the legs of a server); [Leg.Close] stops them and waits. Playback, recording and
 // bridging run in the caller's goroutine and end when the caller's context
 // ends, the leg closes, or the audio runs out.
 //

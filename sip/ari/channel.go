@@ -29,13 +29,14 @@ const cleanupTimeout = 5 * time.Second
 // phone) and, once answered, its media: a media.Leg that exchanges RTP
 // with an external media channel, both in one mixing bridge.
 type channel struct {
-	app  *App
-	id   string
-	info Channel
-	log  *slog.Logger
-	dtmf chan media.DTMF
-	done chan struct{}
-	up   chan struct{} // closed when an originated channel entered Stasis
+	app   *App
+	id    string
+	info  Channel
+	log   *slog.Logger
+	dtmf  chan media.DTMF
+	done  chan struct{}
+	up    chan struct{} // closed when an originated channel entered Stasis
+	clean chan struct{} // closed when the ended channel's media is torn down
 
 	mu      sync.Mutex
 	leg     *media.Leg // guarded by mu: nil until answered
@@ -61,7 +62,8 @@ func (ch *channel) setOnEnd(f func()) {
 
 func (a *App) newChannel(info Channel) *channel {
 	return &channel{app: a, id: info.ID, info: info, log: a.log.With("call_id", info.ID),
-		dtmf: make(chan media.DTMF, 16), done: make(chan struct{}), up: make(chan struct{})}
+		dtmf: make(chan media.DTMF, 16), done: make(chan struct{}), up: make(chan struct{}),
+		clean: make(chan struct{})}
 }
 
 // entered marks an originated channel as answered (its StasisStart).
@@ -88,14 +90,16 @@ func (ch *channel) key(digit string, ms int) {
 }
 
 // finish marks the channel ended (Asterisk said so, or lost it) and tears
-// its media down. It reports whether this call ended it.
+// its media down. It reports whether this call ended it; either way it
+// returns once the media is torn down.
 func (ch *channel) finish(cause int, dropped bool) bool {
 	ch.mu.Lock()
 	if ch.ended {
 		ch.mu.Unlock()
+		<-ch.clean
 		return false
 	}
-	ch.ended, ch.cause, ch.dropped = true, cause, dropped
+	ch.ended, ch.cause, ch.dropped = true, cause, ch.dropped || dropped
 	leg, ext, bridge, onEnd := ch.leg, ch.extID, ch.bridge, ch.onEnd
 	ch.mu.Unlock()
 
@@ -105,7 +109,16 @@ func (ch *channel) finish(cause int, dropped bool) bool {
 	}
 	ch.app.forget(ch.id)
 	ch.teardown(leg, ext, bridge)
+	close(ch.clean)
 	return true
+}
+
+// markDropped notes that Asterisk lost the channel, before it is ended:
+// whoever ends it, the call is recorded as dropped.
+func (ch *channel) markDropped() {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.dropped = true
 }
 
 // teardown closes the leg and asks Asterisk to drop the external media

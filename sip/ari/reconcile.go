@@ -49,6 +49,9 @@ func (a *App) endLost(present map[string]Channel) {
 	}
 	a.mu.Unlock()
 	for _, ch := range lost {
+		ch.markDropped()
+	}
+	for _, ch := range lost {
 		ch.log.Warn("asterisk lost the channel; the call is dropped")
 		ch.finish(0, true)
 	}

@@ -265,10 +265,40 @@ func (tg *telegram) Send(ctx context.Context, it store.Item, m store.Message) er
 	if err != nil {
 		return err
 	}
-	if !tg.enqueue(chat, m.Text) {
-		return fmt.Errorf("telegram item %d: outbox full", it.ID)
+	for _, part := range splitText(m.Text, maxTelegramText) {
+		if !tg.enqueue(chat, part) {
+			return fmt.Errorf("telegram item %d: outbox full", it.ID)
+		}
 	}
 	return nil
+}
+
+// maxTelegramText is the longest text sendMessage takes, in characters.
+const maxTelegramText = 4096
+
+// splitText cuts text into parts of at most max characters, at a line
+// break or space where there is one in the second half of a part.
+func splitText(text string, max int) []string {
+	var parts []string
+	r := []rune(text)
+	for len(r) > max {
+		cut := max
+		for i := max; i > max/2; i-- {
+			if r[i] == '\n' || r[i] == ' ' {
+				cut = i
+				break
+			}
+		}
+		parts = append(parts, string(r[:cut]))
+		r = r[cut:]
+		for len(r) > 0 && (r[0] == '\n' || r[0] == ' ') {
+			r = r[1:]
+		}
+	}
+	if len(r) > 0 {
+		parts = append(parts, string(r))
+	}
+	return parts
 }
 
 // telegramChat reads the chat id an item was made for.

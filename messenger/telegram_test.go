@@ -278,3 +278,25 @@ func TestTelegramSendLimitsAndFloodControl(t *testing.T) {
 		}
 	})
 }
+
+func TestSplitText(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		max  int
+		want []string
+	}{
+		{"short", "привет", 10, []string{"привет"}},
+		{"empty", "", 10, nil},
+		{"at a space", "один два три", 9, []string{"один два", "три"}},
+		{"at the last break", "строка\nещё строка", 12, []string{"строка\nещё", "строка"}},
+		{"no space", "абвгдеёжзи", 4, []string{"абвг", "деёж", "зи"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(splitText(tt.text, tt.max), tt.want); diff != "" {
+				t.Errorf("parts (-got +want):\n%s", diff)
+			}
+		})
+	}
+}

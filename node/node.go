@@ -33,6 +33,7 @@ import (
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/messenger"
 	"github.com/morozhq/moroz/sip"
+	"github.com/morozhq/moroz/softphone"
 	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/voice"
 	"github.com/morozhq/moroz/voicemail"
@@ -52,6 +53,9 @@ type Node struct {
 	dialer    *sip.Dialer         // rings helpers' desk phones
 	flow      *voice.Flow         // the call flow, set before sip starts
 	voicemail *voicemail.Recorder // messages and their audio
+
+	phone       *softphone.Phone // the helpers' browser phones
+	phoneSignal *consoleSignal   // the phone's way to the console
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -94,6 +98,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	n.msg, err = messenger.New(messenger.Options{Store: st, Work: n.work,
 		Logger: log.With("component", "messenger"), DataDir: cfg.Data})
 	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startPhone(); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -156,10 +164,12 @@ func (n *Node) listenHTTP() error {
 		Desk:            n.work,
 		Mounts:          n.withVoiceMounts(n.msg.Routes()),
 		CrossOrigin:     n.msg.CrossOrigin(),
+		Softphone:       n.phone,
 	})
 	if err != nil {
 		return err
 	}
+	n.phoneSignal.set(srv)
 	ln, err := net.Listen("tcp", n.cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http.addr %s: %w", n.cfg.HTTP.Addr, err)
@@ -262,6 +272,9 @@ func (n *Node) Close() error {
 	}
 	if n.msg != nil {
 		errs = append(errs, n.msg.Close())
+	}
+	if n.phone != nil {
+		errs = append(errs, n.phone.Close()) // the browsers' legs, before their calls
 	}
 	errs = append(errs, n.closeVoice()) // calls still write to work
 	if n.work != nil {

@@ -1,0 +1,116 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/morozhq/moroz/config"
+	"github.com/morozhq/moroz/console"
+	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/softphone"
+	"github.com/morozhq/moroz/store"
+	"github.com/morozhq/moroz/voice"
+	"github.com/morozhq/moroz/work"
+)
+
+// consoleSignal carries the phone's messages through the console, which
+// is built after the phone (the console needs the phone for its requests).
+type consoleSignal struct {
+	mu  sync.Mutex
+	srv *console.Server // guarded by mu; nil until the console is built
+}
+
+func (c *consoleSignal) set(srv *console.Server) {
+	c.mu.Lock()
+	c.srv = srv
+	c.mu.Unlock()
+}
+
+func (c *consoleSignal) get() *console.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.srv
+}
+
+func (c *consoleSignal) SendSoftphone(helperID int64, msg any) int {
+	if srv := c.get(); srv != nil {
+		return srv.SendSoftphone(helperID, msg)
+	}
+	return 0
+}
+
+func (c *consoleSignal) Connected(helperID int64) bool {
+	srv := c.get()
+	return srv != nil && srv.Connected(helperID)
+}
+
+// startPhone builds the helpers' browser phone from cfg.Softphone; the
+// caller on hold hears the calls queue's hold tune.
+func (n *Node) startPhone() error {
+	prompts := voice.NewPrompts(n.DataPath("prompts"))
+	hold := func() media.Source {
+		c, err := prompts.Clip(work.QueueCalls, n.cfg.SIP.Lang, voice.PromptHold)
+		if err != nil {
+			n.log.Warn("hold music missing; the caller hears silence", "err", err)
+			return media.Silence()
+		}
+		return c.Loop()
+	}
+	n.phoneSignal = &consoleSignal{}
+	p, err := softphone.New(softphone.Options{Config: phoneConfig(n.cfg), Signal: n.phoneSignal,
+		HoldMusic: hold, Logger: n.log.With("component", "softphone")})
+	if err != nil {
+		return err
+	}
+	n.phone = p
+	return nil
+}
+
+// phoneConfig maps the configuration's softphone keys onto the phone's.
+// A console on a loopback address serves browsers of this host, so the
+// phone offers loopback candidates too.
+func phoneConfig(cfg config.Config) softphone.Config {
+	s := cfg.Softphone
+	out := softphone.Config{PublicIPs: s.PublicIPs, Grace: s.Grace}
+	if len(s.STUN) > 0 {
+		out.ICEServers = append(out.ICEServers, softphone.ICEServer{URLs: s.STUN})
+	}
+	if len(s.TURN) > 0 {
+		out.ICEServers = append(out.ICEServers, softphone.ICEServer{URLs: s.TURN,
+			Username: s.TURNUsername, Credential: s.TURNPassword})
+	}
+	if low, high, err := config.ParsePortRange(s.Ports); err == nil {
+		out.PortMin, out.PortMax = uint16(low), uint16(high)
+	}
+	out.Loopback = loopbackHost(cfg.HTTP.Addr)
+	return out
+}
+
+// loopbackHost reports whether addr (host:port) listens on loopback only.
+func loopbackHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// helperPhone is the flow's Phone: a helper's desk phone (their stored
+// extension) when they have one, else their browser while a console is
+// open.
+func (n *Node) helperPhone() func(ctx context.Context, helperID int64) (string, error) {
+	return n.phone.PhoneOf(func(ctx context.Context, helperID int64) (string, error) {
+		h, err := n.store.Helper(ctx, helperID)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil
+		}
+		return h.Extension, err
+	})
+}

@@ -104,6 +104,9 @@ func New(opt Options) (*Server, error) {
 	if opt.Hub.Logger == nil {
 		opt.Hub.Logger = opt.Logger.With("component", "hub")
 	}
+	if opt.Hub.ReadLimit == 0 {
+		opt.Hub.ReadLimit = maxRequest
+	}
 	s := &Server{opt: opt, log: opt.Logger, limits: newLoginLimits(), hub: hub.New(opt.Hub),
 		track: newTracker(), audit: &auditLog{log: opt.Logger, now: opt.Now}}
 	s.upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 16384, CheckOrigin: s.checkOrigin}

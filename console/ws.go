@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/console/hub"
@@ -51,7 +52,8 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		c.SendFirst(encode(envelope{Type: msgSnapshot, Snapshot: snap}))
 	}
 	s.log.Debug("websocket open", "helper", p.Login, "peer", clientAddr(r))
-	err = c.Serve(ctx, func(b []byte) error { return s.onRequest(ctx, c, p, b) })
+	lim := rate.NewLimiter(requestRate, requestBurst)
+	err = c.Serve(ctx, func(b []byte) error { return s.onRequest(ctx, c, p, lim, b) })
 	s.log.Debug("websocket closed", "helper", p.Login, "err", err)
 }
 

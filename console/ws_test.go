@@ -332,3 +332,18 @@ func TestEventsReachOnlyWhoMaySeeThem(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestFloodClosesTheSocket(t *testing.T) {
+	f := newDeskFixture(t)
+	f.user("elf", store.RoleHelper)
+	c := f.ws("elf", nil)
+	c.readType(msgSnapshot)
+	for i := range requestBurst * 5 { // far past the burst, however slowly the server reads
+		if err := c.conn.WriteJSON(map[string]any{"v": 1, "type": "end_wrapup", "id": i}); err != nil {
+			break // closed already
+		}
+	}
+	if code := c.closeCode(); code != hub.CodeBadProtocol {
+		t.Errorf("close code %d, want %d", code, hub.CodeBadProtocol)
+	}
+}

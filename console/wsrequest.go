@@ -8,9 +8,21 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/console/hub"
 	"github.com/morozhq/moroz/store"
+)
+
+// Limits on what a client sends: the size of one request, of a reply's
+// text, and how many requests a second (with a burst) before the socket is
+// closed.
+const (
+	maxRequest   = 256 << 10
+	maxText      = 200 << 10
+	requestRate  = 20
+	requestBurst = 40
 )
 
 // op is one request type: the least role it needs and what it does.
@@ -57,7 +69,11 @@ func bad(format string, args ...any) error {
 // onRequest runs one client message. It re-reads the account first: a
 // disabled account or a changed role ends the socket. A bad request gets
 // a failed result; only a malformed frame ends the socket.
-func (s *Server) onRequest(ctx context.Context, c *hub.Client, p Principal, b []byte) error {
+func (s *Server) onRequest(ctx context.Context, c *hub.Client, p Principal, lim *rate.Limiter, b []byte) error {
+	if !lim.Allow() {
+		s.log.Warn("websocket: too many requests; closed", "helper", p.Login)
+		return errors.New("too many requests")
+	}
 	if err := s.recheck(ctx, c, p); err != nil {
 		return nil // recheck has closed the socket
 	}
@@ -171,8 +187,8 @@ func (s *Server) opSend(ctx context.Context, p Principal, r request) (any, error
 	if strings.TrimSpace(r.Text) == "" {
 		return nil, bad("text is empty")
 	}
-	if len(r.Text) > maxBody/2 {
-		return nil, bad("text longer than %d bytes", maxBody/2)
+	if len(r.Text) > maxText {
+		return nil, bad("text longer than %d bytes", maxText)
 	}
 	if _, err := s.held(ctx, p, r.ItemID); err != nil {
 		return nil, err

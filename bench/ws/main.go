@@ -42,15 +42,19 @@ func main() {
 		return
 	}
 	fmt.Printf("%d clients, %d events/s for %s\n\n", *clients, *rate, *duration)
-	fmt.Printf("| hub | p50 | p99 | max | deliveries/s | dropped clients | server CPU | server cores | client cores |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| hub | p50 | p99 | max | events | deliveries/s | dropped clients | server CPU | server cores | CPU per 1,000 deliveries | client cores |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, kind := range strings.Split(*hubs, ",") {
 		r, err := measure(kind, *clients, *rate, *duration, *gather, *profile)
 		if err != nil {
 			log.Fatalf("%s: %v", kind, err)
 		}
-		fmt.Printf("| %s | %s | %s | %s | %.0f | %d | %.1f s | %.2f | %.2f |\n", kind, ms(r.p50), ms(r.p99), ms(r.max),
-			float64(r.events)/duration.Seconds(), r.dropped, r.cpu.Seconds(), r.cpu.Seconds()/duration.Seconds(),
-			r.clientCPU.Seconds()/duration.Seconds())
+		perK := "—"
+		if r.events > 0 {
+			perK = ms(r.cpu * 1000 / time.Duration(r.events))
+		}
+		fmt.Printf("| %s | %s | %s | %s | %d | %.0f | %d | %.1f s | %.2f | %s | %.2f |\n", kind, ms(r.p50), ms(r.p99),
+			ms(r.max), r.published, float64(r.events)/duration.Seconds(), r.dropped, r.cpu.Seconds(),
+			r.cpu.Seconds()/duration.Seconds(), perK, r.clientCPU.Seconds()/duration.Seconds())
 	}
 }
 
@@ -60,6 +64,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float
 type result struct {
 	p50, p99, max time.Duration
 	events        int64 // events received by all clients
+	published     int   // events the server published
 	dropped       int
 	cpu           time.Duration
 	clientCPU     time.Duration // the clients' (this process's) CPU
@@ -101,12 +106,16 @@ func measure(kind string, clients, rate int, duration, gather time.Duration, pro
 		return result{}, err
 	}
 	fmt.Fprintln(in, "go")
-	lines.Scan() // the child's report: it has published everything
+	var published int
+	if lines.Scan() { // the child has published everything
+		fmt.Sscanf(lines.Text(), "published %d", &published)
+	}
 	fleet.wait()
 	if err := cmd.Wait(); err != nil {
 		return result{}, fmt.Errorf("child: %w", err)
 	}
 	r := fleet.result()
+	r.published = published
 	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	r.clientCPU = selfCPU() - before
 	return r, nil

@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
@@ -22,7 +21,8 @@ const (
 )
 
 // autoRepliedField is the contact field holding the time of the last
-// auto-reply to the contact, RFC 3339.
+// auto-reply to one of the contact's replies, RFC 3339. (A new letter's
+// auto-reply is recorded in its item.)
 //
 // TODO(#7): a contact field stands in for a per-sender table, which the
 // store lacks; a contact edited in the console at the same moment can lose
@@ -233,17 +233,11 @@ func (s *Server) newItem(ctx context.Context, f *filing, parent store.Item) (rec
 		_, _, err := s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
 		return res, wrapMsgErr(f, stored, err)
 	}
-	// The sender's auto-reply mark shares a group commit with the letter;
-	// the auto-reply follows the letter, so the thread reads in order.
-	var wg sync.WaitGroup
-	if f.reply != nil {
-		wg.Go(func() { s.markReplied(ctx, f.contact, stored.ID) })
-	}
+	// The auto-reply follows the letter, so the thread reads in order.
 	_, _, err = s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
 	if err == nil {
 		res.autoReply = s.sendReply(ctx, f, stored)
 	}
-	wg.Wait()
 	return res, wrapMsgErr(f, stored, err)
 }
 

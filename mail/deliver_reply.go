@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -17,11 +18,16 @@ func (s *Server) decideReply(ctx context.Context, f *filing) {
 	if !ar.Enabled || s.opts.Outbox == nil {
 		return
 	}
+	last, err := s.lastAutoReply(ctx, f.contact, s.opts.Now().Add(-ar.Window))
+	if err != nil {
+		s.log.Warn("no auto-reply: sender's history unreadable", "message_id", f.id, "err", err)
+		return
+	}
 	ok, reason := ShouldAutoReply(AutoReplyInput{
 		Letter:      f.l,
 		ReturnPath:  f.env.from,
 		OwnDomains:  s.cfg.Domains,
-		LastReplied: lastAutoReply(f.contact),
+		LastReplied: last,
 		Window:      ar.Window,
 		Now:         s.opts.Now(),
 	})
@@ -38,12 +44,41 @@ func (s *Server) decideReply(ctx context.Context, f *filing) {
 	f.closes = slices.Contains(ar.Closes, f.env.queue)
 }
 
-func lastAutoReply(c store.Contact) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, c.Fields[autoRepliedField])
-	if err != nil {
-		return time.Time{}
+// maxHistory bounds how many of a sender's items the window check reads;
+// a sender with more is treated as answered just now.
+const maxHistory = 1000
+
+// lastAutoReply returns when the contact last got an auto-reply, looking
+// no further back than since. A new letter's auto-reply is recorded in its
+// item's Data, which costs no write of its own; an auto-reply to a reply
+// is recorded on the contact (markReplied).
+func (s *Server) lastAutoReply(ctx context.Context, c store.Contact, since time.Time) (time.Time, error) {
+	last, _ := time.Parse(time.RFC3339Nano, c.Fields[autoRepliedField])
+	if c.ID == 0 {
+		return last, nil
 	}
-	return t
+	its, err := s.opts.Store.ListItems(ctx, store.ItemFilter{
+		ContactID: c.ID, Channel: acd.Email, Limit: maxHistory})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(its) == maxHistory {
+		return s.opts.Now(), nil
+	}
+	for _, it := range its {
+		if it.CreatedAt.After(last) && !it.CreatedAt.Before(since) && autoReplied(it) {
+			last = it.CreatedAt
+		}
+	}
+	return last, nil
+}
+
+// autoReplied reports whether an item's letter got an auto-reply.
+func autoReplied(it store.Item) bool {
+	var d struct {
+		AutoReply string `json:"auto_reply"`
+	}
+	return json.Unmarshal(it.Data, &d) == nil && d.AutoReply != ""
 }
 
 func (s *Server) composeAutoReply(ctx context.Context, f *filing) (Outgoing, error) {
@@ -76,8 +111,7 @@ func (s *Server) composeAutoReply(ctx context.Context, f *filing) (Outgoing, err
 
 // sendReply records the composed auto-reply as an outbound message of the
 // item (so an answer to it threads back) and queues it. It returns the
-// auto-reply's Message-ID, or "" when none went out. The caller marks the
-// sender (markReplied).
+// auto-reply's Message-ID, or "" when none went out.
 func (s *Server) sendReply(ctx context.Context, f *filing, it store.Item) string {
 	if f.reply == nil {
 		return ""
@@ -100,8 +134,9 @@ func (s *Server) sendReply(ctx context.Context, f *filing, it store.Item) string
 	return out.MessageID
 }
 
-// markReplied records the auto-reply time on the contact, for the window.
-// A failure is logged: at worst the sender gets a second auto-reply.
+// markReplied records the time of an auto-reply to a reply on the contact,
+// for the window; a new letter's auto-reply is in its item's Data. A
+// failure is logged: at worst the sender gets a second auto-reply.
 func (s *Server) markReplied(ctx context.Context, c store.Contact, itemID int64) {
 	if c.ID == 0 {
 		return

@@ -46,6 +46,7 @@ type Store interface {
 	AddMessage(ctx context.Context, m store.Message) (store.Message, bool, error)
 	AppendEvent(ctx context.Context, e store.Event) (store.Event, error)
 	ItemByMessageExternalID(ctx context.Context, externalID string) (store.Item, error)
+	ListItems(ctx context.Context, f store.ItemFilter) ([]store.Item, error)
 }
 
 // ServerOptions are a Server's collaborators.

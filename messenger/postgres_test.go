@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/messenger/botapi"
 	"github.com/morozhq/moroz/messenger/telegramtest"
 	"github.com/morozhq/moroz/store/pgtest"
 )
@@ -29,7 +30,7 @@ func TestOnPostgres(t *testing.T) {
 	if s1 != http.StatusCreated || s2 != http.StatusOK || len(e.items(t, acd.Form)) != 1 {
 		t.Errorf("form posts: %d then %d, %d items; want 201, 200 and one item", s1, s2, len(e.items(t, acd.Form)))
 	}
-	for _, u := range []Update{tgUpdate(1, 1, "оператор"), tgUpdate(2, 2, "ау"), tgUpdate(2, 2, "ау")} {
+	for _, u := range []botapi.Update{tgUpdate(1, 1, "оператор"), tgUpdate(2, 2, "ау"), tgUpdate(2, 2, "ау")} {
 		if got := e.deliver(t, tgSecret, u); got != http.StatusOK {
 			t.Fatalf("update %d: status %d", u.UpdateID, got)
 		}

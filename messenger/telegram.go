@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/messenger/botapi"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -33,7 +34,7 @@ const (
 // telegram is the bot: webhook or poller in, rate-limited outbox out.
 type telegram struct {
 	m       *Messenger
-	api     *botAPI
+	api     *botapi.Client
 	secret  []byte
 	outbox  []chan outMessage // by chat, modulo outboxShards
 	overall *rate.Limiter
@@ -57,7 +58,7 @@ func (m *Messenger) startTelegram(client *http.Client) error {
 	}
 	tc := m.cfg.Telegram
 	tg := &telegram{m: m, secret: []byte(tc.WebhookSecret), outbox: newOutbox(),
-		api:     &botAPI{base: strings.TrimRight(tc.API, "/"), token: tc.Token, client: client},
+		api:     botapi.New(tc.API, tc.Token, client),
 		overall: rate.NewLimiter(rate.Limit(tc.RatePerSecond), tc.RatePerSecond),
 		perChat: map[int64]*rate.Limiter{}}
 	m.tg = tg
@@ -79,7 +80,7 @@ func (tg *telegram) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "wrong or missing secret token")
 		return
 	}
-	var u Update
+	var u botapi.Update
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxUpdateBody))
 	if err := dec.Decode(&u); err != nil {
 		writeError(w, http.StatusBadRequest, "update: "+err.Error())
@@ -99,7 +100,7 @@ func (tg *telegram) pollLoop(ctx context.Context) {
 	var offset int64
 	backoff := time.Second
 	for ctx.Err() == nil {
-		us, err := tg.api.getUpdates(ctx, offset, tg.m.cfg.Telegram.PollTimeout)
+		us, err := tg.api.GetUpdates(ctx, offset, tg.m.cfg.Telegram.PollTimeout)
 		if err == nil {
 			offset, err = tg.handleBatch(ctx, us, offset)
 		}
@@ -120,7 +121,7 @@ func (tg *telegram) pollLoop(ctx context.Context) {
 
 // handleBatch handles updates in order and returns the offset past the
 // last one handled.
-func (tg *telegram) handleBatch(ctx context.Context, us []Update, offset int64) (int64, error) {
+func (tg *telegram) handleBatch(ctx context.Context, us []botapi.Update, offset int64) (int64, error) {
 	for _, u := range us {
 		if err := tg.handle(ctx, u); err != nil {
 			return offset, err
@@ -132,7 +133,7 @@ func (tg *telegram) handleBatch(ctx context.Context, us []Update, offset int64) 
 
 // handle takes one update: its attachments are fetched, then the message
 // goes to its chat's item or to the bot, whose answers are queued.
-func (tg *telegram) handle(ctx context.Context, u Update) error {
+func (tg *telegram) handle(ctx context.Context, u botapi.Update) error {
 	msg := u.Message
 	if msg == nil || msg.Chat.ID == 0 || (msg.From != nil && msg.From.IsBot) {
 		return nil // edits, channel posts, service updates: nothing to answer
@@ -165,14 +166,14 @@ func (tg *telegram) handle(ctx context.Context, u Update) error {
 	return nil
 }
 
-func chatName(msg *Message) string {
+func chatName(msg *botapi.Message) string {
 	if u := msg.From; u != nil {
 		return strings.TrimSpace(u.FirstName + " " + u.LastName)
 	}
 	return strings.TrimSpace(msg.Chat.FirstName + " " + msg.Chat.LastName)
 }
 
-func userLang(u *User) string {
+func userLang(u *botapi.User) string {
 	if u == nil {
 		return ""
 	}
@@ -195,7 +196,7 @@ type Attachment struct {
 
 // attachments fetches the message's photo (its largest size) and voice
 // note into the data folder and describes them as message headers.
-func (tg *telegram) attachments(ctx context.Context, msg *Message) (json.RawMessage, error) {
+func (tg *telegram) attachments(ctx context.Context, msg *botapi.Message) (json.RawMessage, error) {
 	var as []Attachment
 	if n := len(msg.Photo); n > 0 {
 		p := msg.Photo[n-1] // sizes come smallest first
@@ -238,7 +239,7 @@ func (tg *telegram) fetch(ctx context.Context, chat int64, fileID, uniqueID, kin
 		return Attachment{}, fmt.Errorf("attachment %s: %w", rel, err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename there is nothing left to remove
-	_, err = tg.api.download(ctx, fileID, tg.m.cfg.Telegram.MaxAttachment, tmp)
+	_, err = tg.api.Download(ctx, fileID, tg.m.cfg.Telegram.MaxAttachment, tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -356,12 +357,12 @@ func (tg *telegram) sendOne(ctx context.Context, om outMessage) {
 		if tg.overall.Wait(ctx) != nil || tg.chatLimiter(om.chat).Wait(ctx) != nil {
 			return
 		}
-		err := tg.api.sendMessage(ctx, om.chat, om.text)
+		err := tg.api.SendMessage(ctx, om.chat, om.text)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
 		wait := time.Duration(attempt) * time.Second
-		var ae *APIError
+		var ae *botapi.APIError
 		if errors.As(err, &ae) {
 			if ae.RetryAfter > 0 {
 				wait = ae.RetryAfter

@@ -23,6 +23,7 @@ import (
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/logging"
+	"github.com/morozhq/moroz/messenger/botapi"
 	"github.com/morozhq/moroz/messenger/telegramtest"
 	"github.com/morozhq/moroz/store"
 )
@@ -46,12 +47,12 @@ func tgEnv(t *testing.T, poll bool) (*env, *telegramtest.Server) {
 	return e, fake
 }
 
-func tgUpdate(updateID, msgID int64, text string) Update {
-	return Update{UpdateID: updateID, Message: &Message{MessageID: msgID, Date: 1798000000, Text: text,
-		From: &User{ID: olyaChat, FirstName: "Оля", LanguageCode: "ru"}, Chat: Chat{ID: olyaChat, Type: "private"}}}
+func tgUpdate(updateID, msgID int64, text string) botapi.Update {
+	return botapi.Update{UpdateID: updateID, Message: &botapi.Message{MessageID: msgID, Date: 1798000000, Text: text,
+		From: &botapi.User{ID: olyaChat, FirstName: "Оля", LanguageCode: "ru"}, Chat: botapi.Chat{ID: olyaChat, Type: "private"}}}
 }
 
-func (e *env) deliver(t *testing.T, secret string, u Update) int {
+func (e *env) deliver(t *testing.T, secret string, u botapi.Update) int {
 	t.Helper()
 	status, err := telegramtest.Deliver(context.Background(), e.srv.Client(), e.srv.URL+"/telegram/webhook", secret, u)
 	if err != nil {
@@ -119,10 +120,10 @@ func TestTelegramChatHandedToHelperAndAnswered(t *testing.T) {
 
 	photo := tgUpdate(102, 3, "")
 	photo.Message.Caption = "моя ёлка"
-	photo.Message.Photo = []PhotoSize{{FileID: "photo-small", FileUniqueID: "ps", Width: 90}, {FileID: "photo-big", FileUniqueID: "pb", Width: 800}}
+	photo.Message.Photo = []botapi.PhotoSize{{FileID: "photo-small", FileUniqueID: "ps", Width: 90}, {FileID: "photo-big", FileUniqueID: "pb", Width: 800}}
 	voiceUpd := tgUpdate(103, 4, "")
-	voiceUpd.Message.Voice = &Voice{FileID: "voice-1", FileUniqueID: "v1", Duration: 3, MimeType: "audio/ogg"}
-	for _, u := range []Update{photo, voiceUpd, photo} {
+	voiceUpd.Message.Voice = &botapi.Voice{FileID: "voice-1", FileUniqueID: "v1", Duration: 3, MimeType: "audio/ogg"}
+	for _, u := range []botapi.Update{photo, voiceUpd, photo} {
 		if got := e.deliver(t, tgSecret, u); got != http.StatusOK {
 			t.Fatalf("update %d: status %d", u.UpdateID, got)
 		}
@@ -201,7 +202,7 @@ func TestTelegramUpdateKeptWhenFileCannotBeFetched(t *testing.T) {
 	e, _ := tgEnv(t, false)
 	e.deliver(t, tgSecret, tgUpdate(1, 1, "оператор")) // greeting and handoff: an item
 	u := tgUpdate(2, 2, "")
-	u.Message.Photo = []PhotoSize{{FileID: "gone", FileUniqueID: "g"}}
+	u.Message.Photo = []botapi.PhotoSize{{FileID: "gone", FileUniqueID: "g"}}
 	if got := e.deliver(t, tgSecret, u); got != http.StatusInternalServerError {
 		t.Errorf("status %d, want 500 so that Telegram sends it again", got)
 	}
@@ -247,7 +248,7 @@ func TestTelegramSendLimitsAndFloodControl(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		m := &Messenger{log: logging.Discard(), cfg: Config{}.WithDefaults(), ctx: ctx, cancel: cancel}
 		tg := &telegram{m: m, outbox: newOutbox(),
-			api:     &botAPI{base: "http://api.invalid", token: botToken, client: &http.Client{Transport: handlerTransport{fake}}},
+			api:     botapi.New("http://api.invalid", botToken, &http.Client{Transport: handlerTransport{fake}}),
 			overall: rate.NewLimiter(30, 30), perChat: map[int64]*rate.Limiter{}}
 		for _, q := range tg.outbox {
 			m.goOwned(func(ctx context.Context) { tg.sendLoop(ctx, q) })

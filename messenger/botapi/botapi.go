@@ -1,4 +1,7 @@
-package messenger
+// Package botapi is a small client of the Telegram Bot API
+// (https://core.telegram.org/bots/api): the types and methods Moroz uses,
+// with their JSON names. It knows nothing of items or queues.
+package botapi
 
 import (
 	"bytes"
@@ -12,9 +15,6 @@ import (
 	"strings"
 	"time"
 )
-
-// The Telegram Bot API (https://core.telegram.org/bots/api): the types and
-// methods Moroz uses, with their JSON names.
 
 // Update is an incoming update; Moroz reads messages only.
 type Update struct {
@@ -101,15 +101,21 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("telegram %s: %d %s", e.Method, e.Code, e.Message)
 }
 
-// botAPI calls the Bot API of one bot.
-type botAPI struct {
+// Client calls the Bot API of one bot. It is safe for concurrent use.
+type Client struct {
 	base   string // API base URL, no trailing slash
 	token  string
 	client *http.Client
 }
 
+// New returns a client for the bot with token at the API base URL (such
+// as https://api.telegram.org), calling it with hc.
+func New(base, token string, hc *http.Client) *Client {
+	return &Client{base: strings.TrimRight(base, "/"), token: token, client: hc}
+}
+
 // call posts params as JSON to method and decodes the result into out.
-func (b *botAPI) call(ctx context.Context, method string, params, out any) error {
+func (b *Client) call(ctx context.Context, method string, params, out any) error {
 	body, err := json.Marshal(params)
 	if err != nil {
 		return fmt.Errorf("telegram %s: %w", method, err)
@@ -144,20 +150,23 @@ func (b *botAPI) call(ctx context.Context, method string, params, out any) error
 	return nil
 }
 
-// getUpdates long-polls for updates from offset on.
-func (b *botAPI) getUpdates(ctx context.Context, offset int64, timeout time.Duration) ([]Update, error) {
+// GetUpdates long-polls for updates from offset on; offset confirms every
+// update below it.
+func (b *Client) GetUpdates(ctx context.Context, offset int64, timeout time.Duration) ([]Update, error) {
 	var us []Update
 	err := b.call(ctx, "getUpdates", map[string]any{"offset": offset, "timeout": int(timeout.Seconds()),
 		"allowed_updates": []string{"message"}}, &us)
 	return us, err
 }
 
-func (b *botAPI) sendMessage(ctx context.Context, chat int64, text string) error {
+// SendMessage sends a text message to a chat.
+func (b *Client) SendMessage(ctx context.Context, chat int64, text string) error {
 	return b.call(ctx, "sendMessage", map[string]any{"chat_id": chat, "text": text}, nil)
 }
 
-// download fetches a file by id into w, at most limit bytes.
-func (b *botAPI) download(ctx context.Context, fileID string, limit int64, w io.Writer) (File, error) {
+// Download fetches a file by id (getFile, then /file/bot<token>/<path>)
+// into w; a file longer than limit bytes is ErrTooLarge.
+func (b *Client) Download(ctx context.Context, fileID string, limit int64, w io.Writer) (File, error) {
 	var f File
 	if err := b.call(ctx, "getFile", map[string]any{"file_id": fileID}, &f); err != nil {
 		return f, err
@@ -183,12 +192,13 @@ func (b *botAPI) download(ctx context.Context, fileID string, limit int64, w io.
 		return f, fmt.Errorf("telegram file %s: %w", fileID, err)
 	}
 	if n > limit {
-		return f, fmt.Errorf("telegram file %s: %w", fileID, errTooLarge)
+		return f, fmt.Errorf("telegram file %s: %w", fileID, ErrTooLarge)
 	}
 	return f, nil
 }
 
-var errTooLarge = errors.New("larger than the attachment limit")
+var // ErrTooLarge is a file longer than the limit given to Download.
+ErrTooLarge = errors.New("larger than the attachment limit")
 
 // redact keeps the bot's token out of errors that quote the URL.
 func redact(err error, token string) error {

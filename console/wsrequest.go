@@ -21,8 +21,8 @@ import (
 const (
 	maxRequest   = 256 << 10
 	maxText      = 200 << 10
-	requestRate  = 20
-	requestBurst = 40
+	requestRate  = 50
+	requestBurst = 100
 )
 
 // op is one request type: the least role it needs and what it does.

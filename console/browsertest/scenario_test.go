@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -102,6 +104,36 @@ func TestHelperWorksALetterWhileTheWallboardWatches(t *testing.T) {
 	elf.run("belarusian", choose(`#lang`, "be"))
 	elf.until("belarusian", `document.querySelector('#logout').textContent === 'Выйсці'`)
 	elf.shot("11-desk-be")
+
+	s.disable(t, "snegurochka")
+	elf.until("disabled helper is logged out", `!!document.querySelector('#login-submit') &&
+		document.querySelector('.login-error').textContent !== ''`)
+	elf.shot("12-disabled")
+}
+
+// disable turns an account off through the admin API, as an admin would.
+func (s *site) disable(t *testing.T, login string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.store.UserByLogin(ctx, login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := console.CreateToken(ctx, s.store, store.RoleAdmin, "test-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PATCH", s.url+"/api/v1/users/"+itoa(u.ID), strings.NewReader(`{"disabled":true}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("disable %s: status %d", login, res.StatusCode)
+	}
 }
 
 // checkHelperRefused tries supervisor actions from the helper's page: the

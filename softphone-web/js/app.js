@@ -31,6 +31,7 @@ class MorozApp extends HTMLElement {
     this.socket = new Socket((m) => this.onMessage(m), (s) => {
       state.conn = s;
       state.changed('conn');
+      if (s === 'revoked') this.restart();
       if (s === 'open') phone.open();
     });
     phone.attach(this.socket);
@@ -40,12 +41,22 @@ class MorozApp extends HTMLElement {
   }
 
   onMessage(m) {
-    if (m.type === 'revoked') {
-      this.renderLogin(t('login.revoked'));
-      return;
-    }
+    if (m.type === 'revoked') return; // the socket closes with 4003 next
     if (m.type === 'softphone') return phone.onMessage(m.data);
     state.apply(m);
+  }
+
+  // restart starts over after the account changed: with the new role if
+  // the session still holds, at the login otherwise.
+  async restart() {
+    this.socket.close();
+    state.reset();
+    try {
+      state.me = await api('GET', '/me');
+      await this.start();
+    } catch {
+      this.renderLogin(t('login.revoked'));
+    }
   }
 
   renderLogin(message) {

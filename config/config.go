@@ -52,6 +52,8 @@ type Config struct {
 	SIP SIP `yaml:"sip"`
 	// Softphone is the helpers' browser phone (WebRTC).
 	Softphone Softphone `yaml:"softphone"`
+	// ARI is Asterisk mode; off unless ari.url is set.
+	ARI ARI `yaml:"ari"`
 	// SMTP is letter intake.
 	SMTP SMTP `yaml:"smtp"`
 	// Mail is how letters are accepted and answered.
@@ -163,6 +165,7 @@ func Default() Config {
 		SMTP: SMTP{Addr: DefaultSMTPAddr},
 
 		Softphone: Softphone{Grace: DefaultSoftphoneGrace},
+		ARI:       defaultARI(),
 		Mail:      Mail{Domains: []string{DefaultMailDomain}},
 		Drain:     DefaultDrainPeriod,
 	}
@@ -232,6 +235,7 @@ func (c *Config) Validate() error {
 		bad("sip.voicemail_max", "%v is shorter than 5s", c.SIP.VoicemailMax)
 	}
 	c.Softphone.validate(bad)
+	c.ARI.validate(bad)
 	if len(c.Mail.Domains) == 0 {
 		bad("mail.domains", "must name at least one domain")
 	}

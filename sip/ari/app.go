@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,6 +185,10 @@ func (a *App) started(ctx context.Context, ev Event, ch *channel, known bool) {
 	case known: // external media
 	case len(ev.Args) > 0 && ev.Args[0] == HelperArg:
 		a.log.Warn("helper phone answered after its ring was given up; hanging up", "call_id", ev.Channel.ID)
+		a.hangupStray(ev.Channel.ID)
+	case strings.HasPrefix(ev.Channel.ID, idPrefix):
+		// Moroz made it and has given it up already (media of a failed
+		// answer), or it is left from an earlier run: never a caller.
 		a.hangupStray(ev.Channel.ID)
 	default:
 		a.startCall(ctx, *ev.Channel)

@@ -1,0 +1,61 @@
+package config
+
+import (
+	"net/netip"
+	"net/url"
+	"time"
+)
+
+// Defaults of the ari section.
+const (
+	DefaultARIApp          = "moroz"
+	DefaultARIExternalHost = "127.0.0.1"
+	DefaultARIRingTimeout  = 30 * time.Second
+)
+
+// ARI configures Asterisk mode (package sip/ari): Moroz as the Stasis
+// application of an Asterisk that owns the trunks and phones.
+type ARI struct {
+	// URL is ARI's base, such as http://127.0.0.1:8088/ari; empty turns
+	// Asterisk mode off. Env MOROZ_ARI_URL.
+	URL string `yaml:"url"`
+	// User and Password are a user of Asterisk's ari.conf.
+	// Env MOROZ_ARI_USER, MOROZ_ARI_PASSWORD.
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	// App is the Stasis application's name, as extensions.conf names it
+	// in Stasis(…). Default moroz. Env MOROZ_ARI_APP.
+	App string `yaml:"app"`
+	// ExternalHost is this host's IP address as Asterisk reaches it:
+	// external media channels send their RTP there, to ports of
+	// sip.rtp_ports. Default 127.0.0.1. Env MOROZ_ARI_EXTERNAL_HOST.
+	ExternalHost string `yaml:"external_host"`
+	// RingTimeout is how long a helper's phone on Asterisk rings. Default
+	// 30s, whole seconds, at least 5s. Env MOROZ_ARI_RING_TIMEOUT.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+}
+
+func defaultARI() ARI {
+	return ARI{App: DefaultARIApp, ExternalHost: DefaultARIExternalHost, RingTimeout: DefaultARIRingTimeout}
+}
+
+// Enabled reports whether Asterisk mode is on.
+func (a ARI) Enabled() bool { return a.URL != "" }
+
+func (a ARI) validate(bad func(string, string, ...any)) {
+	if !a.Enabled() {
+		return
+	}
+	if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("ari.url", "%q is not an http(s) URL such as http://127.0.0.1:8088/ari", a.URL)
+	}
+	if a.App == "" {
+		bad("ari.app", "must not be empty when ari.url is set")
+	}
+	if ip, err := netip.ParseAddr(a.ExternalHost); err != nil || ip.IsUnspecified() {
+		bad("ari.external_host", "%q is not an IP address Asterisk can send to", a.ExternalHost)
+	}
+	if a.RingTimeout < 5*time.Second || a.RingTimeout%time.Second != 0 {
+		bad("ari.ring_timeout", "%v is not a whole number of seconds of at least 5s", a.RingTimeout)
+	}
+}

@@ -106,15 +106,17 @@ func TestDeskPhoneAnswersAndIsBridged(t *testing.T) {
 	phone, phoneDir := deskPhone(t)
 	helper := h.addHelper(t, "elf", phone, acd.StatusAvailable)
 	sink := newSink(t)
-	spoken := sink.speak(h, callerHz, 7*time.Second)
+	stop := sink.speak(h, callerHz)
 	h.sipp(t, "answer.xml", "+79031234567", sink)
 	id := h.awaitEnd(t)
-	spoken()
+	stop()
 
 	rec, err := h.st.Call(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("call %s: enqueued after %v, connected after %v, ended after %v", id, rec.EnqueuedAt.Sub(rec.ArrivedAt),
+		rec.ConnectedAt.Sub(rec.ArrivedAt), rec.EndedAt.Sub(rec.ArrivedAt))
 	if rec.Outcome != acd.OutcomeAnswered || rec.HelperID != helper || rec.ConnectedAt.IsZero() || rec.Reason != "" {
 		t.Errorf("call record: got outcome %q helper %d connected %v reason %q, want answered by %d",
 			rec.Outcome, rec.HelperID, rec.ConnectedAt, rec.Reason, helper)
@@ -132,7 +134,15 @@ func TestDeskPhoneAnswersAndIsBridged(t *testing.T) {
 		t.Errorf("caller's audio: got %d windows of 200 ms dominated by %d Hz, want at least 10 (2 s of the phone's tone)", got, toneHz)
 	}
 	phoneHeard := phoneDump(t, phoneDir)
+	h.statsMu.Lock()
+	t.Logf("caller's leg: %+v", h.legStats)
+	h.statsMu.Unlock()
 	if got := toneWindows(phoneHeard, callerHz); got < 10 {
+		for i := 0; i+media.SampleRate <= len(phoneHeard); i += media.SampleRate {
+			sec := phoneHeard[i : i+media.SampleRate]
+			t.Logf("phone heard second %d: rms %.0f, %d Hz share %.2f, %d Hz share %.2f", i/media.SampleRate, rms(sec),
+				callerHz, goertzel(sec, callerHz), toneHz, goertzel(sec, toneHz))
+		}
 		t.Errorf("phone's audio: got %d windows of 200 ms dominated by %d Hz, want at least 10 (2 s of the caller)", got, callerHz)
 	}
 	if got := toneWindows(phoneHeard, toneHz); got > 0 {

@@ -68,6 +68,9 @@ type Flow struct {
 	opt     Options
 	log     *slog.Logger
 	numbers keyedMutex // one caller's callbacks are made one at a time
+
+	mu     sync.Mutex
+	queues map[string]bool // guarded by mu: the router's queues, as last seen
 }
 
 // New checks opt and returns a Flow.
@@ -95,6 +98,21 @@ func New(opt Options) (*Flow, error) {
 		f.opt.Phone = f.extension
 	}
 	return f, nil
+}
+
+// queueKnown reports whether the router has the queue; the list is read
+// again only when a name is missing from it.
+func (f *Flow) queueKnown(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.queues[name] {
+		return true
+	}
+	f.queues = map[string]bool{}
+	for _, q := range f.opt.Work.Router().Queues() {
+		f.queues[q.Name] = true
+	}
+	return f.queues[name]
 }
 
 // extension is the default Phone: the helper's stored extension, which

@@ -26,16 +26,26 @@ type stack struct {
 	work   *work.Service
 	flow   *voice.Flow
 	dialer *voicetest.Dialer
+	*closures
+}
 
+// closures learns from the work service which items' closes are stored.
+type closures struct {
 	mu     sync.Mutex
-	closed map[int64]acd.Outcome // guarded by mu: items whose close is stored
+	closed map[int64]acd.Outcome // guarded by mu
 	wake   chan struct{}
+}
+
+// watchClosures follows w's events until the test ends.
+func watchClosures(t *testing.T, w *work.Service) *closures {
+	c := &closures{closed: map[int64]acd.Outcome{}, wake: make(chan struct{}, 1)}
+	t.Cleanup(w.Listen(c.observe))
+	return c
 }
 
 func newStack(t *testing.T, queues []acd.QueueConfig) *stack {
 	t.Helper()
-	s := &stack{dir: t.TempDir(), dialer: &voicetest.Dialer{Phones: map[string]error{}},
-		closed: map[int64]acd.Outcome{}, wake: make(chan struct{}, 1)}
+	s := &stack{dir: t.TempDir(), dialer: &voicetest.Dialer{Phones: map[string]error{}}}
 	ctx := context.Background()
 	log := testLogger()
 	st, err := store.Open(ctx, store.Config{DataDir: s.dir})
@@ -51,8 +61,7 @@ func newStack(t *testing.T, queues []acd.QueueConfig) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.work.Close() })
-	stop := s.work.Listen(s.observe)
-	t.Cleanup(stop)
+	s.closures = watchClosures(t, s.work)
 	writeShortPrompts(t, filepath.Join(s.dir, "prompts"))
 	vm, err := voicemail.New(voicemail.Options{Store: st, Work: s.work, Dir: s.dir, Min: time.Second, Logger: log})
 	if err != nil {
@@ -66,7 +75,7 @@ func newStack(t *testing.T, queues []acd.QueueConfig) *stack {
 	return s
 }
 
-func (s *stack) observe(e acd.Event) {
+func (s *closures) observe(e acd.Event) {
 	if e.Type != acd.EventClosed {
 		return
 	}
@@ -81,7 +90,7 @@ func (s *stack) observe(e acd.Event) {
 
 // awaitClosed waits until the close of item id is stored and returns its
 // outcome.
-func (s *stack) awaitClosed(t *testing.T, id int64) acd.Outcome {
+func (s *closures) awaitClosed(t *testing.T, id int64) acd.Outcome {
 	t.Helper()
 	limit := time.After(30 * time.Second)
 	for {

@@ -35,8 +35,12 @@ type harness struct {
 	work   *work.Service
 	srv    *sip.Server
 	dialer *sip.Dialer
-	ended  chan string         // Call-IDs of calls whose flow returned
-	media  chan netip.AddrPort // RTP addresses of new calls' legs
+	*closures
+	ended chan string         // Call-IDs of calls whose flow returned
+	media chan netip.AddrPort // RTP addresses of new calls' legs
+
+	statsMu  sync.Mutex
+	legStats []media.LegStats // guarded by statsMu: of each ended call's leg
 }
 
 func testLogger() *slog.Logger {
@@ -62,6 +66,7 @@ func newHarness(t *testing.T, tune func(*voice.Options)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.work.Close() })
+	h.closures = watchClosures(t, h.work)
 	writeShortPrompts(t, filepath.Join(h.dir, "prompts"))
 	vm, err := voicemail.New(voicemail.Options{Store: st, Work: h.work, Dir: h.dir, Min: time.Second, Logger: log})
 	if err != nil {
@@ -70,7 +75,12 @@ func newHarness(t *testing.T, tune func(*voice.Options)) *harness {
 	var flow *voice.Flow
 	h.srv, err = sip.New(sip.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", MediaIP: "127.0.0.1",
 		RTPPortMin: 40000, RTPPortMax: 49998, Logger: log}, func(ctx context.Context, c *sip.Call) {
-		defer func() { h.ended <- c.ID() }()
+		defer func() {
+			h.statsMu.Lock()
+			h.legStats = append(h.legStats, c.Media().Stats())
+			h.statsMu.Unlock()
+			h.ended <- c.ID()
+		}()
 		h.media <- c.Media().LocalAddr()
 		voice.SIPHandler(flow)(ctx, c)
 	})
@@ -259,34 +269,39 @@ func newSink(t *testing.T) *rtpSink {
 }
 
 // speak sends a freq tone as PCMA from the sink's socket to the address
-// the next call's leg reports, every 20 ms, for d; the leg latches onto
-// the sink, so the sink also hears what Moroz sends.
-func (s *rtpSink) speak(h *harness, freq float64, d time.Duration) (wait func()) {
-	done := make(chan struct{})
+// the next call's leg reports, every 20 ms, until the returned stop is
+// called; the leg latches onto the sink, so the sink also hears what
+// Moroz sends.
+func (s *rtpSink) speak(h *harness, freq float64) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		var to netip.AddrPort
 		select {
 		case to = <-h.media:
-		case <-time.After(30 * time.Second):
+		case <-quit:
 			return
 		}
-		tone := sine(freq, d)
+		tone := sine(freq, time.Second) // 50 whole periods: it loops without a click
 		tick := time.NewTicker(media.FrameDuration)
 		defer tick.Stop()
-		ssrc := uint32(0x5eed)
-		for i := 0; (i+1)*media.FrameSamples <= len(tone); i++ {
-			<-tick.C
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			off := (i * media.FrameSamples) % len(tone)
 			p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: media.PCMA.PayloadType,
-				SequenceNumber: uint16(i), Timestamp: uint32(i * media.FrameSamples), SSRC: ssrc},
-				Payload: media.PCMA.Encode(nil, tone[i*media.FrameSamples:(i+1)*media.FrameSamples])}
+				SequenceNumber: uint16(i), Timestamp: uint32(i * media.FrameSamples), SSRC: 0x5eed},
+				Payload: media.PCMA.Encode(nil, tone[off:off+media.FrameSamples])}
 			b, _ := p.Marshal()
 			if _, err := s.conn.WriteToUDPAddrPort(b, to); err != nil {
 				return
 			}
 		}
 	}()
-	return func() { <-done }
+	return func() { close(quit); <-done }
 }
 
 func (s *rtpSink) port() string { return itoa(s.conn.LocalAddr().(*net.UDPAddr).Port) }

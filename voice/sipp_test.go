@@ -72,12 +72,8 @@ func TestHangupWhileQueuedLeavesOneCallback(t *testing.T) {
 		t.Errorf("%s events on the callback: got %d, want 1", voice.EventMissedAgain, again)
 	}
 	for _, c := range calls {
-		it, err := h.st.Item(ctx, c.ItemID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if it.State != acd.StateClosed || it.Outcome != acd.OutcomeAbandoned {
-			t.Errorf("call item %d: got %s %q, want closed abandoned", it.ID, it.State, it.Outcome)
+		if got := h.awaitClosed(t, c.ItemID); got != acd.OutcomeAbandoned {
+			t.Errorf("call item %d: got outcome %q, want abandoned", c.ItemID, got)
 		}
 	}
 	// The caller heard the greeting and hold: audio arrived at the SDP address.

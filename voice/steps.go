@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
@@ -111,8 +112,7 @@ func (cl *call) answer() error {
 		}
 		return err
 	}
-	cl.rec.AnsweredAt = cl.f.opt.Now()
-	cl.put()
+	cl.rec.AnsweredAt = cl.f.opt.Now() // written with the next step's record
 	return nil
 }
 
@@ -120,25 +120,23 @@ func (cl *call) answer() error {
 // queue counts as open: enqueueing then fails and the caller may leave a
 // message.
 func (cl *call) open() bool {
-	r := cl.f.opt.Work.Router()
-	for _, q := range r.Queues() {
-		if q.Name == cl.queue {
-			return r.Open(cl.queue)
-		}
+	if !cl.f.queueKnown(cl.queue) {
+		cl.log.Error("calls routed to a queue that is not configured")
+		return true
 	}
-	cl.log.Error("calls routed to a queue that is not configured")
-	return true
+	return cl.f.opt.Work.Router().Open(cl.queue)
 }
 
 // nobodyThere reports whether no helper of the queue is logged in: the
-// caller is then not kept on hold for no one.
+// caller is then not kept on hold for no one. It looks at the helpers,
+// not at the queue's snapshot, which walks every waiting item.
 func (cl *call) nobodyThere() bool {
-	for _, q := range cl.f.opt.Work.Router().Queues() {
-		if q.Name == cl.queue {
-			return q.LoggedIn == 0
+	for _, h := range cl.f.opt.Work.Router().Helpers() {
+		if h.Status != acd.StatusOffline && slices.Contains(h.Queues, cl.queue) {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // play plays one prompt to its end; it reports false when the caller left

@@ -1,0 +1,244 @@
+// Command flowbench measures Moroz's call flow under SIPp load. It starts
+// an in-process node (the embedded SQLite store in a temporary folder,
+// SIP on loopback), logs one helper in as away so that calls queue, and
+// runs SIPp's caller (caller.xml) against it. Every call goes through the
+// whole flow: answer, greeting, enqueue (a durable voice item), hold music
+// with announcements, the caller's hang-up (Abandon), the missed-call
+// record and a callback item of its own.
+//
+//	go run ./bench/voice/flowbench -rate 500 -calls 10000 -hold 1s
+//	go run ./bench/voice/flowbench -rate 200 -calls 2000 -limit 2000 -hold 30s
+//
+// It prints the call rate, failed calls, the callbacks stored (one per
+// call), the RTP send jitter its receiver saw (from RTP timestamps, so
+// slots the sender skipped between prompts do not count) and the memory
+// per concurrent call at the plateau. Needs sipp (Debian's sip-tester).
+package main
+
+import (
+	"context"
+	_ "embed"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/config"
+	"github.com/morozhq/moroz/node"
+	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/store"
+	"github.com/morozhq/moroz/work"
+)
+
+//go:embed caller.xml
+var scenario []byte
+
+func main() {
+	rate := flag.Int("rate", 200, "calls per second SIPp offers")
+	calls := flag.Int("calls", 2000, "calls in total")
+	limit := flag.Int("limit", 3000, "concurrent calls at most")
+	hold := flag.Duration("hold", time.Second, "how long each caller stays")
+	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.Parse()
+	if err := run(*rate, *calls, *limit, *hold, *cpuprof); err != nil {
+		fmt.Fprintln(os.Stderr, "flowbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rate, calls, limit int, hold time.Duration, cpuprof string) error {
+	dir, err := os.MkdirTemp("", "flowbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := shortGreeting(dir); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := startNode(ctx, dir)
+	if err != nil {
+		return err
+	}
+	rx, err := newReceiver()
+	if err != nil {
+		return err
+	}
+	defer rx.close()
+	stopProf, err := startProfile(cpuprof)
+	if err != nil {
+		return err
+	}
+
+	idle := rssKB()
+	peak := make(chan int, 1)
+	go samplePeak(ctx, peak)
+	start := time.Now()
+	out, err := sipp(ctx, dir, n.Addr("sip"), rx.addr(), rate, calls, limit, hold)
+	elapsed := time.Since(start)
+	stopProf()
+	if err != nil {
+		return fmt.Errorf("sipp: %w\n%s", err, tail(out, 2000))
+	}
+	cancel()
+	stored, err := countCallbacks(n.Store(), calls)
+	if err != nil {
+		return err
+	}
+	report(out, elapsed, calls, stored, rx.stats(), idle, <-peak, rate, hold)
+	return nil
+}
+
+// shortGreeting replaces the spoken greeting with 200 ms, so that a call
+// reaches the queue within the time a bench caller stays.
+func shortGreeting(dir string) error {
+	p := filepath.Join(dir, "prompts", "ru", "greeting.wav")
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return err
+	}
+	return media.WriteWAV(p, make([]int16, media.SampleRate/5))
+}
+
+func startNode(ctx context.Context, dir string) (*node.Node, error) {
+	cfg := config.Default()
+	cfg.Data, cfg.HTTP.Addr, cfg.SIP.Addr, cfg.SMTP.Addr = dir, "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.SIP.RTPPorts = "20000-60000"
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	n, err := node.New(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	go n.Run(ctx)
+	u, err := n.Store().CreateUser(ctx, store.User{Login: "elf", Name: "Elf", Role: store.RoleHelper})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Work().UpdateHelper(ctx, store.Helper{UserID: u.ID, Queues: []string{work.QueueCalls}}); err != nil {
+		return nil, err
+	}
+	return n, n.Work().SetStatus(ctx, u.ID, acd.StatusAway, "bench")
+}
+
+func sipp(ctx context.Context, dir, addr, rtp string, rate, calls, limit int, hold time.Duration) (string, error) {
+	scen := filepath.Join(dir, "caller.xml")
+	if err := os.WriteFile(scen, scenario, 0o640); err != nil {
+		return "", err
+	}
+	host, port, _ := strings.Cut(rtp, ":")
+	stat := filepath.Join(dir, "stat.csv")
+	cmd := exec.CommandContext(ctx, "sipp", "-sf", scen, "-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls),
+		"-l", strconv.Itoa(limit), "-d", strconv.Itoa(int(hold/time.Millisecond)), "-i", "127.0.0.1",
+		"-set", "rtp_ip", host, "-set", "rtp_port", port, "-timeout", "600s", "-nostdin",
+		"-trace_stat", "-stf", stat, "-fd", "1", "-max_socket", "60000", addr)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if b, rerr := os.ReadFile(stat); rerr == nil {
+		out = append(out, "\nSTAT\n"...)
+		out = append(out, b...)
+	}
+	return string(out), err
+}
+
+// countCallbacks waits (up to a minute) until every call's callback item
+// is stored and returns how many are.
+func countCallbacks(st store.Store, want int) (int, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n, err := countItems(st, acd.Callback)
+		if err != nil || n >= want || time.Now().After(deadline) {
+			return n, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func countItems(st store.Store, ch acd.Channel) (int, error) {
+	total := 0
+	for after := int64(0); ; {
+		items, err := st.ListItems(context.Background(), store.ItemFilter{Channel: ch, AfterID: after, Limit: 1000})
+		if err != nil {
+			return total, err
+		}
+		total += len(items)
+		if len(items) < 1000 {
+			return total, nil
+		}
+		after = items[len(items)-1].ID
+	}
+}
+
+func samplePeak(ctx context.Context, out chan<- int) {
+	peak := 0
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			out <- peak
+			return
+		case <-t.C:
+			peak = max(peak, rssKB())
+		}
+	}
+}
+
+// rssKB is the process's resident set size in kB (Linux).
+func rssKB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func report(out string, elapsed time.Duration, calls, stored int, j jitterStats, idle, peak, rate int, hold time.Duration) {
+	ok, failed := sippTotals(out)
+	concurrent := min(float64(rate)*hold.Seconds(), float64(calls))
+	fmt.Printf("offered %d calls/s, %d calls of %v: %d successful, %d failed in %.1f s = %.0f calls/s\n",
+		rate, calls, hold, ok, failed, elapsed.Seconds(), float64(ok)/elapsed.Seconds())
+	fmt.Printf("callbacks stored: %d of %d calls\n", stored, calls)
+	fmt.Printf("rtp: %d packets in %d streams; send jitter p50 %v p99 %v max %v\n",
+		j.packets, j.streams, j.p50, j.p99, j.max)
+	fmt.Printf("memory: rss idle %d MB, peak %d MB, ~%.0f kB per concurrent call (%.0f concurrent); %d goroutines now\n",
+		idle/1024, peak/1024, float64(peak-idle)/concurrent, concurrent, runtime.NumGoroutine())
+}
+
+// sippTotals reads the cumulative counters from the statistics appended
+// to SIPp's output.
+func sippTotals(out string) (ok, failed int) {
+	_, stat, found := strings.Cut(out, "\nSTAT\n")
+	if !found {
+		return 0, 0
+	}
+	rows := strings.Split(strings.TrimSpace(stat), "\n")
+	if len(rows) < 2 {
+		return 0, 0
+	}
+	head, last := strings.Split(rows[0], ";"), strings.Split(rows[len(rows)-1], ";")
+	col := func(name string) int {
+		for i, h := range head {
+			if h == name && i < len(last) {
+				n, _ := strconv.Atoi(last[i])
+				return n
+			}
+		}
+		return 0
+	}
+	return col("SuccessfulCall(C)"), col("FailedCall(C)")
+}
+
+func tail(s string, n int) string { return s[max(0, len(s)-n):] }

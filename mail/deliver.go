@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"strings"
 	"time"
@@ -167,13 +166,13 @@ func (s *Server) thread(ctx context.Context, l *Letter) (open, parent store.Item
 }
 
 // lockSender serialises letters from one address, so two letters arriving
-// together get one auto-reply between them.
+// together get one auto-reply between them. Letters without an address
+// need no lock: they get no contact and no auto-reply.
 func (s *Server) lockSender(addr string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(addr))
-	mu := &s.senders[h.Sum32()%uint32(len(s.senders))]
-	mu.Lock()
-	return mu.Unlock
+	if addr == "" {
+		return func() {}
+	}
+	return s.senders.lock(addr)
 }
 
 func (s *Server) contact(ctx context.Context, a Address) (store.Contact, error) {

@@ -73,7 +73,7 @@ type Server struct {
 	spool   *spool
 	parser  *Parser
 	replies *replyTemplates
-	senders [64]sync.Mutex // serialise auto-reply decisions per sender address, by hash
+	senders keyLock // one auto-reply decision at a time per sender address
 	smtp    *smtp.Server
 
 	// base bounds every store call; Close cancels it. go-smtp sessions

@@ -33,6 +33,7 @@ import (
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/messenger"
 	"github.com/morozhq/moroz/sip"
+	"github.com/morozhq/moroz/sip/ari"
 	"github.com/morozhq/moroz/softphone"
 	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/voice"
@@ -53,6 +54,7 @@ type Node struct {
 	dialer    *sip.Dialer         // rings helpers' desk phones
 	flow      *voice.Flow         // the call flow, set before sip starts
 	voicemail *voicemail.Recorder // messages and their audio
+	ari       *ari.App            // Asterisk mode; nil when ari.url is empty
 
 	phone       *softphone.Phone // the helpers' browser phones
 	phoneSignal *consoleSignal   // the phone's way to the console
@@ -106,6 +108,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return nil, err
 	}
 	if err := n.startVoice(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startARI(); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -257,6 +263,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return n.runARI(gctx) })
 	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil // asked to stop

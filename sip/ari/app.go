@@ -71,9 +71,26 @@ type App struct {
 	log *slog.Logger
 	wg  sync.WaitGroup // call goroutines
 
-	mu    sync.Mutex
-	chans map[string]*channel // guarded by mu: channel id → channel; nil value: external media
-	conns int                 // guarded by mu: events connections made
+	mu       sync.Mutex
+	chans    map[string]*channel // guarded by mu: channel id → channel; nil value: external media
+	conns    int                 // guarded by mu: events connections made
+	calls    int                 // guarded by mu: callers whose flow runs
+	draining bool                // guarded by mu: new callers are turned away
+}
+
+// Drain turns new callers away (hung up with reason congestion, so
+// Asterisk's dialplan can send them elsewhere); live calls go on.
+func (a *App) Drain() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.draining = true
+}
+
+// ActiveCalls is how many callers' flows are running.
+func (a *App) ActiveCalls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls
 }
 
 // New checks opt and returns an App; Run starts it.
@@ -185,11 +202,11 @@ func (a *App) started(ctx context.Context, ev Event, ch *channel, known bool) {
 	case known: // external media
 	case len(ev.Args) > 0 && ev.Args[0] == HelperArg:
 		a.log.Warn("helper phone answered after its ring was given up; hanging up", "call_id", ev.Channel.ID)
-		a.hangupStray(ev.Channel.ID)
+		a.hangupStray(ev.Channel.ID, ReasonNormal)
 	case strings.HasPrefix(ev.Channel.ID, idPrefix):
 		// Moroz made it and has given it up already (media of a failed
 		// answer), or it is left from an earlier run: never a caller.
-		a.hangupStray(ev.Channel.ID)
+		a.hangupStray(ev.Channel.ID, ReasonNormal)
 	default:
 		a.startCall(ctx, *ev.Channel)
 	}
@@ -198,6 +215,17 @@ func (a *App) started(ctx context.Context, ev Event, ch *channel, known bool) {
 // startCall runs the handler for a caller's channel in a goroutine the
 // app awaits; the call's context ends when the channel does.
 func (a *App) startCall(ctx context.Context, info Channel) {
+	a.mu.Lock()
+	draining := a.draining
+	if !draining {
+		a.calls++
+	}
+	a.mu.Unlock()
+	if draining {
+		a.log.Info("draining: caller turned away", "call_id", info.ID)
+		a.hangupStray(info.ID, ReasonCongestion)
+		return
+	}
 	ch := a.newChannel(info)
 	a.remember(ch.id, ch)
 	ch.log.Info("call entered stasis", "caller", info.Caller.Number, "exten", info.Dialplan.Exten)
@@ -208,6 +236,9 @@ func (a *App) startCall(ctx context.Context, info Channel) {
 		a.opt.Handler(cctx, Call{ch})
 		ch.hangup(ReasonNormal)
 		a.afterDrop(ch)
+		a.mu.Lock()
+		a.calls--
+		a.mu.Unlock()
 		if a.opt.CallEnded != nil {
 			a.opt.CallEnded(ch.id)
 		}
@@ -254,10 +285,10 @@ func (a *App) requestFailed(what string, err error) error {
 }
 
 // hangupStray hangs up a channel Moroz does not follow.
-func (a *App) hangupStray(id string) {
+func (a *App) hangupStray(id, reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	if err := a.c.Hangup(ctx, id, ReasonNormal); err != nil && !IsNotFound(err) {
+	if err := a.c.Hangup(ctx, id, reason); err != nil && !IsNotFound(err) {
 		a.log.Warn("stray channel not hung up", "call_id", id, "err", err)
 	}
 }

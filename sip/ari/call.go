@@ -66,20 +66,23 @@ func (c Call) Record(ctx context.Context, path string, max time.Duration) (media
 	return leg.Record(ctx, path, max)
 }
 
-// Bridge relays audio between the caller and a helper's leg from the
-// app's Dialer through Moroz's media layer, as in native mode.
+// mediaLeg is a helper leg with RTP media: a phone on Asterisk (the
+// app's Dialer) or a browser (package softphone).
+type mediaLeg interface {
+	Media() *media.Leg
+}
+
+// Bridge relays audio between the caller and a helper's leg through
+// Moroz's media layer, as in native mode: a phone on Asterisk rung by the
+// app's Dialer, or any leg with media (the browser softphone's).
 func (c Call) Bridge(ctx context.Context, helper voice.Leg) error {
-	h, ok := helper.(*helperLeg)
-	if !ok {
-		return fmt.Errorf("bridge %s: helper leg %T is not an ari leg", c.ch.id, helper)
+	h, ok := helper.(mediaLeg)
+	if !ok || h.Media() == nil {
+		return fmt.Errorf("bridge %s: helper leg %T has no media", c.ch.id, helper)
 	}
 	mine, err := c.ch.media()
 	if err != nil {
 		return err
 	}
-	theirs, err := h.ch.media()
-	if err != nil {
-		return err
-	}
-	return mine.Bridge(ctx, theirs)
+	return mine.Bridge(ctx, h.Media())
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/morozhq/moroz/sip/media"
+
 	"github.com/morozhq/moroz/voice"
 )
 
@@ -22,6 +24,12 @@ type helperLeg struct {
 
 func (h *helperLeg) Done() <-chan struct{} { return h.ch.done }
 func (h *helperLeg) Hangup() error         { return h.ch.hangup(ReasonNormal) }
+
+// Media is the leg's RTP endpoint; nil once the phone hung up.
+func (h *helperLeg) Media() *media.Leg {
+	leg, _ := h.ch.media()
+	return leg
+}
 
 // Endpoint turns a helper's extension into an Asterisk endpoint:
 // "PJSIP/helper7" stays as it is, "helper7" or "sip:helper7@host"

@@ -67,7 +67,7 @@ func (a *App) adopt(ctx context.Context, chans []Channel) {
 		switch {
 		case strings.HasPrefix(ch.ID, idPrefix):
 			a.log.Info("hanging up a channel left from before", "call_id", ch.ID)
-			a.hangupStray(ch.ID)
+			a.hangupStray(ch.ID, ReasonNormal)
 		case a.inApp(ch):
 			a.log.Info("adopting a call that entered the app while disconnected", "call_id", ch.ID)
 			a.startCall(ctx, ch)

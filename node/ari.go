@@ -1,0 +1,102 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/morozhq/moroz/config"
+	"github.com/morozhq/moroz/sip/ari"
+	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/voice"
+	"github.com/morozhq/moroz/work"
+)
+
+// startARI builds Asterisk mode from cfg.ARI: the ARI client, external
+// media legs on sip.rtp_ports at ari.external_host, and a call flow whose
+// helpers are rung on Asterisk (or in their browsers). It connects to
+// nothing yet: Run starts the app, which retries until Asterisk answers.
+// An empty ari.url leaves Asterisk mode off.
+func (n *Node) startARI() error {
+	c := n.cfg.ARI
+	if !c.Enabled() {
+		return nil
+	}
+	client, err := ari.NewClient(ari.ClientConfig{URL: c.URL, User: c.User, Password: c.Password, App: c.App})
+	if err != nil {
+		return fmt.Errorf("ari: %w", err)
+	}
+	ip, _ := netip.ParseAddr(c.ExternalHost)                  // validated
+	low, high, _ := config.ParsePortRange(n.cfg.SIP.RTPPorts) // validated
+	ports, err := media.NewPortRange(ip, low, high)
+	if err != nil {
+		return fmt.Errorf("ari: %w", err)
+	}
+	var flow *voice.Flow // set below: the flow needs the app's dialer
+	app, err := ari.New(ari.Options{Client: client, Ports: ports, ExternalHost: ip, Work: n.work, Store: n.store,
+		RingTimeout: int(c.RingTimeout / time.Second), Logger: n.log.With("component", "ari"),
+		Handler: func(ctx context.Context, call voice.Call) { flow.Handle(ctx, call) }})
+	if err != nil {
+		return fmt.Errorf("ari: %w", err)
+	}
+	if flow, err = n.newARIFlow(app); err != nil {
+		return err
+	}
+	n.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moroz_ari_unknown_events_total",
+		Help: "ARI events of types Moroz does not handle, read and dropped."},
+		func() float64 { return float64(client.UnknownEvents()) }))
+	n.ari = app
+	return nil
+}
+
+// newARIFlow is the call flow of Asterisk's callers: the same prompts,
+// voicemail and queues as native calls; desk phones are rung through ARI.
+func (n *Node) newARIFlow(app *ari.App) (*voice.Flow, error) {
+	prompts := voice.NewPrompts(n.DataPath("prompts"))
+	if err := prompts.Validate([]string{work.QueueCalls}, []string{n.cfg.SIP.Lang}); err != nil {
+		return nil, fmt.Errorf("voice prompts: %w", err)
+	}
+	return voice.New(voice.Options{Work: n.work, Store: n.store, Prompts: prompts, Voicemail: n.voicemail,
+		Dialer: n.phone.Dialer(app.Dialer()), Phone: n.helperPhone(), Lang: n.cfg.SIP.Lang,
+		AnnounceEvery: n.cfg.SIP.AnnounceEvery, Logger: n.log.With("component", "voice", "mode", "ari")})
+}
+
+// runARI runs the Stasis app until ctx ends, or, after a Drain, until
+// its calls ended or the drain deadline passed; it returns once the app
+// and its calls have.
+func (n *Node) runARI(ctx context.Context) error {
+	if n.ari == nil {
+		return nil
+	}
+	n.log.Info("asterisk mode", "component", "ari", "url", n.cfg.ARI.URL, "app", n.cfg.ARI.App)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { n.ari.Run(ctx) })
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-n.drained:
+	}
+	n.ari.Drain()
+	deadline := time.NewTimer(n.cfg.Drain)
+	defer deadline.Stop()
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for n.ari.ActiveCalls() > 0 {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-deadline.C:
+			n.log.Warn("drain deadline passed; hanging up asterisk calls", "active_calls", n.ari.ActiveCalls())
+			return nil
+		case <-tick.C:
+		}
+	}
+	return nil
+}

@@ -101,6 +101,7 @@ type Call struct {
 	answer     *sip.Response // guarded by mu: the 2xx, for retransmission
 	sdpVersion uint64        // guarded by mu
 	localCSeq  uint32        // guarded by mu
+	remoteCSeq uint32        // guarded by mu: highest CSeq of the caller's requests
 	direction  string        // guarded by mu: our answer's direction
 	lateOffer  bool          // guarded by mu: the INVITE had no SDP; Moroz offers in the 200
 }
@@ -113,7 +114,7 @@ func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, leg *media.L
 		from:  req.From().Address.String(),
 		to:    req.To().Address.String(),
 		codec: off.codec, dtmfPT: off.dtmfPT,
-		sessID: rand.Uint64N(1 << 62), sdpVersion: 1, localCSeq: 1,
+		sessID: rand.Uint64N(1 << 62), sdpVersion: 1, localCSeq: 1, remoteCSeq: req.CSeq().SeqNo,
 		direction: answerDirection(off.direction),
 		final:     make(chan struct{}), acked: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -518,6 +519,19 @@ func (c *Call) reinvite(off offer) ([]byte, error) {
 	c.leg.SetSending(weSend(c.direction))
 	c.sdpVersion++
 	return c.sdpLocked()
+}
+
+// inOrder records the CSeq of a new in-dialog request from the caller and
+// reports whether it is higher than every earlier one, as RFC 3261
+// §12.2.2 requires (a lower one is answered 500).
+func (c *Call) inOrder(cseq uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cseq <= c.remoteCSeq {
+		return false
+	}
+	c.remoteCSeq = cseq
+	return true
 }
 
 // release runs when the handler returns: the call may not outlive it.

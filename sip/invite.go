@@ -100,6 +100,10 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if !c.inOrder(req.CSeq().SeqNo) {
+		s.respond(tx, req, 500, "Server Internal Error")
+		return
+	}
 	if len(req.Body()) == 0 {
 		// TODO(#5): a re-INVITE without an offer wants our offer in the 200.
 		s.respond(tx, req, 488, "Not Acceptable Here")
@@ -149,6 +153,10 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.dialogs.lookup(req)
 	if c == nil {
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if !c.inOrder(req.CSeq().SeqNo) {
+		s.respond(tx, req, 500, "Server Internal Error")
 		return
 	}
 	s.respond(tx, req, 200, "OK")

@@ -186,7 +186,8 @@ func callID(req *sip.Request) string {
 
 // Start listens on the configured addresses and serves until Close. It
 // returns once every listener is up, or the first listen error (having
-// closed what it opened).
+// closed what it opened). ctx is not kept: serving ends with Close, not
+// with ctx.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -475,3 +475,20 @@ func TestUnparseableTCPStreamCounted(t *testing.T) {
 		t.Errorf("unparseable: got %d, want 1", got)
 	}
 }
+
+func TestInDialogCSeqMustRise(t *testing.T) {
+	srv := testServer(t, func(ctx context.Context, c *Call) { c.Answer(); <-c.Done() })
+	u := newUAC(t, srv, false)
+	if got := u.invite("sendrecv").status(); got != 200 {
+		t.Fatalf("invite: got %d, want 200", got)
+	}
+	u.request("ACK", 1, "")
+	u.request("BYE", 1, "") // the INVITE's own CSeq: not higher
+	if got := u.final().status(); got != 500 {
+		t.Errorf("bye with an old cseq: got %d, want 500", got)
+	}
+	u.request("BYE", 2, "")
+	if got := u.final().status(); got != 200 {
+		t.Errorf("bye with a higher cseq: got %d, want 200", got)
+	}
+}

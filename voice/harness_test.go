@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,7 +171,8 @@ func needPeer(t *testing.T, name, pkg string) string {
 }
 
 // sippDir is a folder for SIPp with pcap/caller.pcap (speech) and
-// pcap/dtmf.pcap (the key 1) linked from sip-tester's captures.
+// pcap/dtmf.pcap (the key 1) linked from sip-tester's captures, and the
+// same under their own names for the built-in uac_pcap scenario.
 func sippDir(t *testing.T) string {
 	t.Helper()
 	src := os.Getenv("MOROZ_SIPP_PCAP_DIR")
@@ -187,7 +189,9 @@ func sippDir(t *testing.T) string {
 	if err := os.Mkdir(filepath.Join(dir, "pcap"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for dst, from := range map[string]string{"caller.pcap": "g711a.pcap", "dtmf.pcap": "dtmf_2833_1.pcap"} {
+	links := map[string]string{"caller.pcap": "g711a.pcap", "dtmf.pcap": "dtmf_2833_1.pcap",
+		"g711a.pcap": "g711a.pcap", "dtmf_2833_1.pcap": "dtmf_2833_1.pcap"} // the last two for -sn uac_pcap
+	for dst, from := range links {
 		if err := os.Symlink(filepath.Join(src, from), filepath.Join(dir, "pcap", dst)); err != nil {
 			t.Fatal(err)
 		}
@@ -195,19 +199,26 @@ func sippDir(t *testing.T) string {
 	return dir
 }
 
-// sipp runs one SIPp call of scenario name against the harness, its audio
-// address set to sink.
+// sipp runs one SIPp call of scenario name (a file in testdata/sipp, or
+// "builtin:NAME" for one of SIPp's own) against the harness, its audio
+// address set to sink (the built-in scenarios use their own).
 func (h *harness) sipp(t *testing.T, name, caller string, sink *rtpSink, extra ...string) {
 	t.Helper()
 	bin := needPeer(t, "sipp", "sip-tester")
 	dir := sippDir(t)
-	scen, err := filepath.Abs(filepath.Join("testdata", "sipp", name))
-	if err != nil {
-		t.Fatal(err)
+	scen := []string{"-sn", strings.TrimPrefix(name, "builtin:")}
+	if !strings.HasPrefix(name, "builtin:") {
+		p, err := filepath.Abs(filepath.Join("testdata", "sipp", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scen = []string{"-sf", p}
 	}
-	args := append([]string{"-sf", scen, "-m", "1", "-i", "127.0.0.1", "-p", freePort(t),
-		"-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", sink.port(), "-set", "caller", caller,
-		"-timeout", "40s", "-timeout_error", "-nostdin"}, extra...)
+	args := append(scen, "-m", "1", "-i", "127.0.0.1", "-p", freePort(t), "-timeout", "40s", "-timeout_error", "-nostdin")
+	if scen[0] == "-sf" {
+		args = append(args, "-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", sink.port(), "-set", "caller", caller)
+	}
+	args = append(args, extra...)
 	args = append(args, h.srv.UDPAddr().String())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

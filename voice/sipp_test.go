@@ -126,3 +126,32 @@ func TestPressOneLeavesVoicemail(t *testing.T) {
 			it.Channel, it.ParentID, it.State, rec.ItemID)
 	}
 }
+
+// SIPp's built-in uac_pcap caller speaks on hold, presses 1 and hangs up
+// a second later, before saying enough for a message: a missed call with
+// the reason voicemail, and a callback for the number.
+func TestBuiltinUACPcapCaller(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addHelper(t, "elf", "", acd.StatusAway)
+	h.sipp(t, "builtin:uac_pcap", "", newSink(t))
+	id := h.awaitEnd(t)
+
+	ctx := context.Background()
+	rec, err := h.st.Call(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Reason != voice.ReasonVoicemail || rec.From != "sipp" || rec.ItemID == 0 {
+		t.Errorf("call record: got reason %q from %q item %d, want %q from sipp, queued", rec.Reason, rec.From, rec.ItemID, voice.ReasonVoicemail)
+	}
+	if got := h.awaitClosed(t, rec.ItemID); got != acd.OutcomeVoicemail {
+		t.Errorf("call item outcome: got %q, want voicemail (the caller chose it)", got)
+	}
+	cbs, err := h.st.ListItems(ctx, store.ItemFilter{Channel: acd.Callback, Open: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cbs) != 1 || cbs[0].Subject != "sipp" {
+		t.Errorf("open callbacks: got %d (%+v), want one for sipp", len(cbs), cbs)
+	}
+}

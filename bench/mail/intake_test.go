@@ -14,6 +14,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +54,7 @@ func intake(b *testing.B, autoReply bool) {
 
 	var next atomic.Int64
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := range conns {
@@ -60,9 +62,11 @@ func intake(b *testing.B, autoReply bool) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime(b) - cpu0
 	b.StopTimer()
 
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "letters/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/letter")
 	want := 0
 	if autoReply {
 		want = b.N
@@ -70,6 +74,15 @@ func intake(b *testing.B, autoReply bool) {
 	if got := out.Pending(); got != want {
 		b.Errorf("auto-replies queued = %d, want %d", got, want)
 	}
+}
+
+// cpuTime is the CPU time this process (server and clients) has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // serve runs srv on a free loopback port until the benchmark ends.

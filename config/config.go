@@ -114,6 +114,13 @@ type SIP struct {
 	// VoicemailMax is the longest message a caller may leave. Default 3m,
 	// at least 5s. Env MOROZ_SIP_VOICEMAIL_MAX.
 	VoicemailMax time.Duration `yaml:"voicemail_max"`
+	// GreetingNumber is the number a supervisor dials to record the
+	// greeting by phone; empty turns the line off. Env
+	// MOROZ_SIP_GREETING_NUMBER.
+	GreetingNumber string `yaml:"greeting_number"`
+	// GreetingPIN is the PIN of the greeting line, at least 4 digits.
+	// Env MOROZ_SIP_GREETING_PIN.
+	GreetingPIN string `yaml:"greeting_pin"`
 }
 
 // Softphone configures the WebRTC side of the helpers' browser phone.
@@ -234,6 +241,9 @@ func (c *Config) Validate() error {
 	if c.SIP.VoicemailMax < 5*time.Second {
 		bad("sip.voicemail_max", "%v is shorter than 5s", c.SIP.VoicemailMax)
 	}
+	if c.SIP.GreetingNumber != "" && !validPIN(c.SIP.GreetingPIN) {
+		bad("sip.greeting_pin", "must be 4 to 16 digits when sip.greeting_number is set")
+	}
 	c.Softphone.validate(bad)
 	c.ARI.validate(bad)
 	if len(c.Mail.Domains) == 0 {
@@ -251,6 +261,18 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func validPIN(pin string) bool {
+	if len(pin) < 4 || len(pin) > 16 {
+		return false
+	}
+	for _, r := range pin {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func checkAddr(bad func(string, string, ...any), key, addr string) {

@@ -82,6 +82,7 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{name: "bad prompt language", file: "sip:\n  lang: fr\n", key: "sip.lang"},
 		{name: "announcements too often", env: []string{"MOROZ_SIP_ANNOUNCE_EVERY=1s"}, key: "sip.announce_every"},
 		{name: "voicemail too short", file: "sip:\n  voicemail_max: 1s\n", key: "sip.voicemail_max"},
+		{name: "greeting line without a pin", file: "sip:\n  greeting_number: \"*99\"\n  greeting_pin: \"12\"\n", key: "sip.greeting_pin"},
 		{name: "no domains", file: "mail:\n  domains: []\n", key: "mail.domains"},
 		{name: "bad origin", file: "http:\n  origins: [desk.example]\n", key: "http.origins"},
 		{name: "bad public ip", env: []string{"MOROZ_SOFTPHONE_PUBLIC_IPS=203.0.113.7,gateway"}, key: "softphone.public_ips"},

@@ -18,6 +18,9 @@
 //   - Prompts ([Prompts]): the WAV files under prompts/ (made by
 //     prompts/generate.sh with espeak-ng and sox) embedded in the binary,
 //     overridable per queue and language from the data folder.
+//   - The greeting line: a supervisor dials Options.GreetingNumber, keys
+//     the PIN, and records the greeting or the after-hours prompt, which
+//     replaces the shipped one at once.
 //   - Ringing a helper's desk phone when the router offers them a call
 //     ([Dialer]): answering is the accept, busy or decline the reject,
 //     ringing out is left to the router's offer timeout (RONA).

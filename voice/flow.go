@@ -57,6 +57,12 @@ type Options struct {
 	// AnnounceEvery is the time between position announcements on hold;
 	// default DefaultAnnounceEvery.
 	AnnounceEvery time.Duration
+	// GreetingNumber is the number a supervisor dials to record the
+	// greeting (1) or the after-hours prompt (2) of Queue in Lang, after
+	// keying GreetingPIN and '#'; "" turns the line off. It needs the
+	// prompts' override folder.
+	GreetingNumber string
+	GreetingPIN    string
 	// Logger receives the flow's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of call records; nil means time.Now.
@@ -86,6 +92,9 @@ func New(opt Options) (*Flow, error) {
 	}
 	if opt.AnnounceEvery <= 0 {
 		opt.AnnounceEvery = DefaultAnnounceEvery
+	}
+	if opt.GreetingNumber != "" && len(opt.GreetingPIN) < 4 {
+		return nil, errors.New("new voice flow: the greeting line needs a PIN of at least 4 digits")
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -131,6 +140,10 @@ func (f *Flow) extension(ctx context.Context, helperID int64) (string, error) {
 // Handle runs one call from arrival to its end and returns when it is
 // over. ctx should end with the call.
 func (f *Flow) Handle(ctx context.Context, c Call) {
+	if f.isGreetingLine(c) {
+		f.recordGreeting(ctx, c)
+		return
+	}
 	cl := f.newCall(ctx, c)
 	defer cl.end()
 

@@ -43,7 +43,7 @@ func watchClosures(t *testing.T, w *work.Service) *closures {
 	return c
 }
 
-func newStack(t *testing.T, queues []acd.QueueConfig) *stack {
+func newStack(t *testing.T, queues []acd.QueueConfig, tune ...func(*voice.Options)) *stack {
 	t.Helper()
 	s := &stack{dir: t.TempDir(), dialer: &voicetest.Dialer{Phones: map[string]error{}}}
 	ctx := context.Background()
@@ -67,8 +67,12 @@ func newStack(t *testing.T, queues []acd.QueueConfig) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.flow, err = voice.New(voice.Options{Work: s.work, Store: st, Prompts: voice.NewPrompts(filepath.Join(s.dir, "prompts")),
-		Voicemail: vm, Dialer: s.dialer, Logger: log})
+	opt := voice.Options{Work: s.work, Store: st, Prompts: voice.NewPrompts(filepath.Join(s.dir, "prompts")),
+		Voicemail: vm, Dialer: s.dialer, Logger: log}
+	for _, f := range tune {
+		f(&opt)
+	}
+	s.flow, err = voice.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func (s *Server) NewDialer() (*Dialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new sip dialer: listen: %w", err)
 	}
-	d := &Dialer{srv: s, log: s.log.With("component", "dialer"), conn: conn,
+	d := &Dialer{srv: s, log: s.log, conn: conn,
 		addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), legs: map[*Outbound]struct{}{}}
 	if err := d.init(); err != nil {
 		conn.Close()

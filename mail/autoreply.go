@@ -131,38 +131,110 @@ type AutoReplyData struct {
 	Subject  string // the letter's subject
 	Queue    string
 	Expected time.Duration // the expected wait for a personal answer, 0 when unknown
-	// ExpectedText says Expected in Russian words ("примерно через 2 часа").
+	// ExpectedText says Expected in words of the letter's language
+	// ("примерно через 2 часа", "in about 2 h").
 	ExpectedText string
+	Lang         string // the language the reply is written in: "ru", "en", ...
 }
 
-// replyTemplates are the parsed auto-reply templates.
+// replyTemplates are the parsed auto-reply templates: the default one
+// and one per configured language.
 type replyTemplates struct {
+	def   replyTemplate
+	langs map[string]replyTemplate
+}
+
+type replyTemplate struct {
 	subject, body *template.Template
 }
 
 func newReplyTemplates(c AutoReplyConfig) (*replyTemplates, error) {
-	subject, err := template.New("subject").Option("missingkey=error").Parse(c.Subject)
+	def, err := parseReplyTemplate("", ReplyText{Subject: c.Subject, Body: c.Body})
 	if err != nil {
-		return nil, fmt.Errorf("subject: %w", err)
+		return nil, err
 	}
-	body, err := template.New("body").Option("missingkey=error").Parse(c.Body)
-	if err != nil {
-		return nil, fmt.Errorf("body: %w", err)
+	t := &replyTemplates{def: def, langs: make(map[string]replyTemplate, len(c.Langs))}
+	for lang, text := range c.Langs {
+		if t.langs[strings.ToLower(lang)], err = parseReplyTemplate(lang, text); err != nil {
+			return nil, err
+		}
 	}
-	return &replyTemplates{subject: subject, body: body}, nil
+	return t, nil
 }
 
-// render returns the auto-reply's subject (one line) and body.
-func (t *replyTemplates) render(d AutoReplyData) (string, string, error) {
+func parseReplyTemplate(lang string, text ReplyText) (replyTemplate, error) {
+	where := "subject"
+	if lang != "" {
+		where = "langs." + lang + ".subject"
+	}
+	subject, err := template.New("subject").Option("missingkey=error").Parse(text.Subject)
+	if err != nil {
+		return replyTemplate{}, fmt.Errorf("%s: %w", where, err)
+	}
+	body, err := template.New("body").Option("missingkey=error").Parse(text.Body)
+	if err != nil {
+		return replyTemplate{}, fmt.Errorf("%s: %w", strings.TrimSuffix(where, "subject")+"body", err)
+	}
+	return replyTemplate{subject: subject, body: body}, nil
+}
+
+// render returns the auto-reply's subject (one line) and body in lang,
+// or in the default language when lang has no template of its own.
+func (t *replyTemplates) render(lang string, d AutoReplyData) (string, string, error) {
+	tmpl, ok := t.langs[lang]
+	if !ok {
+		tmpl = t.def
+	}
 	var s, b bytes.Buffer
-	if err := t.subject.Execute(&s, d); err != nil {
+	if err := tmpl.subject.Execute(&s, d); err != nil {
 		return "", "", fmt.Errorf("render subject: %w", err)
 	}
-	if err := t.body.Execute(&b, d); err != nil {
+	if err := tmpl.body.Execute(&b, d); err != nil {
 		return "", "", fmt.Errorf("render body: %w", err)
 	}
 	subject := strings.Join(strings.Fields(s.String()), " ")
 	return subject, b.String(), nil
+}
+
+// letterLang guesses the language of a letter for its auto-reply: the
+// primary tag of Content-Language when given ("en-GB" is "en"), else "en"
+// for a text in Latin letters without Cyrillic ones, else "ru".
+func letterLang(l *Letter) string {
+	if l.ContentLanguage != "" {
+		tag, _, _ := strings.Cut(l.ContentLanguage, ",")
+		tag, _, _ = strings.Cut(strings.TrimSpace(tag), "-")
+		return tag
+	}
+	latin, cyrillic := 0, 0
+	for _, r := range l.Subject + " " + clip(l.Text, 4096) {
+		switch {
+		case isCyrillic(r):
+			cyrillic++
+		case isLatin(r):
+			latin++
+		}
+	}
+	if cyrillic == 0 && latin > 0 {
+		return "en"
+	}
+	return "ru"
+}
+
+// expectedText says d in words of lang: English for "en", Russian for the
+// rest.
+func expectedText(lang string, d time.Duration) string {
+	if lang != "en" {
+		return ruExpected(d)
+	}
+	switch {
+	case d <= 0:
+		return "soon"
+	case d < time.Hour:
+		return fmt.Sprintf("in about %d min", int((d+time.Minute-1)/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("in about %d h", int((d+time.Hour-1)/time.Hour))
+	}
+	return fmt.Sprintf("in about %d days", int((d+24*time.Hour-1)/(24*time.Hour)))
 }
 
 // ruExpected says d in Russian, rounded up to minutes, hours or days.

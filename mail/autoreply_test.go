@@ -86,7 +86,7 @@ func TestReplyTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subject, body, err := tmpl.render(AutoReplyData{Name: "Оля", Subject: "Письмо\r\n Bcc: x@y", ExpectedText: "скоро"})
+	subject, body, err := tmpl.render("ru", AutoReplyData{Name: "Оля", Subject: "Письмо\r\n Bcc: x@y", ExpectedText: "скоро"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,5 +98,41 @@ func TestReplyTemplates(t *testing.T) {
 	}
 	if _, err := newReplyTemplates(AutoReplyConfig{Subject: "{{.Nope", Body: ""}); err == nil {
 		t.Error("a broken template: got nil error")
+	}
+}
+
+func TestReplyLanguages(t *testing.T) {
+	tmpl, err := newReplyTemplates(AutoReplyConfig{
+		Subject: "Re: {{.Subject}}", Body: "Здравствуй, {{.Name}}! Ответ {{.ExpectedText}}.",
+		Langs: map[string]ReplyText{"EN": {Subject: "Re: {{.Subject}}", Body: "Hello, {{.Name}}! Answer {{.ExpectedText}}."}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		letter *Letter
+		want   string
+	}{
+		{"content-language", &Letter{ContentLanguage: "en-gb", Text: "Привет"}, "Hello, Ann! Answer in about 2 h."},
+		{"latin text", &Letter{Text: "Dear Father Frost, a sledge please"}, "Hello, Ann! Answer in about 2 h."},
+		{"cyrillic text", &Letter{Text: "Дедушка, санки"}, "Здравствуй, Ann! Ответ примерно через 2 часа."},
+		{"language without template", &Letter{ContentLanguage: "de"}, "Здравствуй, Ann! Ответ примерно через 2 часа."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lang := letterLang(tt.letter)
+			_, body, err := tmpl.render(lang, AutoReplyData{Name: "Ann", ExpectedText: expectedText(lang, 2*time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body != tt.want {
+				t.Errorf("body = %q, want %q", body, tt.want)
+			}
+		})
+	}
+	if _, err := newReplyTemplates(AutoReplyConfig{Subject: "x", Body: "y",
+		Langs: map[string]ReplyText{"en": {Subject: "{{", Body: ""}}}); err == nil || !strings.Contains(err.Error(), "langs.en.subject") {
+		t.Errorf("a broken language template: %v, want an error naming langs.en.subject", err)
 	}
 }

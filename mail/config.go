@@ -82,10 +82,21 @@ type AutoReplyConfig struct {
 	// and DefaultAutoReplyBody.
 	Subject string `yaml:"subject"`
 	Body    string `yaml:"body"`
+	// Langs are the auto-reply in other languages, by language tag ("en",
+	// "be"), chosen by the letter's Content-Language or, without one, its
+	// script (mail.auto_reply.langs.<tag>.subject, .body). Subject and Body
+	// serve every other letter.
+	Langs map[string]ReplyText `yaml:"langs"`
 	// Closes lists queues whose policy is that the auto-reply answers the
 	// letter: it is closed as auto-replied (mail.auto_reply.closes). In
 	// every other queue the letter still waits for a personal answer.
 	Closes []string `yaml:"closes"`
+}
+
+// ReplyText is an auto-reply's subject and body templates in one language.
+type ReplyText struct {
+	Subject string `yaml:"subject"`
+	Body    string `yaml:"body"`
 }
 
 // withDefaults returns c with every zero field that has a default set.

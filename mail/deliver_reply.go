@@ -86,12 +86,13 @@ func (s *Server) composeAutoReply(ctx context.Context, f *filing) (Outgoing, err
 	if name == "" {
 		name = f.sender.Name
 	}
-	d := AutoReplyData{Name: name, Address: f.env.from, Subject: f.l.Subject, Queue: f.env.queue}
+	lang := letterLang(f.l)
+	d := AutoReplyData{Name: name, Address: f.env.from, Subject: f.l.Subject, Queue: f.env.queue, Lang: lang}
 	if s.opts.Expected != nil {
 		d.Expected = s.opts.Expected(ctx, f.env.queue)
 	}
-	d.ExpectedText = ruExpected(d.Expected)
-	subject, body, err := s.replies.render(d)
+	d.ExpectedText = expectedText(lang, d.Expected)
+	subject, body, err := s.replies.render(lang, d)
 	if err != nil {
 		return Outgoing{}, err
 	}

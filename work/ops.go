@@ -2,6 +2,7 @@ package work
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -49,6 +50,58 @@ func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) 
 	}
 	s.route(stored)
 	return stored, true, nil
+}
+
+// Keep stores an item that is not for a helper yet (a chat still talking to
+// the bot): it stays in state new, is not routed and is not restored into
+// the router at start, until Route. Like Submit, a nil error means stored;
+// a repeated channel and external id returns the stored item.
+func (s *Service) Keep(ctx context.Context, it store.Item, first store.Event) (store.Item, bool, error) {
+	if !it.Channel.Valid() {
+		return store.Item{}, false, fmt.Errorf("keep: unknown channel %q", it.Channel)
+	}
+	now := s.now()
+	if it.Queue == "" {
+		it.Queue = s.queueFor(it.Channel)
+	}
+	it.State = acd.StateNew
+	if it.CreatedAt.IsZero() {
+		it.CreatedAt = now
+	}
+	if first.Type == "" {
+		first.Type = "received"
+	}
+	if first.At.IsZero() {
+		first.At = now
+	}
+	return s.st.CreateItem(ctx, it, first)
+}
+
+// Route hands an item kept with Keep to the router (the bot handed the
+// chat over). The item is marked queued durably first, so that a crash
+// after Route still finds it waiting at the next start. Routing an item
+// already queued is not an error.
+func (s *Service) Route(ctx context.Context, itemID int64, reason string) error {
+	it, err := s.st.Item(ctx, itemID)
+	if err != nil {
+		return fmt.Errorf("route item %d: %w", itemID, err)
+	}
+	if it.State != acd.StateNew {
+		return nil
+	}
+	if !s.queues[it.Queue] {
+		q := s.queueFor(it.Channel)
+		it.Queue = q
+	}
+	queued := acd.StateQueued
+	data, _ := json.Marshal(map[string]string{"reason": reason})
+	it, err = s.st.UpdateItem(ctx, itemID, store.ItemUpdate{State: &queued, Queue: &it.Queue,
+		Event: store.Event{At: s.now(), Type: "handoff", Data: data}})
+	if err != nil {
+		return fmt.Errorf("route item %d: %w", itemID, err)
+	}
+	s.route(it)
+	return nil
 }
 
 // queueFor names the queue an item of ch joins when its adapter does not

@@ -122,6 +122,9 @@ func (s *Service) restore(ctx context.Context) error {
 			return fmt.Errorf("work: restore items: %w", err)
 		}
 		for _, it := range items {
+			if it.State == acd.StateNew {
+				continue // kept for the bot until Route
+			}
 			stored = append(stored, s.storedItem(it))
 			s.open[it.ID] = &openItem{channel: it.Channel, answered: it.State == acd.StateActive || it.State == acd.StateWrapUp}
 		}

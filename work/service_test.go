@@ -207,3 +207,45 @@ type senderFunc func(ctx context.Context, it store.Item, m store.Message) error
 func (f senderFunc) Send(ctx context.Context, it store.Item, m store.Message) error {
 	return f(ctx, it, m)
 }
+
+func TestKeptItemWaitsForRoute(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	s, _ := newService(t, st)
+	elf, err := st.CreateUser(ctx, store.User{Login: "elf", Role: store.RoleHelper, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, created, err := s.Keep(ctx, store.Item{Channel: acd.Telegram, ExternalID: "tg:1"}, store.Event{})
+	if err != nil || !created || it.State != acd.StateNew {
+		t.Fatalf("Keep: %+v, created %v, %v", it, created, err)
+	}
+	if _, ok := s.Router().Item(it.ID); ok {
+		t.Fatal("a kept item is in the router")
+	}
+	s.Close()
+	st.Close()
+
+	st = openStore(t, dir)
+	defer st.Close()
+	s, events := newService(t, st)
+	defer s.Close()
+	if _, ok := s.Router().Item(it.ID); ok {
+		t.Fatal("a kept item was restored into the router")
+	}
+	if err := s.SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Route(ctx, it.ID, "asked for a human"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, events, acd.EventOffered, it.ID)
+	if err := s.Route(ctx, it.ID, "again"); err != nil {
+		t.Errorf("routing a routed item: %v", err)
+	}
+	types := historyTypes(t, st, it.ID)
+	if diff := cmp.Diff(types[:3], []string{"received", "handoff", "enqueued"}); diff != "" {
+		t.Errorf("history (-got +want):\n%s", diff)
+	}
+}

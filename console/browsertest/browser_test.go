@@ -96,17 +96,18 @@ func browser(t *testing.T) context.Context {
 
 // page is one browser tab of its own browser context.
 type page struct {
-	t   *testing.T
-	ctx context.Context
-	dir string
-	who string
+	t      *testing.T
+	ctx    context.Context
+	cancel context.CancelFunc // closes the tab
+	dir    string
+	who    string
 }
 
 func newPage(t *testing.T, root context.Context, who string) *page {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	return &page{t: t, ctx: ctx, dir: artifacts(t), who: who}
+	return &page{t: t, ctx: ctx, cancel: cancel, dir: artifacts(t), who: who}
 }
 
 func artifacts(t *testing.T) string {

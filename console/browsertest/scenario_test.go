@@ -210,3 +210,27 @@ func (s *site) checkStored(t *testing.T, itemID, templateID int64) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestClosedTabGetsNoOffers closes a helper's tab: the wallboard shows
+// them away at once (they get no offer), with the reason.
+func TestClosedTabGetsNoOffers(t *testing.T) {
+	root := browser(t)
+	s := newSite(t)
+	s.user(t, "elf", "Эльф", store.RoleHelper)
+	s.user(t, "ded", "Дед Мороз", store.RoleSupervisor)
+	boss := newPage(t, root, "supervisor")
+	boss.login(s.url, "ded")
+	elf := newPage(t, root, "helper")
+	elf.login(s.url, "elf")
+	elf.run("go available", choose(`#status`, "available"))
+	boss.until("helper available", `!!document.querySelector('#helpers [data-helper] .dot.available')`)
+
+	elf.cancel() // the tab closes
+	boss.until("helper away", `!!document.querySelector('#helpers [data-helper] .dot.away') &&
+		document.querySelector('#helpers').textContent.includes('закрыл вкладку')`)
+	boss.shot("13-wallboard-tab-closed")
+	it := s.letter(t, s.contact(t))
+	if info, ok := s.work.Router().Item(it.ID); !ok || len(info.OfferedTo) != 0 {
+		t.Errorf("the letter was offered to %v with the helper's tab closed", info.OfferedTo)
+	}
+}

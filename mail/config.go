@@ -17,6 +17,7 @@ const (
 	DefaultMaxLineLength   = 2000
 	DefaultTimeout         = 5 * time.Minute
 	DefaultStoreTimeout    = 30 * time.Second
+	DefaultDrainTimeout    = 10 * time.Second
 	DefaultAutoReplyWindow = 24 * time.Hour
 	DefaultAutoReplyFrom   = "ded-moroz"
 )
@@ -52,6 +53,11 @@ type Config struct {
 	// StoreTimeout bounds storing one letter (mail.store_timeout). Default
 	// DefaultStoreTimeout.
 	StoreTimeout time.Duration `yaml:"store_timeout"`
+	// DrainTimeout is how long a stopping intake waits for its clients to
+	// finish and say QUIT before it drops them (mail.drain_timeout); a
+	// dropped client got no 250 and sends again. Default
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// TLSCert and TLSKey are PEM files; with both set the intake offers
 	// STARTTLS (mail.tls_cert, mail.tls_key).
 	TLSCert string `yaml:"tls_cert"`
@@ -129,6 +135,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Timeout = orDur(c.Timeout, DefaultTimeout)
 	c.StoreTimeout = orDur(c.StoreTimeout, DefaultStoreTimeout)
+	c.DrainTimeout = orDur(c.DrainTimeout, DefaultDrainTimeout)
 	a := &c.AutoReply
 	a.From = or(a.From, DefaultAutoReplyFrom)
 	a.Window = orDur(a.Window, DefaultAutoReplyWindow)
@@ -157,7 +164,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mail.max_line_length: %d is below RFC 5321's 1000", c.MaxLineLength)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("mail.tls_cert, mail.tls_key: set both or neither")
-	case c.Timeout < 0 || c.StoreTimeout < 0 || c.AutoReply.Window < 0:
+	case c.Timeout < 0 || c.StoreTimeout < 0 || c.DrainTimeout < 0 || c.AutoReply.Window < 0:
 		return errors.New("mail: timeouts and windows must not be negative")
 	}
 	for box, q := range c.Mailboxes {

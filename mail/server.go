@@ -81,6 +81,9 @@ type Server struct {
 	base   context.Context
 	cancel context.CancelFunc
 	once   sync.Once
+
+	mu    sync.Mutex
+	conns map[*smtp.Conn]struct{} // guarded by mu: connections with a session
 }
 
 // NewServer checks cfg and prepares the data folder.
@@ -105,7 +108,7 @@ func NewServer(cfg Config, opts ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("mail.auto_reply: %w", err)
 	}
 	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, spool: sp,
-		parser: NewParser(cfg.Parse), replies: replies}
+		parser: NewParser(cfg.Parse), replies: replies, conns: make(map[*smtp.Conn]struct{})}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	if s.smtp, err = s.newSMTP(); err != nil {
 		return nil, err
@@ -150,9 +153,9 @@ func (s *Server) Listen() (net.Listener, error) {
 }
 
 // Serve accepts letters on ln until ctx is done or Close is called, then
-// stops taking new connections, lets the letters in flight finish (until
-// Close) and returns nil. It returns early with the listener's error. It
-// closes ln.
+// stops taking new connections, gives the clients connected
+// Config.DrainTimeout to finish and quit, drops the rest and returns nil.
+// It returns early with the listener's error. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("smtp intake listening", "addr", ln.Addr().String(),
 		"domains", strings.Join(s.cfg.Domains, ","), "starttls", s.smtp.TLSConfig != nil)
@@ -168,9 +171,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case <-s.base.Done(): // Close
 	}
-	stop := context.AfterFunc(s.base, func() { s.smtp.Close() })
-	defer stop()
-	_ = s.smtp.Shutdown(s.base)
+	drain, cancel := context.WithTimeout(s.base, s.cfg.DrainTimeout)
+	defer cancel()
+	if err := s.smtp.Shutdown(drain); err != nil {
+		s.log.Info("smtp intake: clients dropped after the drain timeout")
+		s.dropConns() // go-smtp's Close does nothing after Shutdown
+	}
 	_ = ln.Close() // in case Serve had not yet registered it when Shutdown ran
 	<-errc
 	return nil
@@ -182,9 +188,23 @@ func (s *Server) Close() error {
 	s.once.Do(func() {
 		s.cancel()
 		_ = s.smtp.Close()
+		s.dropConns()
 		s.spool.close()
 	})
 	return nil
+}
+
+// dropConns closes every client connection.
+func (s *Server) dropConns() {
+	s.mu.Lock()
+	conns := make([]*smtp.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close() // calls Logout, which takes s.mu
+	}
 }
 
 // smtpLog sends go-smtp's own complaints to slog at Warn, at most one a
@@ -217,20 +237,30 @@ type envelope struct {
 // session is one SMTP connection.
 type session struct {
 	s   *Server
+	c   *smtp.Conn
 	env envelope
 	log *slog.Logger
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	peer := c.Conn().RemoteAddr().String()
-	return &session{s: s, env: envelope{peer: peer}, log: s.log.With("peer", peer)}, nil
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	return &session{s: s, c: c, env: envelope{peer: peer}, log: s.log.With("peer", peer)}, nil
 }
 
 func (ss *session) Reset() {
 	ss.env = envelope{peer: ss.env.peer}
 }
 
-func (ss *session) Logout() error { return nil }
+// Logout is called when the connection ends (or restarts after STARTTLS).
+func (ss *session) Logout() error {
+	ss.s.mu.Lock()
+	delete(ss.s.conns, ss.c)
+	ss.s.mu.Unlock()
+	return nil
+}
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	ss.env.from = from

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/morozhq/moroz/acd"
@@ -320,5 +323,60 @@ func TestTwoMorozesStopAfterOneReply(t *testing.T) {
 	}
 	if n := len(b.messages(b.onlyItem().ID)); n != 1 {
 		t.Errorf("B's item holds %d messages, want only A's auto-reply (B sent none)", n)
+	}
+}
+
+func TestIntakeLineTooLong(t *testing.T) {
+	r := newRig(t, nil)
+	long := "From: kid@example.org\r\nSubject: long\r\n\r\n" + strings.Repeat("x", 3000) + "\r\n"
+	err := r.send("kid@example.org", []string{"ded@moroz.test"}, []byte(long))
+	if code := smtpCode(err); code == 250 {
+		t.Errorf("a 3000-byte line: got 250, want it refused")
+	}
+	if n := len(r.items()); n != 0 {
+		t.Errorf("items = %d, want 0", n)
+	}
+}
+
+func TestServeStopsWithIdleClient(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// The idle client never quits: the drain ends at once and drops it.
+	srv, err := NewServer(Config{DataDir: dir, DrainTimeout: time.Nanosecond},
+		ServerOptions{Store: st, Intake: IntakeFunc(st.CreateItem)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+
+	c, err := smtp.Dial(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("Serve = %v, want nil after its context ended", err)
+	}
+	for range 2 {
+		if err := srv.Close(); err != nil {
+			t.Errorf("Close = %v, want nil (idempotent)", err)
+		}
+	}
+	if err := c.Noop(); err == nil {
+		t.Error("the idle client still talks to a stopped server")
 	}
 }

@@ -211,17 +211,31 @@ func MinutesWord(lang string, n int) string {
 	return "minutes-many"
 }
 
-// Concat joins clips into one.
-func Concat(clips ...*media.Clip) *media.Clip {
-	var n int
-	for _, c := range clips {
-		n += len(c.Samples())
+// Sequence returns a Source that plays clips one after the other, once,
+// without copying them (a call's prompts are shared by every call). Each
+// clip's last frame is padded with silence.
+func Sequence(clips ...*media.Clip) media.Source {
+	return &sequence{clips: clips}
+}
+
+type sequence struct {
+	clips []*media.Clip
+	cur   media.Source
+}
+
+func (s *sequence) ReadFrame(frame []int16) bool {
+	for {
+		if s.cur == nil {
+			if len(s.clips) == 0 {
+				return false
+			}
+			s.cur, s.clips = s.clips[0].Once(), s.clips[1:]
+		}
+		if s.cur.ReadFrame(frame) {
+			return true
+		}
+		s.cur = nil
 	}
-	out := make([]int16, 0, n)
-	for _, c := range clips {
-		out = append(out, c.Samples()...)
-	}
-	return media.NewClip(out)
 }
 
 // Validate checks that every prompt the flow needs loads for each queue

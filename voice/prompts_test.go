@@ -137,3 +137,32 @@ func TestDecodeWAVRefusesOtherFormats(t *testing.T) {
 		t.Errorf("16 kHz file: got %v, want ErrWAVFormat", err)
 	}
 }
+
+func TestSequencePlaysEachClipOnce(t *testing.T) {
+	a := media.NewClip(make([]int16, media.FrameSamples*2)) // two frames
+	b := media.NewClip(make([]int16, media.FrameSamples+1)) // one frame and a sample
+	c := media.NewClip(nil)                                 // nothing
+	tests := []struct {
+		name  string
+		clips []*media.Clip
+		want  int
+	}{
+		{name: "none", want: 0},
+		{name: "one", clips: []*media.Clip{a}, want: 2},
+		{name: "padded", clips: []*media.Clip{a, b}, want: 4},
+		{name: "empty in between", clips: []*media.Clip{a, c, b}, want: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := voice.Sequence(tt.clips...)
+			frame := make([]int16, media.FrameSamples)
+			got := 0
+			for src.ReadFrame(frame) && got < 100 {
+				got++
+			}
+			if got != tt.want {
+				t.Errorf("frames: got %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

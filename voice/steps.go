@@ -145,7 +145,7 @@ func (cl *call) play(ctx context.Context, clips ...*media.Clip) bool {
 	if len(clips) == 0 {
 		return !cl.gone()
 	}
-	if err := cl.c.Play(ctx, Concat(clips...).Once()); err != nil {
+	if err := cl.c.Play(ctx, Sequence(clips...)); err != nil {
 		return false
 	}
 	return !cl.gone()

@@ -12,7 +12,8 @@
 // It prints the call rate, failed calls, the callbacks stored (one per
 // call), the RTP send jitter its receiver saw (from RTP timestamps, so
 // slots the sender skipped between prompts do not count) and the memory
-// per concurrent call at the plateau. Needs sipp (Debian's sip-tester).
+// per concurrent call in the middle of the run (after a collection, so
+// the live heap). Needs sipp (Debian's sip-tester).
 package main
 
 import (
@@ -78,9 +79,9 @@ func run(rate, calls, limit int, hold time.Duration, cpuprof string) error {
 		return err
 	}
 
-	idle := rssKB()
-	peak := make(chan int, 1)
-	go samplePeak(ctx, peak)
+	idle := memory()
+	mid := make(chan [2]int, 1)
+	go measureAt(ctx, rampAndHold(rate, calls, hold)/2, mid)
 	start := time.Now()
 	out, err := sipp(ctx, dir, n.Addr("sip"), rx.addr(), rate, calls, limit, hold)
 	elapsed := time.Since(start)
@@ -88,12 +89,12 @@ func run(rate, calls, limit int, hold time.Duration, cpuprof string) error {
 	if err != nil {
 		return fmt.Errorf("sipp: %w\n%s", err, tail(out, 2000))
 	}
-	cancel()
 	stored, err := countCallbacks(n.Store(), calls)
 	if err != nil {
 		return err
 	}
-	report(out, elapsed, calls, stored, rx.stats(), idle, <-peak, rate, hold)
+	cancel() // stops the node and the sampler
+	report(out, elapsed, calls, stored, rx.stats(), idle, <-mid, rate, hold)
 	return nil
 }
 
@@ -175,19 +176,30 @@ func countItems(st store.Store, ch acd.Channel) (int, error) {
 	}
 }
 
-func samplePeak(ctx context.Context, out chan<- int) {
-	peak := 0
-	t := time.NewTicker(250 * time.Millisecond)
+// rampAndHold is how long SIPp takes to place every call plus one call's
+// length: the middle of it is the plateau, when most calls are up.
+func rampAndHold(rate, calls int, hold time.Duration) time.Duration {
+	return time.Duration(float64(calls)/float64(rate)*float64(time.Second)) + hold
+}
+
+// measureAt sends memory() taken after d, or zeros when ctx ends first.
+func measureAt(ctx context.Context, d time.Duration, out chan<- [2]int) {
+	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			out <- peak
-			return
-		case <-t.C:
-			peak = max(peak, rssKB())
-		}
+	select {
+	case <-ctx.Done():
+		out <- [2]int{}
+	case <-t.C:
+		out <- memory()
 	}
+}
+
+// memory is the RSS and the live Go heap after a collection, in kB.
+func memory() [2]int {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return [2]int{rssKB(), int(m.HeapAlloc / 1024)}
 }
 
 // rssKB is the process's resident set size in kB (Linux).
@@ -205,7 +217,7 @@ func rssKB() int {
 	return 0
 }
 
-func report(out string, elapsed time.Duration, calls, stored int, j jitterStats, idle, peak, rate int, hold time.Duration) {
+func report(out string, elapsed time.Duration, calls, stored int, j jitterStats, idle, mid [2]int, rate int, hold time.Duration) {
 	ok, failed := sippTotals(out)
 	concurrent := min(float64(rate)*hold.Seconds(), float64(calls))
 	fmt.Printf("offered %d calls/s, %d calls of %v: %d successful, %d failed in %.1f s = %.0f calls/s\n",
@@ -213,8 +225,9 @@ func report(out string, elapsed time.Duration, calls, stored int, j jitterStats,
 	fmt.Printf("callbacks stored: %d of %d calls\n", stored, calls)
 	fmt.Printf("rtp: %d packets in %d streams; send jitter p50 %v p99 %v max %v\n",
 		j.packets, j.streams, j.p50, j.p99, j.max)
-	fmt.Printf("memory: rss idle %d MB, peak %d MB, ~%.0f kB per concurrent call (%.0f concurrent); %d goroutines now\n",
-		idle/1024, peak/1024, float64(peak-idle)/concurrent, concurrent, runtime.NumGoroutine())
+	fmt.Printf("memory at ~%.0f concurrent calls: rss %d -> %d MB (%.0f kB a call), live Go heap %d -> %d MB (%.0f kB a call)\n",
+		concurrent, idle[0]/1024, mid[0]/1024, float64(mid[0]-idle[0])/concurrent,
+		idle[1]/1024, mid[1]/1024, float64(mid[1]-idle[1])/concurrent)
 }
 
 // sippTotals reads the cumulative counters from the statistics appended

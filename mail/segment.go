@@ -73,11 +73,12 @@ func (s *segment) append(sum string, letter []byte) (int64, error) {
 	return start + int64(len(frame)), nil
 }
 
-// full reports whether the segment should take no more letters.
-func (s *segment) full() bool {
+// full reports whether the segment should take no more letters: it broke
+// or holds max bytes.
+func (s *segment) full(max int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.broken != nil || s.size >= segmentMax
+	return s.broken != nil || s.size >= max
 }
 
 // syncTo returns once the first end bytes are durable.

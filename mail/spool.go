@@ -21,8 +21,9 @@ const spoolMemMax = 1 << 20
 // fsync serves many letters), larger ones in files of their own named by
 // their SHA-256.
 type spool struct {
-	root string    // <data>/mail
-	bufs sync.Pool // *bytes.Buffer for reading letters
+	root   string    // <data>/mail
+	bufs   sync.Pool // *bytes.Buffer for reading letters
+	segMax int64     // segment size that begins a new one, segmentMax
 
 	mu  sync.Mutex
 	seg *segment // guarded by mu: the segment taking letters; nil until the first
@@ -53,7 +54,7 @@ func newSpool(dataDir string) (*spool, error) {
 			return nil, fmt.Errorf("mail spool: %w", err)
 		}
 	}
-	sp := &spool{root: root}
+	sp := &spool{root: root, segMax: segmentMax}
 	sp.bufs.New = func() any { return new(bytes.Buffer) }
 	return sp, nil
 }
@@ -103,7 +104,7 @@ func (sp *spool) appendLetter(sum string, letter []byte) (rawLetter, error) {
 func (sp *spool) segment() (*segment, error) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if sp.seg != nil && !sp.seg.full() {
+	if sp.seg != nil && !sp.seg.full(sp.segMax) {
 		return sp.seg, nil
 	}
 	seg, err := openSegment(sp.root)

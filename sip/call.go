@@ -534,6 +534,21 @@ func (c *Call) inOrder(cseq uint32) bool {
 	return true
 }
 
+// reoffer answers a re-INVITE without SDP with a fresh offer of ours
+// (RFC 3261 §14.2); the caller's answer arrives in the ACK (takeAnswer).
+func (c *Call) reoffer() ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateEnded {
+		return nil, ErrCallEnded
+	}
+	c.sdpVersion++
+	c.lateOffer = true
+	p := offerParams(c.leg.LocalAddr(), c.sessID)
+	p.version = c.sdpVersion
+	return buildAnswer(p)
+}
+
 // release runs when the handler returns: the call may not outlive it.
 func (c *Call) release() {
 	c.Hangup(CauseNormal)

@@ -104,17 +104,16 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 500, "Server Internal Error")
 		return
 	}
+	var body []byte
+	var err error
 	if len(req.Body()) == 0 {
-		// TODO(#5): a re-INVITE without an offer wants our offer in the 200.
-		s.respond(tx, req, 488, "Not Acceptable Here")
-		return
+		body, err = c.reoffer() // the answer comes in the ACK
+	} else {
+		var off offer
+		if off, err = parseOffer(req.Body()); err == nil {
+			body, err = c.reinvite(off)
+		}
 	}
-	off, err := parseOffer(req.Body())
-	if err != nil {
-		s.refuseOffer(req, tx, err)
-		return
-	}
-	body, err := c.reinvite(off)
 	if err != nil {
 		s.refuseOffer(req, tx, err)
 		return
@@ -125,7 +124,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug("re-invite respond failed", "error", err)
 	}
-	c.log.Debug("call re-invited", "direction", off.direction)
+	c.log.Debug("call re-invited")
 }
 
 // onAck confirms a dialog; an ACK for no dialog is ignored (RFC 3261 §17.2.3).

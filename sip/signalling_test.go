@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -490,5 +491,37 @@ func TestInDialogCSeqMustRise(t *testing.T) {
 	u.request("BYE", 2, "")
 	if got := u.final().status(); got != 200 {
 		t.Errorf("bye with a higher cseq: got %d, want 200", got)
+	}
+}
+
+func TestReinviteWithoutOfferTakesAnswerFromAck(t *testing.T) {
+	calls := make(chan *Call, 1)
+	srv := testServer(t, func(ctx context.Context, c *Call) {
+		c.Answer()
+		calls <- c
+		<-c.Done()
+	})
+	u := newUAC(t, srv, false)
+	if got := u.invite("sendrecv").status(); got != 200 {
+		t.Fatalf("invite: got %d, want 200", got)
+	}
+	u.request("ACK", 1, "")
+	call := <-calls
+	u.request("INVITE", 2, "")
+	m := u.final()
+	if m.status() != 200 || !strings.Contains(m.body, " 0 8 101\r\n") {
+		t.Fatalf("re-invite without sdp: got %d with\n%s\nwant 200 with an offer", m.status(), m.body)
+	}
+	u.request("ACK", 2, fmt.Sprintf(testSDP, "sendonly")) // the caller holds
+	// The ACK has no response to wait for; yield until its handler ran.
+	// The deadline only stops a broken server from hanging the test.
+	for deadline := time.Now().Add(10 * time.Second); !call.Held(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("held: still false after an answer of sendonly in the ACK")
+		}
+	}
+	u.request("BYE", 3, "")
+	if got := u.final().status(); got != 200 {
+		t.Errorf("bye: got %d, want 200", got)
 	}
 }

@@ -39,7 +39,7 @@ func parseAudio(m *sdp.MediaDescription) offered {
 		}
 		pt, enc, ok := strings.Cut(a.Value, " ")
 		if ok {
-			names[pt] = strings.ToLower(enc)
+			names[pt] = strings.TrimSuffix(strings.ToLower(enc), "/1") // one channel, said or not
 		}
 	}
 	for _, f := range m.MediaName.Formats {

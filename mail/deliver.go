@@ -198,6 +198,9 @@ func (s *Server) joinThread(ctx context.Context, f *filing, it store.Item) (rece
 	if _, err := s.opts.Store.AppendEvent(ctx, ev); err != nil {
 		return received{}, fmt.Errorf("letter %s: event on item %d: %w", f.id, it.ID, err)
 	}
+	if f.l.Report != nil && f.l.Report.Failed() {
+		s.markBounced(ctx, f.l.Report, it.ID)
+	}
 	f.closes = false // the item is the router's now; only a helper closes it
 	if f.reply != nil {
 		s.markReplied(ctx, f.contact, it.ID)
@@ -228,6 +231,9 @@ func (s *Server) newItem(ctx context.Context, f *filing, parent store.Item) (rec
 		return received{}, fmt.Errorf("letter %s: submit: %w", f.id, err)
 	}
 	res := received{item: stored, messageID: f.id, created: created}
+	if created && f.l.Report != nil && f.l.Report.Failed() {
+		s.markBounced(ctx, f.l.Report, stored.ID)
+	}
 	if !created {
 		_, _, err := s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
 		return res, wrapMsgErr(f, stored, err)
@@ -305,6 +311,9 @@ func headersJSON(l *Letter, raw rawLetter) json.RawMessage {
 	}
 	if len(l.Attachments) > 0 {
 		h["attachments"] = l.Attachments
+	}
+	if l.Report != nil {
+		h["report"] = l.Report
 	}
 	if l.Broken {
 		h["broken"] = true

@@ -72,6 +72,9 @@ type Letter struct {
 	HTML string
 	// Attachments lists the parts kept as files, in letter order.
 	Attachments []Attachment
+	// Report is set when the letter is a delivery status notification
+	// (multipart/report, RFC 3464): a bounce or a delay warning.
+	Report *DeliveryReport
 
 	// Broken is set when the MIME structure was malformed; what could be
 	// read is kept and Problems says what went wrong.
@@ -91,7 +94,8 @@ type Attachment struct {
 }
 
 // ThreadIDs returns the ids a reply may point at, nearest first:
-// In-Reply-To, then References from the newest back, without repeats.
+// In-Reply-To, then References from the newest back, then the letter a
+// delivery report is about, without repeats.
 func (l *Letter) ThreadIDs() []string {
 	seen := make(map[string]bool)
 	var ids []string
@@ -106,6 +110,9 @@ func (l *Letter) ThreadIDs() []string {
 	}
 	for i := len(l.References) - 1; i >= 0; i-- {
 		add(l.References[i])
+	}
+	if l.Report != nil {
+		add(l.Report.OriginalMessageID)
 	}
 	return ids
 }

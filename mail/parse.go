@@ -130,6 +130,7 @@ type walker struct {
 	l        *Letter
 	parts    int
 	limited  bool // a limit cut the walk short
+	inReport bool // inside a multipart/report of delivery status (RFC 3462)
 	noHeader bool // the header could not be read: all of the letter is text
 	text     strings.Builder
 	html     strings.Builder
@@ -157,7 +158,15 @@ func (w *walker) entity(e *message.Entity, depth int) error {
 		mt = "text/plain" // RFC 2045 §5.2
 	}
 	if mr := e.MultipartReader(); mr != nil {
+		if mt == "multipart/report" && strings.EqualFold(params["report-type"], "delivery-status") {
+			w.inReport = true
+		}
 		return w.multipart(mr, depth)
+	}
+	if w.inReport {
+		if done, err := w.reportPart(e, mt); done {
+			return err
+		}
 	}
 	disp, dparams, _ := e.Header.ContentDisposition()
 	name := partName(dparams["filename"], params["name"])

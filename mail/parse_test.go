@@ -415,3 +415,24 @@ func encode(t *testing.T, name, s string) []byte {
 	}
 	return b
 }
+
+func TestParseDeliveryReport(t *testing.T) {
+	l := parseFile(t, "bounce.eml", t.TempDir())
+	want := &DeliveryReport{
+		OriginalMessageID: "original-1@moroz.test",
+		Recipients: []ReportRecipient{{Addr: "masha@example.ru", Action: "failed", Status: "5.1.1",
+			Diagnostic: "smtp; 550 5.1.1 <masha@example.ru>: Recipient address rejected: User unknown"}},
+	}
+	if diff := cmp.Diff(want, l.Report); diff != "" {
+		t.Errorf("Report (-want +got):\n%s", diff)
+	}
+	if !l.Report.Failed() {
+		t.Error("Failed() = false for a 5.1.1 report")
+	}
+	if diff := cmp.Diff([]string{"original-1@moroz.test"}, l.ThreadIDs()); diff != "" {
+		t.Errorf("ThreadIDs (-want +got):\n%s", diff)
+	}
+	if !strings.HasPrefix(l.Text, "This is the mail system") || strings.Contains(l.Text, "Final-Recipient") {
+		t.Errorf("Text = %q, want only the human part", l.Text)
+	}
+}

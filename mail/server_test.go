@@ -380,3 +380,28 @@ func TestServeStopsWithIdleClient(t *testing.T) {
 		t.Error("the idle client still talks to a stopped server")
 	}
 }
+
+func TestIntakeBounceMarksContact(t *testing.T) {
+	r := newRig(t, nil)
+	r.mustSend("masha@example.ru", "plain-utf8.eml")
+	it := r.onlyItem()
+	autoID := r.messages(it.ID)[1].ExternalID
+
+	raw := strings.ReplaceAll(string(corpus(t, "bounce.eml")), "original-1@moroz.test", autoID)
+	if err := r.send("", []string{"ded-moroz@moroz.test"}, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"in", "out", "in"}, directions(r.messages(r.onlyItem().ID))); diff != "" {
+		t.Errorf("the bounce joins the thread (-want +got):\n%s", diff)
+	}
+	c, err := r.st.Contact(context.Background(), it.ContactID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Fields[bounceStatusField] != "5.1.1" || c.Fields[bounceMessageField] != autoID {
+		t.Errorf("contact fields = %v, want the bounce recorded", c.Fields)
+	}
+	if got := r.out.Pending(); got != 1 {
+		t.Errorf("auto-replies queued = %d, want 1 (none to the bounce)", got)
+	}
+}

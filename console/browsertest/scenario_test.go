@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -232,5 +233,53 @@ func TestClosedTabGetsNoOffers(t *testing.T) {
 	it := s.letter(t, s.contact(t))
 	if info, ok := s.work.Router().Item(it.ID); !ok || len(info.OfferedTo) != 0 {
 		t.Errorf("the letter was offered to %v with the helper's tab closed", info.OfferedTo)
+	}
+}
+
+// TestChannelViews offers a web form, a chat and a voicemail in turn and
+// checks that each opens in its own view.
+func TestChannelViews(t *testing.T) {
+	root := browser(t)
+	s := newSite(t)
+	ctx := context.Background()
+	s.user(t, "elf", "Эльф", store.RoleHelper)
+	c := s.contact(t)
+	elf := newPage(t, root, "helper")
+	elf.login(s.url, "elf")
+	elf.run("go available", choose(`#status`, "available"))
+	elf.until("available", `!!document.querySelector('.offer.empty') && document.querySelector('#status').value === 'available'`)
+
+	views := []struct {
+		name string
+		item store.Item
+		msgs []store.Message
+		want string // a selector the view must show
+		text string // and a text in it
+	}{
+		{"form", store.Item{Channel: acd.Form, ExternalID: "form-1", Subject: "Письмо с сайта", ContactID: c.ID,
+			Data: []byte(`{"name":"Маша","age":"7","city":"Вологда","wish":"санки"}`)}, nil, `.form-fields`, "санки"},
+		{"chat", store.Item{Channel: acd.Chat, ExternalID: "chat-1", Subject: "Чат", ContactID: c.ID},
+			[]store.Message{{Direction: "in", From: "Маша", Text: "Дедушка, ты настоящий?"}}, `.thread.chat .msg.in`, "настоящий"},
+		{"voicemail", store.Item{Channel: acd.Voicemail, ExternalID: "vm-1", Subject: "Голосовое сообщение",
+			Data: []byte(`{"from":"+375291234567","duration_ms":12000}`)}, nil, `.call-panel`, "+375291234567"},
+	}
+	for i, v := range views {
+		it, _, err := s.work.Submit(ctx, v.item, store.Event{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range v.msgs {
+			m.ItemID, m.CreatedAt = it.ID, time.Now()
+			if _, _, err := s.store.AddMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		elf.until(v.name+" offered", `!!document.querySelector('#offer')`)
+		elf.run("accept the "+v.name, chromedp.Click(css(`#accept`)))
+		elf.until(v.name+" view", `!!document.querySelector('#item-view[data-channel=`+string(v.item.Channel)+`] `+v.want+`') &&
+			document.querySelector('#item-view').textContent.includes('`+v.text+`')`)
+		elf.shot(fmt.Sprintf("2%d-view-%s", i, v.name))
+		elf.run("finish the "+v.name, chromedp.Click(css(`#finish`)))
+		elf.until(v.name+" closed", `!document.querySelector('#item-view')`)
 	}
 }

@@ -13,11 +13,17 @@ function fieldName(k) {
   return knownFields.includes(k) ? t('field.' + k) : k;
 }
 
-const channelIcon = {voice: '☎', voicemail: '✉︎', callback: '↩', email: '✉', telegram: '✈', chat: '💬', form: '📝'};
+// phoneLike channels are answered by phone: a call panel, no reply editor.
+const phoneLike = ['voice', 'callback', 'voicemail'];
+
+const channelIcon = {voice: '☎', voicemail: '🎙', callback: '↩', email: '✉', telegram: '✈', chat: '💬', form: '📝'};
 
 class MorozDesk extends HTMLElement {
   connectedCallback() {
-    this.left = h('section', {class: 'col left'});
+    this.offerBox = h('div');
+    this.itemsBox = h('div');
+    this.queuesBox = h('div');
+    this.left = h('section', {class: 'col left'}, this.offerBox, this.itemsBox, this.queuesBox);
     this.center = h('section', {class: 'col center'});
     this.right = h('aside', {class: 'col right'});
     replace(this, h('div', {class: 'desk'}, this.left, this.center, this.right));
@@ -26,7 +32,7 @@ class MorozDesk extends HTMLElement {
     this.onKey = (ev) => this.key(ev);
     document.addEventListener('keydown', this.onKey);
     this.tick = setInterval(() => this.updateClocks(), 1000);
-    this.renderLeft();
+    for (const what of ['offer', 'items', 'queues']) this.renderLeft(what);
     this.renderItem();
   }
 
@@ -37,7 +43,8 @@ class MorozDesk extends HTMLElement {
   }
 
   changed(what) {
-    if (['offer', 'items', 'queues', 'status'].includes(what)) this.renderLeft();
+    if (['offer', 'items', 'queues', 'status'].includes(what)) this.renderLeft(what === 'status' ? 'offer' : what);
+    if (what === 'selected') this.renderLeft('items');
     if (what === 'selected' || (what === 'items' && this.shown !== state.selected)) this.renderItem();
     if (what === 'items' && this.shown === state.selected && state.selected) this.reloadItem();
   }
@@ -61,8 +68,12 @@ class MorozDesk extends HTMLElement {
     }
   }
 
-  renderLeft() {
-    replace(this.left, this.offerCard(), this.myItems(), this.myQueues());
+  // renderLeft redraws one part of the left column, leaving the others (and
+  // the buttons a helper may be about to press) as they are.
+  renderLeft(what) {
+    if (what === 'offer') replace(this.offerBox, this.offerCard());
+    if (what === 'items') replace(this.itemsBox, this.myItems());
+    if (what === 'queues') replace(this.queuesBox, this.myQueues());
     this.updateClocks();
   }
 
@@ -153,7 +164,7 @@ class MorozDesk extends HTMLElement {
   }
 
   itemView(it) {
-    const live = it.channel === 'voice' || it.channel === 'callback';
+    const live = phoneLike.includes(it.channel);
     return h('div', {class: 'card item', id: 'item-view', 'data-channel': it.channel},
       h('div', {class: 'item-head'},
         h('span', {class: 'chan big'}, channelIcon[it.channel] || '•'),
@@ -169,8 +180,10 @@ class MorozDesk extends HTMLElement {
 
   callPanel(it) {
     const from = (it.data && (it.data.from || it.data.caller)) || '';
+    const secs = it.data && it.data.duration_ms ? Math.round(it.data.duration_ms / 1000) : 0;
     return h('div', {class: 'call-panel'},
       h('div', {class: 'call-number'}, from || t('call.unknown_number')),
+      it.channel === 'voicemail' ? h('p', null, t('call.voicemail', {s: secs})) : null,
       h('p', {class: 'muted'}, t('call.desk_phone')));
   }
 
@@ -238,7 +251,7 @@ class MorozDesk extends HTMLElement {
   }
 
   wrapUp(it) {
-    const live = it.channel === 'voice' || it.channel === 'callback';
+    const live = phoneLike.includes(it.channel);
     const outcome = h('select', {id: 'outcome', 'aria-label': t('wrapup.outcome')},
       ['replied', 'answered', 'called-back', 'spam', 'duplicate'].map((o) =>
         h('option', {value: o, selected: live ? o === 'answered' : o === 'replied'}, t('outcome.' + o))));

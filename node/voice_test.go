@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +102,83 @@ func TestSIPOff(t *testing.T) {
 	if got := n.Addr("sip"); got != "" {
 		t.Errorf("sip address: got %q, want none", got)
 	}
+}
+
+// A call in progress when the node drains goes on to its end: Run returns
+// only after the caller hung up, while new calls are refused meanwhile.
+func TestDrainWaitsForLiveCall(t *testing.T) {
+	bin, err := exec.LookPath("sipp")
+	if err != nil {
+		if os.Getenv("MOROZ_REQUIRE_PEERS") == "1" {
+			t.Fatal("sipp not found and MOROZ_REQUIRE_PEERS=1: install Debian's sip-tester")
+		}
+		t.Skip("sipp not found: install Debian's sip-tester to run this test")
+	}
+	n, err := New(context.Background(), testConfig(t), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Run(context.Background()) }()
+
+	scen, err := filepath.Abs(filepath.Join("..", "voice", "testdata", "sipp", "hangup.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	_, rtpPort, _ := net.SplitHostPort(sink.LocalAddr().String())
+	cmd := exec.Command(bin, "-sf", scen, "-m", "1", "-d", "3000", "-i", "127.0.0.1", "-p", freeUDPPort(t),
+		"-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", rtpPort, "-set", "caller", "+79990000009",
+		"-timeout", "30s", "-timeout_error", "-nostdin", n.Addr("sip"))
+	cmd.Dir = t.TempDir()
+	caller := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { caller <- cmd.Wait() }()
+
+	waitFor(t, func() bool { return n.sip.ActiveCalls() == 1 })
+	n.Drain()
+	if got := options(t, n.Addr("sip")); !strings.Contains(got, " 503 ") {
+		t.Errorf("options while draining: got %q, want 503", got)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("run returned (%v) while a call was live", err)
+	case err := <-caller:
+		if err != nil {
+			t.Fatalf("the live call failed during the drain: %v", err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Errorf("run after the drain: %v", err)
+	}
+}
+
+// waitFor polls cond for up to 10 s; it guards a start-up, it times nothing.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	limit := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-limit:
+			t.Fatal("condition not met within 10s")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func freeUDPPort(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, p, _ := net.SplitHostPort(c.LocalAddr().String())
+	return p
 }

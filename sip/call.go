@@ -103,7 +103,8 @@ type Call struct {
 	localCSeq  uint32        // guarded by mu
 	remoteCSeq uint32        // guarded by mu: highest CSeq of the caller's requests
 	direction  string        // guarded by mu: our answer's direction
-	lateOffer  bool          // guarded by mu: the INVITE had no SDP; Moroz offers in the 200
+	lateOffer  bool          // guarded by mu: an INVITE had no SDP; Moroz offered in the 200
+	offerCSeq  uint32        // guarded by mu: the CSeq of that INVITE, which its ACK repeats
 }
 
 func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, leg *media.Leg, off offer) *Call {
@@ -115,6 +116,7 @@ func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, leg *media.L
 		to:    req.To().Address.String(),
 		codec: off.codec, dtmfPT: off.dtmfPT,
 		sessID: rand.Uint64N(1 << 62), sdpVersion: 1, localCSeq: 1, remoteCSeq: req.CSeq().SeqNo,
+		offerCSeq: req.CSeq().SeqNo,
 		direction: answerDirection(off.direction),
 		final:     make(chan struct{}), acked: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -237,14 +239,14 @@ func (c *Call) sdpLocked() ([]byte, error) {
 		codec: c.codec, dtmfPT: c.dtmfPT, direction: c.direction})
 }
 
-// takeAnswer applies the SDP answer an ACK carries after a late offer
-// (RFC 3264 §6): the codec the caller chose of ours, its address and
+// takeAnswer applies the SDP answer the ACK (CSeq cseq) of our offer
+// carries (RFC 3264 §6): the codec the caller chose of ours, its address and
 // direction.
-func (c *Call) takeAnswer(body []byte) error {
+func (c *Call) takeAnswer(cseq uint32, body []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.lateOffer {
-		return nil
+	if !c.lateOffer || cseq != c.offerCSeq {
+		return nil // not the ACK of our offer (a late ACK of an earlier INVITE)
 	}
 	if len(body) == 0 {
 		return errors.New("ack without the sdp answer to our offer")
@@ -536,14 +538,14 @@ func (c *Call) inOrder(cseq uint32) bool {
 
 // reoffer answers a re-INVITE without SDP with a fresh offer of ours
 // (RFC 3261 §14.2); the caller's answer arrives in the ACK (takeAnswer).
-func (c *Call) reoffer() ([]byte, error) {
+func (c *Call) reoffer(cseq uint32) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state == stateEnded {
 		return nil, ErrCallEnded
 	}
 	c.sdpVersion++
-	c.lateOffer = true
+	c.lateOffer, c.offerCSeq = true, cseq
 	p := offerParams(c.leg.LocalAddr(), c.sessID)
 	p.version = c.sdpVersion
 	return buildAnswer(p)

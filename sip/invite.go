@@ -107,7 +107,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	var body []byte
 	var err error
 	if len(req.Body()) == 0 {
-		body, err = c.reoffer() // the answer comes in the ACK
+		body, err = c.reoffer(req.CSeq().SeqNo) // the answer comes in the ACK
 	} else {
 		var off offer
 		if off, err = parseOffer(req.Body()); err == nil {
@@ -134,7 +134,7 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if c == nil {
 		return
 	}
-	if err := c.takeAnswer(req.Body()); err != nil {
+	if err := c.takeAnswer(req.CSeq().SeqNo, req.Body()); err != nil {
 		s.plog.Warn("sdp answer in ack refused", "call_id", c.ID(), "peer", req.Source(), "error", truncate(err.Error(), 120))
 		c.gotAck()
 		s.wg.Add(1)

@@ -16,7 +16,9 @@ function fieldName(k) {
 // phoneLike channels are answered by phone: a call panel, no reply editor.
 const phoneLike = ['voice', 'callback', 'voicemail'];
 
-const channelIcon = {voice: '☎', voicemail: '🎙', callback: '↩', email: '✉', telegram: '✈', chat: '💬', form: '📝'};
+// Channel glyphs from the Dingbats and Arrows blocks, which common system
+// fonts cover (no emoji font needed).
+const channelIcon = {voice: '☎', voicemail: '✇', callback: '↩', email: '✉', telegram: '✈', chat: '❝', form: '✎'};
 
 class MorozDesk extends HTMLElement {
   connectedCallback() {

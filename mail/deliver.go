@@ -68,6 +68,10 @@ func (s *Server) messageID(l *Letter, raw rawLetter) string {
 	if l.MessageID != "" {
 		return l.MessageID
 	}
+	return s.syntheticID(raw)
+}
+
+func (s *Server) syntheticID(raw rawLetter) string {
 	return "sha256-" + raw.sum[:32] + "@" + s.cfg.Domains[0]
 }
 
@@ -75,14 +79,19 @@ func (s *Server) messageID(l *Letter, raw rawLetter) string {
 // as a new item, deciding the auto-reply on the way.
 func (s *Server) file(ctx context.Context, env envelope, l *Letter, raw rawLetter) (received, error) {
 	id := s.messageID(l, raw)
-	if dup, ok, err := s.duplicateReply(ctx, l, id); err != nil || ok {
+	sender := senderAddress(l, env)
+	dup, ok, err := s.duplicateReply(ctx, l, id, sender)
+	if err != nil || ok {
 		return received{item: dup, messageID: id}, err
+	}
+	if dup.ID != 0 { // the id is another sender's
+		s.log.Warn("message id taken by another sender", "message_id", id, "item_id", dup.ID)
+		id = s.syntheticID(raw)
 	}
 	open, parent, err := s.thread(ctx, l)
 	if err != nil {
 		return received{}, fmt.Errorf("letter %s: thread: %w", id, err)
 	}
-	sender := senderAddress(l, env)
 	unlock := s.lockSender(sender.Norm())
 	defer unlock()
 	contact, err := s.contact(ctx, sender)
@@ -101,17 +110,28 @@ func (s *Server) file(ctx context.Context, env envelope, l *Letter, raw rawLette
 // new letter needs no look-up: CreateItem and AddMessage dedupe it. A
 // reply was filed as a message of an older item, which its thread may no
 // longer lead to (the item closed since), so it is looked up by its own
-// Message-ID.
-func (s *Server) duplicateReply(ctx context.Context, l *Letter, id string) (store.Item, bool, error) {
+// Message-ID. ok is false with a non-zero item when that message came from
+// another sender: the id is taken and this letter needs another.
+func (s *Server) duplicateReply(ctx context.Context, l *Letter, id string, sender Address) (it store.Item, ok bool, err error) {
 	if len(l.ThreadIDs()) == 0 {
 		return store.Item{}, false, nil
 	}
-	it, err := s.opts.Store.ItemByMessageExternalID(ctx, id)
+	it, err = s.opts.Store.ItemByMessageExternalID(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return store.Item{}, false, nil
 	case err != nil:
 		return store.Item{}, false, fmt.Errorf("letter %s: look up: %w", id, err)
+	}
+	ms, err := s.opts.Store.Messages(ctx, it.ID)
+	if err != nil {
+		return store.Item{}, false, fmt.Errorf("letter %s: look up: %w", id, err)
+	}
+	for _, m := range ms {
+		if m.ExternalID == id {
+			same := strings.Contains(strings.ToLower(m.From), sender.Norm())
+			return it, same && sender.Norm() != "", nil
+		}
 	}
 	return it, true, nil
 }
@@ -225,10 +245,9 @@ func (s *Server) newItem(ctx context.Context, f *filing, parent store.Item) (rec
 		it.State, it.Outcome = acd.StateClosed, acd.OutcomeAutoReplied
 		it.ClosedAt = s.opts.Now()
 	}
-	first := store.Event{Type: EventReceived, Data: it.Data}
-	stored, created, err := s.opts.Intake.Submit(ctx, it, first)
+	stored, created, err := s.submit(ctx, f, it)
 	if err != nil {
-		return received{}, fmt.Errorf("letter %s: submit: %w", f.id, err)
+		return received{}, err
 	}
 	res := received{item: stored, messageID: f.id, created: created}
 	if created && f.l.Report != nil && f.l.Report.Failed() {
@@ -251,6 +270,24 @@ func wrapMsgErr(f *filing, it store.Item, err error) error {
 		return fmt.Errorf("letter %s: message of item %d: %w", f.id, it.ID, err)
 	}
 	return nil
+}
+
+// submit hands the item to the Intake. A Message-ID already held by
+// another sender's letter (a forged or careless one) must not swallow this
+// letter as a duplicate: it is filed again under the id of its own bytes.
+func (s *Server) submit(ctx context.Context, f *filing, it store.Item) (store.Item, bool, error) {
+	stored, created, err := s.opts.Intake.Submit(ctx, it, store.Event{Type: EventReceived, Data: it.Data})
+	if err == nil && !created && stored.ContactID != f.contact.ID && f.id != s.syntheticID(f.raw) {
+		s.log.Warn("message id taken by another sender", "message_id", f.id, "item_id", stored.ID)
+		f.id = s.syntheticID(f.raw)
+		it.ExternalID = f.id
+		it.Data = s.itemData(f)
+		stored, created, err = s.opts.Intake.Submit(ctx, it, store.Event{Type: EventReceived, Data: it.Data})
+	}
+	if err != nil {
+		return store.Item{}, false, fmt.Errorf("letter %s: submit: %w", f.id, err)
+	}
+	return stored, created, nil
 }
 
 func (s *Server) itemData(f *filing) json.RawMessage {

@@ -47,6 +47,7 @@ type Store interface {
 	AppendEvent(ctx context.Context, e store.Event) (store.Event, error)
 	ItemByMessageExternalID(ctx context.Context, externalID string) (store.Item, error)
 	ListItems(ctx context.Context, f store.ItemFilter) ([]store.Item, error)
+	Messages(ctx context.Context, itemID int64) ([]store.Message, error)
 }
 
 // ServerOptions are a Server's collaborators.

@@ -405,3 +405,41 @@ func TestIntakeBounceMarksContact(t *testing.T) {
 		t.Errorf("auto-replies queued = %d, want 1 (none to the bounce)", got)
 	}
 }
+
+func TestIntakeMessageIDTakenByAnotherSender(t *testing.T) {
+	r := newRig(t, nil)
+	r.mustSend("masha@example.ru", "plain-utf8.eml")
+	forged := "From: grinch@example.net\r\nTo: ded@moroz.test\r\nSubject: mine\r\n" +
+		"Message-ID: <plain-1@example.ru>\r\n\r\nA letter under someone else's id.\r\n"
+	if err := r.send("grinch@example.net", []string{"ded@moroz.test"}, []byte(forged)); err != nil {
+		t.Fatal(err)
+	}
+	its := r.items()
+	if len(its) != 2 || !strings.HasPrefix(its[1].ExternalID, "sha256-") {
+		t.Fatalf("items = %+v, want the second letter kept under a synthetic id", its)
+	}
+	if its[0].ContactID == its[1].ContactID {
+		t.Errorf("both items belong to contact %d, want two senders", its[0].ContactID)
+	}
+}
+
+func TestIntakeReplyIDTakenByAnotherSender(t *testing.T) {
+	r := newRig(t, nil)
+	r.mustSend("masha@example.ru", "plain-utf8.eml")
+	r.mustSend("masha@example.ru", "reply.eml") // reply-1@example.ru joins the thread
+	forged := strings.Replace(string(corpus(t, "reply.eml")), "From: Masha <masha@example.ru>", "From: grinch@example.net", 1)
+	if err := r.send("grinch@example.net", []string{"ded@moroz.test"}, []byte(forged)); err != nil {
+		t.Fatal(err)
+	}
+	it := r.onlyItem()
+	ms := r.messages(it.ID)
+	// Masha's letter, its auto-reply, her reply; then the forged reply and
+	// the auto-reply to its (new) sender.
+	if len(ms) != 5 {
+		t.Fatalf("thread = %d messages, want 5", len(ms))
+	}
+	if !strings.HasPrefix(ms[3].ExternalID, "sha256-") || !strings.Contains(ms[3].From, "grinch") {
+		t.Errorf("fourth message %q from %q; want the forged reply kept under a synthetic id",
+			ms[3].ExternalID, ms[3].From)
+	}
+}

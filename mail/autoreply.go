@@ -11,7 +11,6 @@ import (
 // Reasons ShouldAutoReply gives. Only ReasonSend means a reply goes out.
 const (
 	ReasonSend          = "send"
-	ReasonDisabled      = "auto-replies off"
 	ReasonAutoSubmitted = "auto-submitted letter"   // RFC 3834 §5
 	ReasonPrecedence    = "bulk, list or junk mail" // Precedence, RFC 3834 §2
 	ReasonList          = "mailing list"            // List-Id, RFC 2919

@@ -16,6 +16,12 @@ function fieldName(k) {
 // phoneLike channels are answered by phone: a call panel, no reply editor.
 const phoneLike = ['voice', 'callback', 'voicemail'];
 
+// defaultOutcome is the wrap-up outcome offered first for a channel.
+function defaultOutcome(ch) {
+  if (ch === 'voice') return 'answered';
+  return ch === 'callback' || ch === 'voicemail' ? 'called-back' : 'replied';
+}
+
 // Channel glyphs from the Dingbats and Arrows blocks, which common system
 // fonts cover (no emoji font needed).
 const channelIcon = {voice: '☎', voicemail: '✇', callback: '↩', email: '✉', telegram: '✈', chat: '❝', form: '✎'};
@@ -175,7 +181,7 @@ class MorozDesk extends HTMLElement {
         h('span', {class: 'state ' + it.state}, t('state.' + it.state))),
       live ? this.callPanel(it) : null,
       it.channel === 'form' ? this.formFields(it) : null,
-      this.thread(it),
+      live && !it.messages.length ? null : this.thread(it),
       !live && it.state === 'active' ? this.replyEditor(it) : null,
       it.state === 'active' ? this.wrapUp(it) : null);
   }
@@ -253,10 +259,9 @@ class MorozDesk extends HTMLElement {
   }
 
   wrapUp(it) {
-    const live = phoneLike.includes(it.channel);
     const outcome = h('select', {id: 'outcome', 'aria-label': t('wrapup.outcome')},
       ['replied', 'answered', 'called-back', 'spam', 'duplicate'].map((o) =>
-        h('option', {value: o, selected: live ? o === 'answered' : o === 'replied'}, t('outcome.' + o))));
+        h('option', {value: o, selected: o === defaultOutcome(it.channel)}, t('outcome.' + o))));
     const note = h('input', {id: 'note', placeholder: t('wrapup.note'), 'aria-label': t('wrapup.note')});
     this.finishButton = h('button', {id: 'finish', onclick: async () => {
       try {

@@ -69,6 +69,11 @@ type Config struct {
 	Parse ParseOptions `yaml:"parse"`
 	// AutoReply configures RFC 3834 auto-replies (mail.auto_reply.*).
 	AutoReply AutoReplyConfig `yaml:"auto_reply"`
+	// Relay is where answers and auto-replies go out (mail.relay.*), for
+	// NewRelay; Outbox tunes their queue (mail.outbox.*), for NewOutbox.
+	// The Server itself uses neither.
+	Relay  RelayConfig  `yaml:"relay"`
+	Outbox OutboxConfig `yaml:"outbox"`
 }
 
 // AutoReplyConfig says whether and how letters get an auto-reply.

@@ -551,6 +551,26 @@ func (c *Call) reoffer(cseq uint32) ([]byte, error) {
 	return buildAnswer(p)
 }
 
+// discard drops a call that never started (a duplicate INVITE).
+func (c *Call) discard() {
+	c.cancel()
+	c.leg.Close()
+}
+
+// resendFinal answers a copy of the INVITE that made this call with the
+// 2xx it already got, if any (a provisional state needs nothing: the
+// caller retransmits until the final response).
+func (c *Call) resendFinal() {
+	c.mu.Lock()
+	res := c.answer
+	c.mu.Unlock()
+	if res != nil {
+		if err := c.srv.srv.WriteResponse(res); err != nil {
+			c.log.Debug("resend 2xx failed", "error", err)
+		}
+	}
+}
+
 // release runs when the handler returns: the call may not outlive it.
 func (c *Call) release() {
 	c.Hangup(CauseNormal)

@@ -26,24 +26,49 @@ func keyOf(req *sip.Request) (dialogKey, bool) {
 	return dialogKey{callID: id.Value(), localTag: local, remoteTag: remote}, true
 }
 
-// dialogs is the edge's own dialog map; safe for concurrent use.
-type dialogs struct {
-	mu    sync.Mutex
-	calls map[dialogKey]*Call // guarded by mu
+// inviteKey identifies the INVITE that created a call: a copy of it that
+// sipgo's transaction layer did not absorb (its transaction already gone)
+// must not start a second call.
+type inviteKey struct {
+	callID, remoteTag string
+	cseq              uint32
 }
 
-func newDialogs() *dialogs { return &dialogs{calls: map[dialogKey]*Call{}} }
+// dialogs is the edge's own dialog map; safe for concurrent use.
+type dialogs struct {
+	mu      sync.Mutex
+	calls   map[dialogKey]*Call // guarded by mu
+	invites map[inviteKey]*Call // guarded by mu
+}
 
-func (d *dialogs) add(c *Call) {
+func newDialogs() *dialogs {
+	return &dialogs{calls: map[dialogKey]*Call{}, invites: map[inviteKey]*Call{}}
+}
+
+func (c *Call) inviteKey() inviteKey {
+	return inviteKey{callID: c.key.callID, remoteTag: c.key.remoteTag, cseq: c.invite.CSeq().SeqNo}
+}
+
+// add registers c, unless a call from the same INVITE exists: then it
+// returns that one and false.
+func (d *dialogs) add(c *Call) (*Call, bool) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old := d.invites[c.inviteKey()]; old != nil {
+		return old, false
+	}
 	d.calls[c.key] = c
-	d.mu.Unlock()
+	d.invites[c.inviteKey()] = c
+	return c, true
 }
 
 func (d *dialogs) remove(c *Call) {
 	d.mu.Lock()
 	if d.calls[c.key] == c {
 		delete(d.calls, c.key)
+	}
+	if d.invites[c.inviteKey()] == c {
+		delete(d.invites, c.inviteKey())
 	}
 	d.mu.Unlock()
 }

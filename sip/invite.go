@@ -23,12 +23,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
+	if old, ok := s.dialogs.add(c); !ok {
+		c.discard()
+		old.resendFinal()
+		return
+	}
 	s.respond(tx, req, 100, "Trying")
 	if !tx.OnCancel(func(*sip.Request) { c.finish(CauseCanceled) }) {
 		c.finish(CauseCanceled)
 		return
 	}
-	s.dialogs.add(c)
 	s.stats.invites.Add(1)
 	c.log.Debug("call arrived", "from", c.from, "to", c.to, "codec", c.codec.Name)
 

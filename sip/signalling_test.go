@@ -525,3 +525,29 @@ func TestReinviteWithoutOfferTakesAnswerFromAck(t *testing.T) {
 		t.Errorf("bye: got %d, want 200", got)
 	}
 }
+
+func TestDuplicateInviteMakesNoSecondCall(t *testing.T) {
+	srv := testServer(t, func(ctx context.Context, c *Call) { c.Answer(); <-c.Done() })
+	u := newUAC(t, srv, false)
+	first := u.invite("sendrecv")
+	if first.status() != 200 {
+		t.Fatalf("invite: got %d, want 200", first.status())
+	}
+	// The same INVITE again under a new branch, as if its transaction were gone.
+	tag := u.toTag
+	u.toTag = ""
+	u.request("INVITE", 1, fmt.Sprintf(testSDP, "sendrecv"))
+	again := u.final()
+	u.toTag = tag
+	if again.status() != 200 || again.header("To") != first.header("To") {
+		t.Errorf("duplicate: got %d To %q, want the same 200 (To %q)", again.status(), again.header("To"), first.header("To"))
+	}
+	if st := srv.Stats(); st.Invites != 1 || st.ActiveCalls != 1 {
+		t.Errorf("stats: got %d invites, %d active calls, want 1 and 1", st.Invites, st.ActiveCalls)
+	}
+	u.request("ACK", 1, "")
+	u.request("BYE", 2, "")
+	if got := u.final().status(); got != 200 {
+		t.Errorf("bye: got %d, want 200", got)
+	}
+}

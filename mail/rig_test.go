@@ -37,8 +37,15 @@ func newRig(t *testing.T, edit func(*Config)) *rig {
 // newRigOutbox is newRig with the given Outbox (nil: one that is not run).
 func newRigOutbox(t *testing.T, edit func(*Config), out *Outbox) *rig {
 	t.Helper()
+	return newRigDB(t, edit, out, "")
+}
+
+// newRigDB is newRigOutbox on the database db names: a PostgreSQL URL, or
+// "" for SQLite in the data folder.
+func newRigDB(t *testing.T, edit func(*Config), out *Outbox, db string) *rig {
+	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), store.Config{DataDir: dir})
+	st, err := store.Open(context.Background(), store.Config{DataDir: dir, DB: db})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

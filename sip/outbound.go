@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -191,12 +192,7 @@ func (d *Dialer) invite(ctx context.Context, uri sip.Uri, body []byte, opt DialO
 	if err != nil {
 		return nil, err
 	}
-	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
-		if (res.StatusCode == 180 || res.StatusCode == 183) && opt.OnRinging != nil {
-			opt.OnRinging()
-		}
-		return nil
-	}})
+	err = d.waitAnswer(ctx, sess, opt)
 	var resErr *sipgo.ErrDialogResponse
 	switch {
 	case err == nil:
@@ -205,11 +201,51 @@ func (d *Dialer) invite(ctx context.Context, uri sip.Uri, body []byte, opt DialO
 		sess.Close()
 		return nil, dialError(resErr.Res)
 	case ctx.Err() != nil:
-		sess.Close()
+		d.dropLateAnswer(sess)
 		return nil, ctx.Err()
 	}
 	sess.Close()
 	return nil, &DialError{Status: 408, Reason: err.Error(), kind: ErrDialNoAnswer}
+}
+
+// waitAnswer waits for the final response until ctx ends. Ending ctx
+// sends CANCEL once the callee sent a provisional response (RFC 3261
+// §9.1); before one, a CANCEL may not be sent, and rather than wait out
+// Timer B (32 s) the transaction is abandoned at once.
+func (d *Dialer) waitAnswer(ctx context.Context, sess *sipgo.DialogClientSession, opt DialOptions) error {
+	var provisional atomic.Bool
+	wctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	stop := context.AfterFunc(ctx, func() {
+		if provisional.Load() {
+			cancel(ctx.Err())
+			return
+		}
+		cancel(sipgo.WaitAnswerForceCancelErr)
+	})
+	defer stop()
+	return sess.WaitAnswer(wctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		if res.IsProvisional() {
+			provisional.Store(true)
+		}
+		if (res.StatusCode == 180 || res.StatusCode == 183) && opt.OnRinging != nil {
+			opt.OnRinging()
+		}
+		return nil
+	}})
+}
+
+// dropLateAnswer ends a call the callee answered while it was being
+// cancelled: the 2xx crossed the CANCEL, so it is acknowledged and hung up.
+func (d *Dialer) dropLateAnswer(sess *sipgo.DialogClientSession) {
+	if res := sess.InviteResponse; res != nil && res.IsSuccess() {
+		ctx, cancel := context.WithTimeout(context.Background(), byeWait)
+		defer cancel()
+		if sess.Ack(ctx) == nil {
+			sess.Bye(ctx)
+		}
+	}
+	sess.Close()
 }
 
 // answered takes the callee's SDP answer, starts the media leg and ACKs.

@@ -73,10 +73,10 @@ func (n *Node) runARI(ctx context.Context) error {
 		return nil
 	}
 	n.log.Info("asterisk mode", "component", "ari", "url", n.cfg.ARI.URL, "app", n.cfg.ARI.App)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: the app's calls end with ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	wg.Go(func() { n.ari.Run(ctx) })
 	select {
 	case <-ctx.Done():

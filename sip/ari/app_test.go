@@ -122,3 +122,20 @@ func isSubsequence(want, got []string) bool {
 	}
 	return len(want) == 0
 }
+
+func TestDrainTurnsCallersAway(t *testing.T) {
+	r := newRig(t)
+	r.app.Drain()
+	hungUp := r.fake.NextRequest("DELETE hangup")
+	id := r.fake.NewCall("+375291234567", "100")
+	await(t, hungUp, "hangup of a caller arriving while draining")
+	if got := r.fake.Channels(); len(got) != 0 {
+		t.Errorf("channels %v after the turned away caller %s", got, id)
+	}
+	if got := r.app.ActiveCalls(); got != 0 {
+		t.Errorf("active calls %d while draining, want 0", got)
+	}
+	if _, err := r.st.Call(context.Background(), id); err == nil {
+		t.Error("a turned away caller has a call record; the flow ran")
+	}
+}

@@ -37,6 +37,7 @@ type Server struct {
 	bridges   map[string]map[string]bool   // guarded by mu: bridge → its channels
 	fail      []failRule                   // guarded by mu
 	requests  []string                     // guarded by mu: "METHOD nickname" of every request
+	awaiting  map[string][]chan struct{}   // guarded by mu: waiters of the next request of a kind
 	phones    func(endpoint string) Answer // guarded by mu
 	seq       int                          // guarded by mu
 	closed    bool                         // guarded by mu
@@ -141,6 +142,29 @@ func (s *Server) Requests() []string {
 	return append([]string(nil), s.requests...)
 }
 
+// NextRequest returns a channel closed when the next request of kind
+// ("METHOD nickname", such as "POST addChannel") has been checked.
+func (s *Server) NextRequest(kind string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := make(chan struct{})
+	if s.awaiting == nil {
+		s.awaiting = map[string][]chan struct{}{}
+	}
+	s.awaiting[kind] = append(s.awaiting[kind], c)
+	return c
+}
+
+func (s *Server) noteRequest(kind string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, kind)
+	for _, c := range s.awaiting[kind] {
+		close(c)
+	}
+	delete(s.awaiting, kind)
+}
+
 // Fail makes the next request of method on path (below /ari, without
 // the query) fail with status and ARI's message; a path ending in "*"
 // matches every path it is a prefix of.
@@ -190,9 +214,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, http.StatusBadRequest, op.nickname+": body is not JSON")
 		return
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, r.Method+" "+op.nickname)
-	s.mu.Unlock()
+	s.noteRequest(r.Method + " " + op.nickname)
 	if f, ok := s.takeFailure(r.Method, path); ok {
 		writeError(w, f.status, f.message)
 		return

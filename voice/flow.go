@@ -22,7 +22,7 @@ const (
 const (
 	ReasonAbandoned  = "abandoned"   // hung up while waiting or during the greeting
 	ReasonAfterHours = "after-hours" // the queue was closed
-	ReasonNoHelpers  = "no-helpers"  // nobody logged in and the queue refuses calls then
+	ReasonNoHelpers  = "no-helpers"  // no helper of the queue was logged in
 	ReasonMaxWait    = "max-wait"    // waited the queue's max_wait
 	ReasonVoicemail  = "voicemail"   // the caller chose to leave a message
 	ReasonCallback   = "callback"    // the caller asked to be called back

@@ -183,6 +183,7 @@ func TestBrowserTalksToCaller(t *testing.T) {
 
 	t.Run("browser hears the caller", func(t *testing.T) {
 		p.until("browser hears the caller's tone", hears(callerHz))
+		p.until("the level meter moves", `parseFloat(document.querySelector('.meter-bar').style.width) > 20`)
 		p.shot("talking")
 	})
 	t.Run("caller hears the browser", func(t *testing.T) {

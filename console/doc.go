@@ -2,7 +2,8 @@
 // login and its roles, health (/healthz, /readyz) and metrics (/metrics).
 // It carries the helpers' and supervisors' websocket (GET /api/v1/ws,
 // protocol.md; the fan-out itself is package hub) and serves the browser
-// app of package softphoneweb at /. The softphone's WebRTC leg comes later.
+// app of package softphoneweb at /. It carries the browser softphone's
+// signalling (softphone.go); its WebRTC leg is package softphone's.
 //
 // It does not route work: it reads items from the store and passes what
 // helpers do to the router through the interfaces its owner gives it.

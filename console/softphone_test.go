@@ -1,0 +1,118 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/morozhq/moroz/console/hub"
+	"github.com/morozhq/moroz/store"
+)
+
+// fakePhone answers softphone requests as told and remembers them.
+type fakePhone struct {
+	mu     sync.Mutex
+	helper int64           // guarded by mu: the last request's helper
+	msg    json.RawMessage // guarded by mu: the last request's body
+	data   any
+	err    error
+}
+
+func (f *fakePhone) Signal(_ context.Context, helperID int64, msg json.RawMessage) (any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.helper, f.msg = helperID, msg
+	return f.data, f.err
+}
+
+type codedError struct{ code string }
+
+func (e codedError) Error() string      { return "softphone: " + e.code }
+func (e codedError) SignalCode() string { return e.code }
+
+func TestSoftphoneRequests(t *testing.T) {
+	tests := []struct {
+		name      string
+		phone     *fakePhone // nil: no softphone on the server
+		body      any
+		wantOK    bool
+		wantError string
+		wantData  any
+	}{
+		{name: "no softphone", body: map[string]any{"op": "list"}, wantError: errUnavailable},
+		{name: "missing body", phone: &fakePhone{}, wantError: errBadRequest},
+		{name: "answered", phone: &fakePhone{data: map[string]string{"sdp": "v=0"}},
+			body: map[string]any{"op": "answer", "call": "c1", "sdp": "v=0"}, wantOK: true,
+			wantData: map[string]any{"sdp": "v=0"}},
+		{name: "the browser's fault keeps its code", phone: &fakePhone{err: codedError{errNotFound}},
+			body: map[string]any{"op": "hangup", "call": "gone"}, wantError: errNotFound},
+		{name: "the server's fault is unavailable", phone: &fakePhone{err: errors.New("pion broke")},
+			body: map[string]any{"op": "hangup", "call": "c1"}, wantError: errUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opt := Options{Desk: newFakeDesk(), Hub: hub.Options{Gather: -1}}
+			if tt.phone != nil {
+				opt.Softphone = tt.phone
+			}
+			f := newFixtureWith(t, opt)
+			u := f.user("elf", store.RoleHelper)
+			c := f.ws("elf", nil)
+			c.readType(msgSnapshot)
+			req := map[string]any{"type": msgSoftphone}
+			if tt.body != nil {
+				req["softphone"] = tt.body
+			}
+			res := c.request(req)
+			if got := res["ok"] == true; got != tt.wantOK {
+				t.Fatalf("ok: got %v, want %v (%v)", got, tt.wantOK, res)
+			}
+			if got, _ := res["error"].(string); got != tt.wantError {
+				t.Errorf("error: got %q, want %q", got, tt.wantError)
+			}
+			if diff := cmp.Diff(res["data"], tt.wantData); diff != "" {
+				t.Errorf("data (-got +want):\n%s", diff)
+			}
+			if tt.phone != nil && tt.body != nil && tt.phone.helper != u.ID {
+				t.Errorf("helper: got %d, want %d", tt.phone.helper, u.ID)
+			}
+		})
+	}
+}
+
+func TestSoftphoneEventsReachOnlyTheirHelper(t *testing.T) {
+	f := newFixtureWith(t, Options{Desk: newFakeDesk(), Hub: hub.Options{Gather: -1}, Softphone: &fakePhone{}})
+	elf := f.user("elf", store.RoleHelper)
+	f.user("gnome", store.RoleHelper)
+	a, b := f.ws("elf", nil), f.ws("gnome", nil)
+	a.readType(msgSnapshot)
+	b.readType(msgSnapshot)
+	if !f.console.Connected(elf.ID) {
+		t.Fatal("Connected: got false for a helper with a socket open")
+	}
+	if n := f.console.SendSoftphone(elf.ID, map[string]string{"event": "ring", "call": "c1"}); n != 1 {
+		t.Fatalf("SendSoftphone: queued for %d sockets, want 1", n)
+	}
+	got := a.readType(msgSoftphone)
+	if diff := cmp.Diff(got["data"], map[string]any{"event": "ring", "call": "c1"}); diff != "" {
+		t.Errorf("elf's event (-got +want):\n%s", diff)
+	}
+	// Everything gnome gets up to the answer of its own request: no ring.
+	if err := b.conn.WriteJSON(map[string]any{"v": ProtocolVersion, "type": msgSoftphone, "id": 99,
+		"softphone": map[string]any{"op": "list"}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := b.read()
+		if m["type"] == msgSoftphone {
+			t.Fatalf("gnome got elf's softphone event: %v", m)
+		}
+		if m["type"] == msgResult && m["id"] == float64(99) {
+			break
+		}
+	}
+}

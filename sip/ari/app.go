@@ -73,6 +73,7 @@ type App struct {
 
 	mu       sync.Mutex
 	chans    map[string]*channel // guarded by mu: channel id → channel; nil value: external media
+	bridges  map[string]bool     // guarded by mu: bridges Moroz made and has not destroyed
 	conns    int                 // guarded by mu: events connections made
 	calls    int                 // guarded by mu: callers whose flow runs
 	draining bool                // guarded by mu: new callers are turned away
@@ -110,7 +111,8 @@ func New(opt Options) (*App, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &App{opt: opt, c: opt.Client, log: opt.Logger, chans: map[string]*channel{}}, nil
+	return &App{opt: opt, c: opt.Client, log: opt.Logger, chans: map[string]*channel{},
+		bridges: map[string]bool{}}, nil
 }
 
 // Connections is how many times the events websocket connected.
@@ -257,6 +259,18 @@ func (a *App) remember(id string, ch *channel) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.chans[id] = ch
+}
+
+// ownBridge notes (on) or forgets a bridge Moroz made, so reconciling
+// never sweeps one still being set up.
+func (a *App) ownBridge(id string, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if on {
+		a.bridges[id] = true
+	} else {
+		delete(a.bridges, id)
+	}
 }
 
 func (a *App) forget(id string) {

@@ -139,6 +139,7 @@ func (ch *channel) teardown(leg *media.Leg, ext, bridge string) {
 		if err := ch.app.c.DestroyBridge(ctx, bridge); err != nil && !IsNotFound(err) {
 			ch.log.Warn("bridge not destroyed", "request", "DELETE /bridges/"+bridge, "err", err)
 		}
+		ch.app.ownBridge(bridge, false)
 	}
 }
 
@@ -216,7 +217,9 @@ func (a *App) newMedia(ctx context.Context, id string) (leg *media.Leg, ext, bri
 		leg.SetRemote(to)
 	}
 	bridge = a.newID("bridge")
+	a.ownBridge(bridge, true)
 	if _, err := a.c.CreateBridge(ctx, bridge, "moroz "+id); err != nil {
+		a.ownBridge(bridge, false)
 		return leg, ext, "", a.requestFailed("bridge", err)
 	}
 	if err := a.c.AddChannel(ctx, bridge, id, ext); err != nil {

@@ -1,6 +1,7 @@
 package ari_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"testing"
@@ -135,4 +136,42 @@ func TestARIErrors(t *testing.T) {
 			r.noChannelsLeft(t)
 		})
 	}
+}
+
+// A caller who arrived while Moroz was disconnected is adopted on
+// reconnection, and what an earlier run left in Asterisk is removed.
+func TestReconcileAdoptsAndSweeps(t *testing.T) {
+	r := newRig(t)
+	r.addHelper(t, "olga", "")
+	r.fake.Pause()
+	n, next := r.fake.Connections()
+	r.fake.DropEvents()
+
+	ctx := context.Background()
+	id := r.fake.NewCall("+375291234567", "100") // its StasisStart is lost
+	if _, err := r.client.CreateBridge(ctx, "moroz-bridge-old", "left over"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client.ExternalMedia(ctx, ari.ExternalMediaParams{ChannelID: "moroz-media-old",
+		ExternalHost: "127.0.0.1:9", Format: "ulaw"}); err != nil {
+		t.Fatal(err)
+	}
+	r.fake.Resume()
+	await(t, next, "reconnection")
+	if got, _ := r.fake.Connections(); got != n+1 {
+		t.Errorf("connections %d, want %d", got, n+1)
+	}
+
+	r.awaitEvent(t, acd.EventEnqueued) // the adopted call runs the flow
+	if slices.Contains(r.fake.Channels(), "moroz-media-old") {
+		t.Error("left over external media channel not hung up")
+	}
+	if _, ok := r.fake.Bridges()["moroz-bridge-old"]; ok {
+		t.Error("left over bridge not destroyed")
+	}
+	r.fake.Press(id, '2')
+	if got := r.outcome(t, id); got.Outcome != voice.OutcomeCallback {
+		t.Errorf("adopted call's outcome %q, want %q", got.Outcome, voice.OutcomeCallback)
+	}
+	r.noChannelsLeft(t)
 }

@@ -3,6 +3,7 @@ package ari
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"time"
 
@@ -29,8 +30,8 @@ func (a *App) reconcile(ctx context.Context) {
 		present[ch.ID] = ch
 	}
 	a.endLost(present)
-	a.adopt(ctx, chans)
 	a.sweepBridges(ctx)
+	a.adopt(ctx, chans)
 }
 
 // endLost ends the channels Moroz follows that Asterisk no longer has.
@@ -88,15 +89,8 @@ func (a *App) sweepBridges(ctx context.Context) {
 		a.requestFailed("reconcile bridges", err)
 		return
 	}
-	inUse := map[string]bool{}
 	a.mu.Lock()
-	for _, ch := range a.chans {
-		if ch != nil {
-			ch.mu.Lock()
-			inUse[ch.bridge] = true
-			ch.mu.Unlock()
-		}
-	}
+	inUse := maps.Clone(a.bridges)
 	a.mu.Unlock()
 	for _, b := range bridges {
 		if !strings.HasPrefix(b.ID, idPrefix) || inUse[b.ID] {

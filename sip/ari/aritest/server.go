@@ -40,6 +40,7 @@ type Server struct {
 	awaiting  map[string][]chan struct{}   // guarded by mu: waiters of the next request of a kind
 	phones    func(endpoint string) Answer // guarded by mu
 	seq       int                          // guarded by mu
+	paused    bool                         // guarded by mu: the events websocket is refused
 	closed    bool                         // guarded by mu
 }
 
@@ -244,6 +245,13 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("app %q is not %q", app, s.app))
 		return
 	}
+	s.mu.Lock()
+	paused := s.paused
+	s.mu.Unlock()
+	if paused {
+		writeError(w, http.StatusServiceUnavailable, "Asterisk is starting")
+		return
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
@@ -293,6 +301,21 @@ func (s *Server) DropEvents() {
 	for _, c := range conns {
 		c.ws.Close()
 	}
+}
+
+// Pause refuses events websockets (503) until Resume, as an Asterisk
+// that is down would; REST requests are still served.
+func (s *Server) Pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = true
+}
+
+// Resume accepts events websockets again.
+func (s *Server) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = false
 }
 
 // Send builds an event of type typ from its model, with fields set, and

@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/morozhq/moroz/messenger"
 )
 
 // Defaults for the keys whose zero value is not the default.
@@ -58,6 +60,8 @@ type Config struct {
 	SMTP SMTP `yaml:"smtp"`
 	// Mail is how letters are accepted and answered.
 	Mail Mail `yaml:"mail"`
+	// Messenger is the web forms, the chat widget and the Telegram bot.
+	Messenger messenger.Config `yaml:"messenger"`
 	// Queues are the router's queues. None configured means the defaults:
 	// calls, letters, chats and callbacks. File only.
 	Queues []Queue `yaml:"queues"`
@@ -174,6 +178,7 @@ func Default() Config {
 		Softphone: Softphone{Grace: DefaultSoftphoneGrace},
 		ARI:       defaultARI(),
 		Mail:      Mail{Domains: []string{DefaultMailDomain}},
+		Messenger: messenger.Config{}.WithDefaults(),
 		Drain:     DefaultDrainPeriod,
 	}
 }
@@ -256,6 +261,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Drain < 0 {
 		bad("drain", "must not be negative")
+	}
+	if err := c.Messenger.Validate(); err != nil {
+		errs = append(errs, &KeyError{Key: "messenger", Reason: err.Error()})
 	}
 	if _, err := c.RouterQueues(); err != nil {
 		errs = append(errs, err)

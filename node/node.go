@@ -96,8 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		n.Close()
 		return nil, err
 	}
-	// TODO(#8): a messenger section in config (forms, allowed origins, Telegram).
-	n.msg, err = messenger.New(messenger.Options{Store: st, Work: n.work,
+	n.msg, err = messenger.New(messenger.Options{Store: st, Work: n.work, Config: cfg.Messenger,
 		Logger: log.With("component", "messenger"), DataDir: cfg.Data})
 	if err != nil {
 		n.Close()

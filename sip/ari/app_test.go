@@ -2,6 +2,7 @@ package ari_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/sip/ari"
+	"github.com/morozhq/moroz/sip/media"
 	"github.com/morozhq/moroz/voice"
 )
 
@@ -74,8 +76,32 @@ func TestCallerChoices(t *testing.T) {
 			if diff := cmp.Diff(r.outcome(t, id), tt.want); diff != "" {
 				t.Errorf("call outcome (-got +want):\n%s", diff)
 			}
+			if tt.speak > 0 {
+				r.checkMessage(t, id)
+			}
 			r.noChannelsLeft(t)
 		})
+	}
+}
+
+// checkMessage checks that the caller's voicemail holds what they said
+// over external media: the 1 kHz tone, for more than a second.
+func (r *rig) checkMessage(t *testing.T, id string) {
+	t.Helper()
+	vms, err := r.st.ListVoicemails(context.Background(), 10)
+	if err != nil || len(vms) != 1 {
+		t.Fatalf("voicemails %v, %v; want one", vms, err)
+	}
+	if vms[0].CallID != id {
+		t.Errorf("voicemail of call %s, want %s", vms[0].CallID, id)
+	}
+	clip, err := media.LoadWAV(filepath.Join(r.dir, vms[0].Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := clip.Samples()
+	if len(s) < media.SampleRate || goertzel(s, 1000) < 0.5 {
+		t.Errorf("message of %d samples, 1 kHz power %.2f; want over a second of the tone", len(s), goertzel(s, 1000))
 	}
 }
 

@@ -31,6 +31,7 @@ const awaitTimeout = 30 * time.Second
 // app, with the app's event loop running until the test ends.
 type rig struct {
 	fake   *aritest.Server
+	dir    string // the data folder
 	client *ari.Client
 	app    *ari.App
 	st     store.Store
@@ -50,6 +51,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{fake: aritest.New(t, aritest.Options{}), ended: make(chan string, 16), events: make(chan acd.Event, 1024)}
 	dir, log := t.TempDir(), testLogger()
+	r.dir = dir
 	r.openWork(t, dir, log)
 	var flow *voice.Flow // set below: the flow needs the app's dialer
 	user, pass := r.fake.Credentials()

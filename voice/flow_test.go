@@ -232,6 +232,9 @@ func TestMissedCallReasons(t *testing.T) {
 			if len(cbs) != 1 {
 				t.Fatalf("open callbacks: got %d, want 1", len(cbs))
 			}
+			if live, err := s.work.Live(context.Background()); err != nil || live.Today.Missed != 1 {
+				t.Errorf("today's missed calls: got %d (%v), want 1", live.Today.Missed, err)
+			}
 			if !cbs[0].CreatedAt.Equal(rec.ArrivedAt.Truncate(time.Microsecond)) || cbs[0].ParentID != rec.ItemID {
 				t.Errorf("callback: got created %v parent %d, want the call's arrival %v and item %d",
 					cbs[0].CreatedAt, cbs[0].ParentID, rec.ArrivedAt, rec.ItemID)

@@ -294,6 +294,7 @@ func (cl *call) complete(helper int64) {
 // missed marks the call as one that ended without a helper and queues
 // the callback.
 func (cl *call) missed(reason string) {
+	cl.f.opt.Work.CountMissed(cl.f.opt.Now())
 	cl.rec.Reason = reason
 	switch {
 	case reason == ReasonCallback:

@@ -71,11 +71,14 @@ func (s *Service) count(e acd.Event) {
 		s.day.Observe(stats.KindAnswered, e.At)
 	case acd.EventAbandoned:
 		s.day.Observe(stats.KindAbandoned, e.At)
-		if e.Channel == acd.Voice {
-			s.day.Observe(stats.KindMissed, e.At)
-		}
 	}
 }
+
+// CountMissed counts a missed call: an inbound call that ended without a
+// helper, for any reason (abandoned, after hours, nobody logged in, max
+// wait, voicemail left, a callback asked for). The call flow says so; the
+// router cannot tell all of these apart.
+func (s *Service) CountMissed(at time.Time) { s.day.Observe(stats.KindMissed, at) }
 
 // Listen registers f to receive every event in order, after it is stored.
 // f runs on the persister goroutine and must not block; stop unregisters

@@ -75,7 +75,7 @@ type tab struct {
 
 func newTab(t *testing.T, root context.Context) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(root)
+	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext()) // cookies of its own
 	t.Cleanup(cancel)
 	return &tab{t: t, ctx: ctx, cancel: cancel, dir: artifacts(t)}
 }

@@ -68,25 +68,13 @@ func shortPrompts(t *testing.T, dir string) {
 func TestSIPCallAnsweredInTheBrowser(t *testing.T) {
 	r := newRig(t)
 	addr := r.startSIP(t)
-	helper := r.helper(t, "elf")
+	helper := r.callHelper(t, "elf")
 	ctx := context.Background()
-	if err := r.work.UpdateHelper(ctx, store.Helper{UserID: helper, Queues: []string{work.QueueCalls}}); err != nil {
-		t.Fatal(err)
-	}
 	p := newTab(t, browser(t))
 	p.login(r.url, "elf")
-	p.run("go available", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#status');
-		s.value = 'available'; s.dispatchEvent(new Event('change')); })()`))
-	p.until("available", `window.moroz.state.status.status === 'available'`)
+	p.available()
 
-	dialer, err := sipDialer(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := dialer.Dial(ctx, "sip:100@"+addr, sip.DialOptions{FromUser: "+375291112233"})
-	if err != nil {
-		t.Fatalf("call Moroz: %v", err)
-	}
+	out := r.call(t, addr)
 	cctx, hangup := context.WithCancel(ctx)
 	defer hangup()
 	go out.Media().Play(cctx, media.NewClip(sine(callerHz, time.Second)).Loop())
@@ -125,6 +113,89 @@ func TestSIPCallAnsweredInTheBrowser(t *testing.T) {
 	if c := calls[0]; c.Outcome != acd.OutcomeAnswered || c.HelperID != helper || c.ConnectedAt.IsZero() {
 		t.Errorf("call record: got outcome %q helper %d connected %v, want answered by %d",
 			c.Outcome, c.HelperID, c.ConnectedAt, helper)
+	}
+}
+
+// callHelper adds a helper of the calls queue.
+func (r *rig) callHelper(t *testing.T, login string) int64 {
+	t.Helper()
+	id := r.helper(t, login)
+	if err := r.work.UpdateHelper(context.Background(), store.Helper{UserID: id, Queues: []string{work.QueueCalls}}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// available sets the helper available as they would, in the top bar.
+func (p *tab) available() {
+	p.t.Helper()
+	p.run("go available", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#status');
+		s.value = 'available'; s.dispatchEvent(new Event('change')); })()`))
+	p.until("available", `window.moroz.state.status.status === 'available'`)
+}
+
+// call rings Moroz from a SIP phone saying callerHz and returns the call.
+func (r *rig) call(t *testing.T, addr string) *sip.Outbound {
+	t.Helper()
+	dialer, err := sipDialer(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := dialer.Dial(context.Background(), "sip:100@"+addr, sip.DialOptions{FromUser: "+375291112233"})
+	if err != nil {
+		t.Fatalf("call Moroz: %v", err)
+	}
+	t.Cleanup(func() { out.Hangup() })
+	return out
+}
+
+// A helper whose browser rings but who does not answer loses the offer
+// when it times out (RONA); the router offers the call to the next
+// helper, whose browser answers it.
+func TestRingNoAnswerGoesToTheNextHelper(t *testing.T) {
+	r := newRigWith(t, func(c *acd.Config) {
+		c.OfferTimeout = map[acd.Channel]time.Duration{acd.Voice: 2 * time.Second}
+	})
+	addr := r.startSIP(t)
+	root := browser(t)
+	ids := map[string]int64{}
+	tabs := map[string]*tab{}
+	for _, login := range []string{"ded", "snegurochka"} {
+		ids[login] = r.callHelper(t, login)
+		tabs[login] = newTab(t, root)
+		tabs[login].login(r.url, login)
+		tabs[login].available()
+	}
+	out := r.call(t, addr)
+
+	first := ""
+	for deadline := time.Now().Add(20 * time.Second); first == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("no helper's browser rang")
+		}
+		for login, p := range tabs {
+			if eval[bool](p, `window.moroz.phone.calls.size > 0`) {
+				first = login
+			}
+		}
+	}
+	second := "ded"
+	if first == "ded" {
+		second = "snegurochka"
+	}
+	tabs[first].shot("rona-ringing")
+	tabs[first].until("the unanswered ring stops", `window.moroz.phone.calls.size === 0`)
+	tabs[second].click("the next helper answers", `#phone-answer`)
+	tabs[second].until("the next helper hears the caller", `[...window.moroz.phone.calls.values()].some((c) => c.state === 'talking')`)
+	tabs[second].click("hang up", `#phone-hangup`)
+	<-out.Done()
+
+	calls, err := r.store.ListCalls(context.Background(), store.CallFilter{})
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("call records: got %d, %v; want 1", len(calls), err)
+	}
+	if c := calls[0]; c.Outcome != acd.OutcomeAnswered || c.HelperID != ids[second] {
+		t.Errorf("call record: got outcome %q helper %d, want answered by %s (%d)", c.Outcome, c.HelperID, second, ids[second])
 	}
 }
 

@@ -51,7 +51,10 @@ type rig struct {
 	phone *softphone.Phone
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigWith(t, nil) }
+
+// newRigWith is newRig with the router's configuration tuned.
+func newRigWith(t *testing.T, tune func(*acd.Config)) *rig {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger()
@@ -59,7 +62,11 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := work.New(ctx, work.Options{Store: st, Logger: log, Router: acd.Config{Queues: work.DefaultQueues()}})
+	router := acd.Config{Queues: work.DefaultQueues()}
+	if tune != nil {
+		tune(&router)
+	}
+	w, err := work.New(ctx, work.Options{Store: st, Logger: log, Router: router})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,9 +26,10 @@ type ARI struct {
 	// App is the Stasis application's name, as extensions.conf names it
 	// in Stasis(…). Default moroz. Env MOROZ_ARI_APP.
 	App string `yaml:"app"`
-	// ExternalHost is this host's IP address as Asterisk reaches it:
-	// external media channels send their RTP there, to ports of
-	// sip.rtp_ports. Default 127.0.0.1. Env MOROZ_ARI_EXTERNAL_HOST.
+	// ExternalHost is an IP address of this host that Asterisk reaches:
+	// Moroz's media legs listen on it, on ports of sip.rtp_ports, and
+	// external media channels send their RTP there. Default 127.0.0.1.
+	// Env MOROZ_ARI_EXTERNAL_HOST.
 	ExternalHost string `yaml:"external_host"`
 	// RingTimeout is how long a helper's phone on Asterisk rings. Default
 	// 30s, whole seconds, at least 5s. Env MOROZ_ARI_RING_TIMEOUT.

@@ -74,6 +74,7 @@ type App struct {
 	mu       sync.Mutex
 	chans    map[string]*channel // guarded by mu: channel id → channel; nil value: external media
 	bridges  map[string]bool     // guarded by mu: bridges Moroz made and has not destroyed
+	unended  map[string]bool     // guarded by mu: channels whose hangup Asterisk refused
 	conns    int                 // guarded by mu: events connections made
 	calls    int                 // guarded by mu: callers whose flow runs
 	draining bool                // guarded by mu: new callers are turned away
@@ -112,7 +113,7 @@ func New(opt Options) (*App, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &App{opt: opt, c: opt.Client, log: opt.Logger, chans: map[string]*channel{},
-		bridges: map[string]bool{}}, nil
+		bridges: map[string]bool{}, unended: map[string]bool{}}, nil
 }
 
 // Connections is how many times the events websocket connected.
@@ -296,6 +297,14 @@ func (a *App) requestFailed(what string, err error) error {
 		a.log.Error("ari request failed", "op", what, "err", err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// hangupLater notes a channel Moroz ended but Asterisk would not hang
+// up: reconciling hangs it up again rather than adopting it as a caller.
+func (a *App) hangupLater(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.unended[id] = true
 }
 
 // hangupStray hangs up a channel Moroz does not follow.

@@ -157,7 +157,8 @@ func (ch *channel) hangup(reason string) error {
 		err = nil
 	}
 	if err != nil {
-		ch.log.Warn("channel not hung up", "request", "DELETE /channels/"+ch.id, "err", err)
+		ch.log.Warn("channel not hung up; retried after the next reconnection", "request", "DELETE /channels/"+ch.id, "err", err)
+		ch.app.hangupLater(ch.id)
 	}
 	ch.finish(CauseNormal, false)
 	return err

@@ -175,3 +175,27 @@ func TestReconcileAdoptsAndSweeps(t *testing.T) {
 	}
 	r.noChannelsLeft(t)
 }
+
+// A caller's channel Asterisk would not hang up is hung up again after
+// the next reconnection, not adopted as a new call.
+func TestRefusedHangupRetried(t *testing.T) {
+	r := newRig(t)
+	r.addHelper(t, "olga", "")
+	id := r.fake.NewCall("+375291234567", "100")
+	r.awaitEvent(t, acd.EventEnqueued)
+	r.fake.Fail("DELETE", "/channels/"+id, http.StatusInternalServerError, "Internal Server Error")
+	r.fake.Press(id, '2')
+	if got := r.outcome(t, id); got.Outcome != voice.OutcomeCallback {
+		t.Errorf("outcome %q, want %q", got.Outcome, voice.OutcomeCallback)
+	}
+	if !slices.Contains(r.fake.Channels(), id) {
+		t.Fatal("the refused hangup ended the channel anyway; the test proves nothing")
+	}
+	hungUp := r.fake.NextRequest("DELETE hangup")
+	r.reconnected(t, r.fake.DropEvents)
+	await(t, hungUp, "the hangup retried")
+	r.noChannelsLeft(t)
+	if got := r.app.ActiveCalls(); got != 0 {
+		t.Errorf("active calls %d, want 0: the channel was adopted", got)
+	}
+}

@@ -59,13 +59,20 @@ func (a *App) endLost(present map[string]Channel) {
 }
 
 // adopt starts calls for callers in the app that Moroz missed, and hangs
-// up channels Moroz made in an earlier run.
+// up channels Moroz made in an earlier run or ended already.
 func (a *App) adopt(ctx context.Context, chans []Channel) {
+	a.mu.Lock()
+	unended := a.unended
+	a.unended = map[string]bool{}
+	a.mu.Unlock()
 	for _, ch := range chans {
 		if _, known := a.lookup(ch.ID); known {
 			continue
 		}
 		switch {
+		case unended[ch.ID]:
+			a.log.Info("hanging up a call Asterisk would not end before", "call_id", ch.ID)
+			a.hangupStray(ch.ID, ReasonNormal)
 		case strings.HasPrefix(ch.ID, idPrefix):
 			a.log.Info("hanging up a channel left from before", "call_id", ch.ID)
 			a.hangupStray(ch.ID, ReasonNormal)

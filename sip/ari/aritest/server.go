@@ -144,7 +144,7 @@ func (s *Server) Requests() []string {
 }
 
 // NextRequest returns a channel closed when the next request of kind
-// ("METHOD nickname", such as "POST addChannel") has been checked.
+// ("METHOD nickname", such as "POST addChannel") has been served.
 func (s *Server) NextRequest(kind string) <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -215,7 +215,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, http.StatusBadRequest, op.nickname+": body is not JSON")
 		return
 	}
-	s.noteRequest(r.Method + " " + op.nickname)
+	defer s.noteRequest(r.Method + " " + op.nickname) // once served
 	if f, ok := s.takeFailure(r.Method, path); ok {
 		writeError(w, f.status, f.message)
 		return

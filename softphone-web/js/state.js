@@ -19,6 +19,7 @@ class State extends EventTarget {
     this.board = null;
     this.conn = 'closed';
     this.selected = 0;
+    this.closed = new Set(); // items whose closed event came
   }
 
   changed(what) {
@@ -85,6 +86,7 @@ class State extends EventTarget {
         if (this.offer && this.offer.item.id === e.item_id) this.offer = null;
         return this.changed('offer');
       case 'closed':
+        this.closed.add(e.item_id);
         this.items.delete(e.item_id);
         if (this.selected === e.item_id) this.selected = 0;
         this.changed('items');
@@ -95,15 +97,20 @@ class State extends EventTarget {
         this.selected = e.item_id;
         await this.refresh(e.item_id);
         return this.changed('selected');
+      case 'completed':
+        if (e.state !== 'wrapup') return; // closed follows at once
+        return this.refresh(e.item_id);
       default:
         return this.refresh(e.item_id);
     }
   }
 
-  // refresh reloads one of my items, dropping it when it is no longer mine.
+  // refresh reloads one of my items, dropping it when it is no longer mine;
+  // an answer that comes back after the item's closed event is ignored.
   async refresh(id) {
     try {
       const it = await api('GET', `/items/${id}`);
+      if (this.closed.has(id)) return;
       if (it.helper_id === this.me.user_id && it.state !== 'closed') this.items.set(id, it);
       else this.items.delete(id);
     } catch {

@@ -135,9 +135,13 @@ func (s *Server) getItem(w http.ResponseWriter, r *http.Request, p Principal) {
 	}
 	out := struct {
 		itemJSON
-		Events   []eventJSON   `json:"events"`
-		Messages []messageJSON `json:"messages"`
+		Events      []eventJSON   `json:"events"`
+		Messages    []messageJSON `json:"messages"`
+		VoicemailID int64         `json:"voicemail_id,omitempty"` // its audio: GET /api/v1/voicemails/{id}/audio
 	}{itemJSON: toItemJSON(it), Events: []eventJSON{}, Messages: []messageJSON{}}
+	if it.Channel == acd.Voicemail {
+		out.VoicemailID = s.voicemailOf(r, it.ID)
+	}
 	for _, e := range events {
 		out.Events = append(out.Events, toEventJSON(e))
 	}
@@ -145,6 +149,28 @@ func (s *Server) getItem(w http.ResponseWriter, r *http.Request, p Principal) {
 		out.Messages = append(out.Messages, toMessageJSON(m))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// voicemailsScanned is how many recent voicemails voicemailOf looks
+// through for an item's recording.
+const voicemailsScanned = 1000
+
+// voicemailOf finds the recording of a voicemail item among the recent
+// ones, 0 when there is none.
+//
+// TODO(#4): look it up by item id once the store can.
+func (s *Server) voicemailOf(r *http.Request, itemID int64) int64 {
+	vms, err := s.opt.Store.ListVoicemails(r.Context(), voicemailsScanned)
+	if err != nil {
+		s.log.Warn("list voicemails", "item_id", itemID, "err", err)
+		return 0
+	}
+	for _, v := range vms {
+		if v.ItemID == itemID {
+			return v.ID
+		}
+	}
+	return 0
 }
 
 func (s *Server) maySee(r *http.Request, p Principal, it store.Item) bool {

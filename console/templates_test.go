@@ -134,3 +134,23 @@ func TestWebAppServed(t *testing.T) {
 		t.Errorf("POST /index.html: status %d, want 405", res.StatusCode)
 	}
 }
+
+func TestVoicemailItemNamesItsRecording(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	it, _, err := f.store.CreateItem(ctx, store.Item{Channel: acd.Voicemail, ExternalID: "call-1", Queue: "callbacks",
+		State: acd.StateQueued, CreatedAt: time.Now()}, store.Event{Type: "recorded", At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := f.store.CreateVoicemail(ctx, store.Voicemail{ItemID: it.ID, CallID: "call-1", From: "+375291234567",
+		Path: "voicemail/call-1.wav", Duration: 12 * time.Second, CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decode[map[string]any](t, f.do(http.DefaultClient, "GET", "/api/v1/items/"+itoa64(it.ID), "",
+		bearer(f.token(store.RoleSupervisor))))
+	if got["voicemail_id"] != float64(vm.ID) {
+		t.Errorf("voicemail_id = %v, want %d", got["voicemail_id"], vm.ID)
+	}
+}

@@ -192,6 +192,8 @@ class MorozDesk extends HTMLElement {
     return h('div', {class: 'call-panel'},
       h('div', {class: 'call-number'}, from || t('call.unknown_number')),
       it.channel === 'voicemail' ? h('p', null, t('call.voicemail', {s: secs})) : null,
+      it.voicemail_id ? h('audio', {controls: true, preload: 'none', class: 'voicemail-audio',
+        src: `/api/v1/voicemails/${it.voicemail_id}/audio`}) : null,
       h('p', {class: 'muted'}, t('call.desk_phone')));
   }
 

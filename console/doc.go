@@ -28,6 +28,25 @@
 // account or changing its role closes its open sockets. A helper whose
 // last socket closes is set away at once and offline after Options.Grace.
 //
+// # Endpoints beyond DESIGN.md's
+//
+//	PATCH  /api/v1/me                  the user's language {"lang"}
+//	GET    /api/v1/contacts/{id}       a contact card and its items, every channel
+//	GET    /api/v1/templates           reply templates (helpers)
+//	POST   /api/v1/templates           create one (supervisors; audited)
+//	PUT    /api/v1/templates/{id}      replace one (supervisors; audited)
+//	DELETE /api/v1/templates/{id}      delete one (supervisors; audited)
+//	GET    /api/v1/audit               the latest supervisor and admin actions
+//
+// A helper sees a contact only through an item offered or assigned to them.
+// The audit log is kept in memory (and in the log) for now.
+//
+// # Lifecycle
+//
+// New starts listening to the Desk; Close stops that, closes every
+// websocket and stops the presence timers. The owner calls Close before
+// closing the Desk.
+//
 // # Errors
 //
 // Every error is JSON {"error": "..."} with a fitting status.

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/morozhq/moroz/mail"
 	"github.com/morozhq/moroz/messenger"
 )
 
@@ -25,7 +26,6 @@ const (
 	DefaultHTTPAddr    = "127.0.0.1:8080"
 	DefaultSIPAddr     = "127.0.0.1:5060"
 	DefaultSMTPAddr    = "127.0.0.1:2525"
-	DefaultMailDomain  = "localhost"
 	DefaultLogLevel    = "info"
 	DefaultLogFormat   = "auto"
 	DefaultSessionTTL  = 12 * time.Hour
@@ -58,8 +58,8 @@ type Config struct {
 	ARI ARI `yaml:"ari"`
 	// SMTP is letter intake.
 	SMTP SMTP `yaml:"smtp"`
-	// Mail is how letters are accepted and answered.
-	Mail Mail `yaml:"mail"`
+	// Mail is how letters are accepted, auto-replied and answered.
+	Mail mail.Config `yaml:"mail"`
 	// Messenger is the web forms, the chat widget and the Telegram bot.
 	Messenger messenger.Config `yaml:"messenger"`
 	// Queues are the router's queues. None configured means the defaults:
@@ -159,13 +159,6 @@ type SMTP struct {
 	Addr string `yaml:"addr"`
 }
 
-// Mail configures which letters are accepted.
-type Mail struct {
-	// Domains are the domains whose letters Moroz accepts; others get 550.
-	// Default [localhost]. Env MOROZ_MAIL_DOMAINS (comma-separated).
-	Domains []string `yaml:"domains"`
-}
-
 // Default returns the configuration used when nothing is configured.
 func Default() Config {
 	return Config{
@@ -177,7 +170,7 @@ func Default() Config {
 
 		Softphone: Softphone{Grace: DefaultSoftphoneGrace},
 		ARI:       defaultARI(),
-		Mail:      Mail{Domains: []string{DefaultMailDomain}},
+		Mail:      mail.Config{}.WithDefaults(),
 		Messenger: messenger.Config{}.WithDefaults(),
 		Drain:     DefaultDrainPeriod,
 	}
@@ -251,19 +244,16 @@ func (c *Config) Validate() error {
 	}
 	c.Softphone.validate(bad)
 	c.ARI.validate(bad)
-	if len(c.Mail.Domains) == 0 {
-		bad("mail.domains", "must name at least one domain")
-	}
-	for _, d := range c.Mail.Domains {
-		if d == "" || strings.ContainsAny(d, "@ /") {
-			bad("mail.domains", "%q is not a domain", d)
-		}
+	mc := c.Mail
+	mc.DataDir = "-" // given by the node; only the keys are checked here
+	if err := mc.Validate(); err != nil {
+		errs = append(errs, sectionError("mail", err))
 	}
 	if c.Drain < 0 {
 		bad("drain", "must not be negative")
 	}
 	if err := c.Messenger.Validate(); err != nil {
-		errs = append(errs, &KeyError{Key: "messenger", Reason: err.Error()})
+		errs = append(errs, sectionError("messenger", err))
 	}
 	if _, err := c.RouterQueues(); err != nil {
 		errs = append(errs, err)
@@ -281,6 +271,17 @@ func validPIN(pin string) bool {
 		}
 	}
 	return true
+}
+
+// sectionError turns the error of a package's own validation into a
+// KeyError: "mail.domains: ..." names its key; other errors name the
+// section.
+func sectionError(section string, err error) error {
+	msg := err.Error()
+	if key, reason, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(key, section) && !strings.Contains(key, " ") {
+		return &KeyError{Key: key, Reason: reason}
+	}
+	return &KeyError{Key: section, Reason: strings.TrimPrefix(msg, section+": ")}
 }
 
 func checkAddr(bad func(string, string, ...any), key, addr string) {

@@ -83,7 +83,7 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{name: "announcements too often", env: []string{"MOROZ_SIP_ANNOUNCE_EVERY=1s"}, key: "sip.announce_every"},
 		{name: "voicemail too short", file: "sip:\n  voicemail_max: 1s\n", key: "sip.voicemail_max"},
 		{name: "greeting line without a pin", file: "sip:\n  greeting_number: \"*99\"\n  greeting_pin: \"12\"\n", key: "sip.greeting_pin"},
-		{name: "no domains", file: "mail:\n  domains: []\n", key: "mail.domains"},
+		{name: "bad domain", file: "mail:\n  domains: [\"ded moroz\"]\n", key: "mail.domains"},
 		{name: "bad origin", file: "http:\n  origins: [desk.example]\n", key: "http.origins"},
 		{name: "bad public ip", env: []string{"MOROZ_SOFTPHONE_PUBLIC_IPS=203.0.113.7,gateway"}, key: "softphone.public_ips"},
 		{name: "stun url without scheme", file: "softphone:\n  stun: [stun.example.org:3478]\n", key: "softphone.stun"},

@@ -29,9 +29,9 @@ type Config struct {
 	// comma-separated in MOROZ_MAIL_DOMAINS). Default [DefaultDomain]. The
 	// first is Moroz's own: it names auto-replies' Message-IDs.
 	Domains []string `yaml:"domains"`
-	// Listen is the SMTP intake address (mail.listen, flag --smtp).
+	// Listen is the SMTP intake address (smtp.addr, flag --smtp).
 	// Default DefaultListen; port 0 picks a free one.
-	Listen string `yaml:"listen"`
+	Listen string `yaml:"-"`
 	// Queue is where letters go (mail.queue). Default DefaultQueue.
 	Queue string `yaml:"queue"`
 	// Mailboxes maps local parts to queues (mail.mailboxes). When empty,
@@ -111,6 +111,9 @@ type ReplyText struct {
 }
 
 // withDefaults returns c with every zero field that has a default set.
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 func (c Config) withDefaults() Config {
 	if len(c.Domains) == 0 {
 		c.Domains = []string{DefaultDomain}

@@ -28,19 +28,19 @@ const (
 type ParseOptions struct {
 	// MaxDepth is how deep multiparts may nest; deeper ones are skipped.
 	// Default DefaultMaxDepth.
-	MaxDepth int
+	MaxDepth int `yaml:"max_depth"`
 	// MaxParts is how many MIME parts are read; the rest is skipped.
 	// Default DefaultMaxParts.
-	MaxParts int
+	MaxParts int `yaml:"max_parts"`
 	// MaxTextBytes caps Letter.Text and, separately, the HTML read, in
 	// bytes. Default DefaultMaxTextBytes.
-	MaxTextBytes int
+	MaxTextBytes int `yaml:"max_text_bytes"`
 	// MaxAttachmentBytes caps each attachment file; a larger part is cut
 	// and marked Truncated. Default DefaultMaxAttachmentBytes.
-	MaxAttachmentBytes int64
+	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
 	// MaxHeaderBytes caps the top-level header block. A letter whose
 	// header is larger is kept as raw text. Default DefaultMaxHeaderBytes.
-	MaxHeaderBytes int64
+	MaxHeaderBytes int64 `yaml:"max_header_bytes"`
 }
 
 func (o ParseOptions) withDefaults() ParseOptions {

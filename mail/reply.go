@@ -146,3 +146,33 @@ func reSubject(s string) string {
 	}
 	return "Re: " + s
 }
+
+// StoredSender delivers replies that the work service has already stored
+// (it implements work.Sender): each answers the item's latest inbound
+// letter in its thread and goes to the Outbox. The stored reply keeps no
+// Message-ID of its own; an answer to it still threads, through the
+// References that carry the original letter's id.
+type StoredSender struct {
+	*Replier
+}
+
+// Send composes m as the answer to it's latest letter and queues it.
+func (s StoredSender) Send(ctx context.Context, it store.Item, m store.Message) error {
+	ms, err := s.Store.Messages(ctx, it.ID)
+	if err != nil {
+		return fmt.Errorf("answer item %d: %w", it.ID, err)
+	}
+	letter, ok := lastInbound(ms)
+	if !ok {
+		return fmt.Errorf("answer item %d: %w", it.ID, ErrNoLetter)
+	}
+	out, _, err := s.compose(Answer{ItemID: it.ID, HelperID: m.HelperID, TemplateID: m.TemplateID,
+		Subject: m.Subject, Text: m.Text}, letter)
+	if err != nil {
+		return fmt.Errorf("answer item %d: %w", it.ID, err)
+	}
+	if err := s.Outbox.Enqueue(out); err != nil {
+		return fmt.Errorf("answer item %d: %w", it.ID, err)
+	}
+	return nil
+}

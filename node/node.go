@@ -48,6 +48,7 @@ type Node struct {
 	store    store.Store
 	work     *work.Service
 	msg      *messenger.Messenger
+	mail     *mailNode
 	registry *prometheus.Registry
 
 	sip       *sip.Server         // nil when sip.addr is empty
@@ -99,6 +100,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	n.msg, err = messenger.New(messenger.Options{Store: st, Work: n.work, Config: cfg.Messenger,
 		Logger: log.With("component", "messenger"), DataDir: cfg.Data})
 	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startMail(); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -263,6 +268,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return n.runARI(gctx) })
+	g.Go(func() error { return n.runMail(gctx) })
 	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil // asked to stop
@@ -279,6 +285,7 @@ func (n *Node) Close() error {
 	if n.msg != nil {
 		errs = append(errs, n.msg.Close())
 	}
+	errs = append(errs, n.closeMail())
 	if n.phone != nil {
 		errs = append(errs, n.phone.Close()) // the browsers' legs, before their calls
 	}

@@ -1,0 +1,160 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/mail"
+)
+
+// mailNode is the letters' part of a node: the SMTP intake and, when a
+// relay is configured, the outbox that sends replies and auto-replies.
+type mailNode struct {
+	srv    *mail.Server
+	ln     net.Listener
+	outbox *mail.Outbox // nil without a relay
+
+	mu       sync.Mutex
+	expected map[string]expectation // queue to its last estimate; guarded by mu
+}
+
+type expectation struct {
+	wait time.Duration
+	at   time.Time
+}
+
+// expectedFor is how long the estimate of a queue's wait is reused: the
+// router sorts a queue to answer, and a burst of letters needs it once.
+const expectedFor = time.Second
+
+// startMail builds the intake from cfg.Mail and binds smtp.addr (empty
+// turns letters off).
+func (n *Node) startMail() error {
+	if n.cfg.SMTP.Addr == "" {
+		return nil
+	}
+	mc := n.cfg.Mail
+	mc.Listen, mc.DataDir = n.cfg.SMTP.Addr, n.cfg.Data
+	mn := &mailNode{expected: map[string]expectation{}}
+	log := n.log.With("component", "mail")
+	if mc.Relay.Addr != "" {
+		relay, err := mail.NewRelay(mc.Relay)
+		if err != nil {
+			return err
+		}
+		mn.outbox = mail.NewOutbox(relay, mc.Outbox, log)
+		mc = mc.WithDefaults()
+		n.work.SetSender(acd.Email, mail.StoredSender{Replier: &mail.Replier{Store: n.store, Outbox: mn.outbox,
+			From: mail.Address{Name: mc.AutoReply.Name, Addr: mc.AutoReply.From + "@" + mc.Domains[0]}, Domain: mc.Domains[0]}})
+	} else {
+		log.Warn("mail.relay.addr is not set: replies and auto-replies are stored but not sent")
+	}
+	srv, err := mail.NewServer(mc, mail.ServerOptions{Store: n.store, Intake: n.work, Outbox: mn.outbox,
+		Expected: mn.expectedWait(n.work.Router()), Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("smtp.addr %s: %w", n.cfg.SMTP.Addr, err)
+	}
+	mn.srv, mn.ln = srv, ln
+	n.mail = mn
+	n.setAddr("smtp", ln.Addr().String())
+	return nil
+}
+
+// expectedWait answers the intake's question for auto-replies: how long
+// until a letter that joins queue now is answered.
+func (mn *mailNode) expectedWait(r *acd.Router) func(ctx context.Context, queue string) time.Duration {
+	return func(ctx context.Context, queue string) time.Duration {
+		now := time.Now()
+		mn.mu.Lock()
+		e, ok := mn.expected[queue]
+		mn.mu.Unlock()
+		if ok && now.Sub(e.at) < expectedFor {
+			return e.wait
+		}
+		waiting, err := r.Waiting(queue)
+		if err != nil || len(waiting) == 0 || !waiting[len(waiting)-1].Known {
+			return 0 // unknown: the auto-reply says so
+		}
+		wait := waiting[len(waiting)-1].Wait
+		mn.mu.Lock()
+		mn.expected[queue] = expectation{wait: wait, at: now}
+		mn.mu.Unlock()
+		return wait
+	}
+}
+
+// runMail serves SMTP and runs the outbox until ctx ends or the node
+// drains. Draining stops the intake (its clients get mail.drain_timeout to
+// finish), then lets the outbox send what is queued for at most the
+// node's drain period.
+func (n *Node) runMail(ctx context.Context) error {
+	mn := n.mail
+	if mn == nil {
+		return nil
+	}
+	serveCtx, stopServe := context.WithCancel(ctx)
+	defer stopServe()
+	outCtx, stopOutbox := context.WithCancel(ctx)
+	defer stopOutbox()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- mn.srv.Serve(serveCtx, mn.ln) }()
+	outboxDone := make(chan struct{})
+	go func() {
+		defer close(outboxDone)
+		if mn.outbox != nil {
+			mn.outbox.Run(outCtx)
+		}
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-n.drained:
+		stopServe()
+	case err = <-serveErr: // the intake failed
+		serveErr <- err
+	}
+	err = <-serveErr
+	if ctx.Err() == nil && mn.outbox != nil {
+		mn.flush(ctx, n.cfg.Drain)
+	}
+	stopOutbox()
+	<-outboxDone
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// flush waits until the outbox has sent what is queued, for at most d.
+func (mn *mailNode) flush(ctx context.Context, d time.Duration) {
+	deadline := time.After(d)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for mn.outbox.Pending() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (n *Node) closeMail() error {
+	if n.mail == nil {
+		return nil
+	}
+	return n.mail.srv.Close()
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
@@ -225,5 +226,23 @@ func TestRegisterAfterClose(t *testing.T) {
 	h.Close()
 	if _, err := h.Register(nil, Member{}); err != ErrClosed {
 		t.Errorf("Register after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestGatherPacksABusyStream(t *testing.T) {
+	s := newServer(t, Options{Gather: time.Hour})
+	conn := s.dial(t, "user=a")
+	s.hub.Publish(Audience{All: true}, []byte(`"a"`))
+	if got := read(t, conn); got != `"a"` {
+		t.Fatalf("first message after a quiet spell: %s, want it alone and at once", got)
+	}
+	s.hub.Publish(Audience{All: true}, []byte(`"b"`)) // within the hour: waits
+	s.hub.Publish(Audience{All: true}, []byte(`"c"`))
+	s.hub.CloseUser(1, CodeRevoked, "bye") // closing sends what waits
+	if got := read(t, conn); got != `["b","c"]` {
+		t.Errorf("frame %s, want the waiting messages packed", got)
+	}
+	if code := closeCode(t, conn); code != CodeRevoked {
+		t.Errorf("close code %d, want %d", code, CodeRevoked)
 	}
 }

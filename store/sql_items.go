@@ -106,7 +106,7 @@ func (s *sqlStore) insertItem(ctx context.Context, q querier, it Item, args []an
 		RETURNING id`, args...).Scan(&it.ID)
 	if isNoRows(err) {
 		stored, err := scanItem(q.queryRow(ctx, `SELECT `+itemCols+` FROM items
-			WHERE channel = $1 AND external_id = $2`, it.Channel, it.ExternalID))
+			WHERE channel = $1 AND external_id = $2 AND external_id <> ''`, it.Channel, it.ExternalID))
 		return stored, false, err
 	}
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *sqlStore) ItemByExternalID(ctx context.Context, ch acd.Channel, externa
 		return Item{}, fmt.Errorf("%s item by external id: empty id: %w", ch, ErrNotFound)
 	}
 	it, err := scanItem(s.read().queryRow(ctx, `SELECT `+itemCols+` FROM items
-		WHERE channel = $1 AND external_id = $2`, ch, externalID))
+		WHERE channel = $1 AND external_id = $2 AND external_id <> ''`, ch, externalID))
 	return it, s.fail(err, "%s item %q", ch, externalID)
 }
 
@@ -357,7 +357,7 @@ func (s *sqlStore) insertMessage(ctx context.Context, q querier, m Message, head
 		nullID(m.HelperID), nullID(m.TemplateID), m.CreatedAt).Scan(&m.ID)
 	if isNoRows(err) {
 		stored, err := scanMessage(q.queryRow(ctx, `SELECT `+messageCols+` FROM messages
-			WHERE channel = $1 AND external_id = $2`, ch, m.ExternalID))
+			WHERE channel = $1 AND external_id = $2 AND external_id <> ''`, ch, m.ExternalID))
 		return stored, false, err
 	}
 	return m, err == nil, err
@@ -372,12 +372,16 @@ func (s *sqlStore) Messages(ctx context.Context, itemID int64) ([]Message, error
 
 // ItemByMessageExternalID returns the item holding the first message stored
 // with externalID, in any channel.
+//
+// Lookups by external id repeat the partial indexes' condition
+// (external_id <> ''): SQLite uses a partial index only when the query
+// implies its WHERE clause, and scans the table otherwise.
 func (s *sqlStore) ItemByMessageExternalID(ctx context.Context, externalID string) (Item, error) {
 	if externalID == "" {
 		return Item{}, fmt.Errorf("item by message id: empty id: %w", ErrNotFound)
 	}
 	it, err := scanItem(s.read().queryRow(ctx, `SELECT `+itemCols+` FROM items WHERE id =
-		(SELECT item_id FROM messages WHERE external_id = $1 ORDER BY id LIMIT 1)`, externalID))
+		(SELECT item_id FROM messages WHERE external_id = $1 AND external_id <> '' ORDER BY id LIMIT 1)`, externalID))
 	return it, s.fail(err, "item of message %q", externalID)
 }
 

@@ -19,7 +19,8 @@ import (
 // stored, with created false, and is not routed again.
 //
 // Zero fields get defaults: Queue by channel, State queued, CreatedAt and
-// first.At now.
+// first.At now. An item submitted closed (answered on arrival, as a letter
+// whose queue lets the auto-reply answer it) is stored and not routed.
 func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) (store.Item, bool, error) {
 	if !it.Channel.Valid() {
 		return store.Item{}, false, fmt.Errorf("submit: unknown channel %q", it.Channel)
@@ -31,9 +32,15 @@ func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) 
 	if !s.queues[it.Queue] {
 		return store.Item{}, false, fmt.Errorf("submit: %w %q", acd.ErrUnknownQueue, it.Queue)
 	}
-	it.State = acd.StateQueued
+	closed := it.State == acd.StateClosed // answered on arrival (an auto-reply that closes)
+	if !closed {
+		it.State = acd.StateQueued
+	}
 	if it.CreatedAt.IsZero() {
 		it.CreatedAt = now
+	}
+	if closed && it.ClosedAt.IsZero() {
+		it.ClosedAt = now
 	}
 	if first.Type == "" {
 		first.Type = "received"
@@ -42,7 +49,7 @@ func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) 
 		first.At = now
 	}
 	stored, created, err := s.st.CreateItem(ctx, it, first)
-	if err != nil || !created {
+	if err != nil || !created || closed {
 		return stored, created, err
 	}
 	if stored.Channel == acd.Voicemail {

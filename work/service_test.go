@@ -249,3 +249,23 @@ func TestKeptItemWaitsForRoute(t *testing.T) {
 		t.Errorf("history (-got +want):\n%s", diff)
 	}
 }
+
+func TestItemClosedOnArrivalIsNotRouted(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	s, _ := newService(t, st)
+	defer s.Close()
+	it, created, err := s.Submit(ctx, store.Item{Channel: acd.Email, ExternalID: "<auto@x>", State: acd.StateClosed,
+		Outcome: acd.OutcomeAutoReplied}, store.Event{})
+	if err != nil || !created {
+		t.Fatalf("Submit: %v, created %v", err, created)
+	}
+	if _, ok := s.Router().Item(it.ID); ok {
+		t.Error("an item closed on arrival is in the router")
+	}
+	got, err := st.Item(ctx, it.ID)
+	if err != nil || got.State != acd.StateClosed || got.Outcome != acd.OutcomeAutoReplied || got.ClosedAt.IsZero() {
+		t.Errorf("stored: state %s outcome %s closed %v, %v", got.State, got.Outcome, got.ClosedAt, err)
+	}
+}

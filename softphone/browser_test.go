@@ -82,7 +82,9 @@ func newTab(t *testing.T, root context.Context) *tab {
 
 func (p *tab) run(step string, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	if err := chromedp.Do(p.ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		p.shot("failed-" + step)
 		p.t.Fatalf("%s: %v", step, err)
 	}

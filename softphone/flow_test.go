@@ -77,7 +77,6 @@ func TestSIPCallAnsweredInTheBrowser(t *testing.T) {
 	out := r.call(t, addr)
 	cctx, hangup := context.WithCancel(ctx)
 	defer hangup()
-	go out.Media().Play(cctx, media.NewClip(sine(callerHz, time.Second)).Loop())
 	heard := filepath.Join(t.TempDir(), "caller-heard.wav")
 	recorded := make(chan error, 1)
 	go func() { _, err := out.Media().Record(cctx, heard, time.Minute); recorded <- err }()
@@ -134,7 +133,8 @@ func (p *tab) available() {
 	p.until("available", `window.moroz.state.status.status === 'available'`)
 }
 
-// call rings Moroz from a SIP phone saying callerHz and returns the call.
+// call rings Moroz from a SIP phone that says callerHz until the test
+// ends, and returns the call.
 func (r *rig) call(t *testing.T, addr string) *sip.Outbound {
 	t.Helper()
 	dialer, err := sipDialer(t)
@@ -145,7 +145,17 @@ func (r *rig) call(t *testing.T, addr string) *sip.Outbound {
 	if err != nil {
 		t.Fatalf("call Moroz: %v", err)
 	}
-	t.Cleanup(func() { out.Hangup() })
+	ctx, stop := context.WithCancel(context.Background())
+	played := make(chan struct{})
+	go func() {
+		defer close(played)
+		out.Media().Play(ctx, media.NewClip(sine(callerHz, time.Second)).Loop())
+	}()
+	t.Cleanup(func() {
+		stop()
+		out.Hangup()
+		<-played
+	})
 	return out
 }
 
@@ -214,4 +224,38 @@ func sipDialer(t *testing.T) (*sip.Dialer, error) {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d, nil
+}
+
+// A helper whose tab closes mid-call and does not come back within the
+// grace period is lost: the caller goes back to the queue, ahead of later
+// callers, and the router offers the call to another helper, who takes it.
+func TestLostHelperPutsTheCallerBack(t *testing.T) {
+	r := newRig(t)
+	addr := r.startSIP(t)
+	root := browser(t)
+	lost, next := newTab(t, root), newTab(t, root)
+	r.callHelper(t, "ded")
+	nextID := r.callHelper(t, "snegurochka")
+	lost.login(r.url, "ded")
+	lost.available()
+	out := r.call(t, addr)
+	lost.click("the first helper answers", `#phone-answer`)
+	lost.until("the first helper hears the caller", hears(callerHz))
+
+	next.login(r.url, "snegurochka")
+	next.available()
+	lost.cancel() // the tab is gone for good
+	next.click("the other helper answers the returned caller", `#phone-answer`)
+	next.until("the other helper hears the caller", hears(callerHz))
+	next.shot("lost-taken-over")
+	next.click("hang up", `#phone-hangup`)
+	<-out.Done()
+
+	calls, err := r.store.ListCalls(context.Background(), store.CallFilter{})
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("call records: got %d, %v; want 1", len(calls), err)
+	}
+	if c := calls[0]; c.Outcome != acd.OutcomeAnswered || c.HelperID != nextID {
+		t.Errorf("call record: got outcome %q helper %d, want answered by snegurochka (%d)", c.Outcome, c.HelperID, nextID)
+	}
 }

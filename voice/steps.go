@@ -279,6 +279,10 @@ func (cl *call) talk(leg Leg, helper int64) {
 	if err := cl.c.Bridge(cl.ctx, leg); err != nil {
 		cl.log.Debug("bridge ended", "err", err)
 	}
+	if helperLost(leg) && !cl.gone() {
+		cl.backToQueue(helper)
+		return
+	}
 	cl.complete(helper)
 }
 

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -17,11 +18,24 @@ import (
 	"github.com/icholy/digest"
 )
 
-// Credentials gives the registrar the SIP password of a user (a helper's
-// extension). The service layer implements it over its helpers; it must
-// be safe for concurrent use. ok is false for an unknown user.
+// Credentials gives the registrar the digest secret of a user (a
+// helper's extension): HA1, the lower-case hex MD5 of
+// "user:realm:password" (RFC 2617 §3.2.2.2; see HA1), so that no password
+// is kept. The service layer implements it over its helpers; it must be
+// safe for concurrent use. ok is false for an unknown user.
 type Credentials interface {
-	SIPPassword(ctx context.Context, user string) (password string, ok bool, err error)
+	SIPHA1(ctx context.Context, user string) (ha1 string, ok bool, err error)
+}
+
+// HA1 is the digest secret of user in realm with password (RFC 2617
+// §3.2.2.2), what Credentials returns.
+func HA1(user, realm, password string) string {
+	return md5hex(user + ":" + realm + ":" + password)
+}
+
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // Registrar defaults (Config.Registrar fields left zero).
@@ -225,14 +239,14 @@ func (r *registrar) authenticate(ctx context.Context, req *sip.Request, client n
 	if !r.takeNonce(cred.Nonce, client) || cred.Realm != r.cfg.Realm {
 		return "", false, false
 	}
-	password, known, err := r.cfg.Credentials.SIPPassword(ctx, cred.Username)
+	ha1, known, err := r.cfg.Credentials.SIPHA1(ctx, cred.Username)
 	if err != nil {
 		return "", false, false
 	}
-	if !known {
-		password = "\x00unknown user" // compute anyway: same work, same answer
+	if !known || ha1 == "" {
+		known, ha1 = false, HA1(cred.Username, r.cfg.Realm, "\x00unknown") // same work, same answer
 	}
-	want, err := expectedResponse(cred, string(req.Method), password, r.cfg.Realm)
+	want, err := expectedResponse(cred, string(req.Method), strings.ToLower(ha1))
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(cred.Response))) != 1 || !known {
 		r.failed(client)
 		return "", false, true
@@ -241,17 +255,22 @@ func (r *registrar) authenticate(ctx context.Context, req *sip.Request, client n
 	return cred.Username, true, false
 }
 
-func expectedResponse(cred *digest.Credentials, method, password, realm string) (string, error) {
-	chal := &digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm, Opaque: cred.Opaque}
-	if cred.QOP != "" {
-		chal.QOP = []string{cred.QOP}
+// expectedResponse is the digest response (RFC 2617 §3.2.2.1) a client
+// knowing ha1 sends for cred: MD5 with qop auth or without qop, the
+// algorithm and qop the challenge offers.
+func expectedResponse(cred *digest.Credentials, method, ha1 string) (string, error) {
+	if cred.Algorithm != "" && !strings.EqualFold(cred.Algorithm, "MD5") {
+		return "", fmt.Errorf("digest algorithm %q: not offered", cred.Algorithm)
 	}
-	got, err := digest.Digest(chal, digest.Options{Method: method, URI: cred.URI, Count: cred.Nc,
-		Cnonce: cred.Cnonce, Username: cred.Username, Password: password})
-	if err != nil {
-		return "", err
+	ha2 := md5hex(method + ":" + cred.URI)
+	switch cred.QOP {
+	case "":
+		return md5hex(ha1 + ":" + cred.Nonce + ":" + ha2), nil
+	case "auth":
+		nc := fmt.Sprintf("%08x", cred.Nc)
+		return md5hex(ha1 + ":" + cred.Nonce + ":" + nc + ":" + cred.Cnonce + ":auth:" + ha2), nil
 	}
-	return strings.ToLower(got.Response), nil
+	return "", fmt.Errorf("digest qop %q: not offered", cred.QOP)
 }
 
 func (r *registrar) banned(client netip.Addr) bool {

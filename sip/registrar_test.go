@@ -13,12 +13,12 @@ import (
 	"github.com/icholy/digest"
 )
 
-// passwords is a Credentials of fixed users.
+// passwords is a Credentials of fixed users in DefaultRealm.
 type passwords map[string]string
 
-func (p passwords) SIPPassword(_ context.Context, user string) (string, bool, error) {
+func (p passwords) SIPHA1(_ context.Context, user string) (string, bool, error) {
 	pw, ok := p[user]
-	return pw, ok, nil
+	return HA1(user, DefaultRealm, pw), ok, nil
 }
 
 var (
@@ -202,5 +202,40 @@ func TestRegisterForAnotherUserForbidden(t *testing.T) {
 	v := r.handle(context.Background(), registerReq(t, "102", answer(t, chal, "101", "snowflake")), phoneIP)
 	if v.code != 403 {
 		t.Errorf("got %d, want 403", v.code)
+	}
+}
+
+// TestDigestResponse checks HA1 and the response against RFC 2617 §3.5's
+// worked example, and that what the challenge does not offer is refused.
+func TestDigestResponse(t *testing.T) {
+	ha1 := HA1("Mufasa", "testrealm@host.com", "Circle Of Life")
+	if want := "939e7578ed9e3c518a452acee763bce9"; ha1 != want {
+		t.Fatalf("HA1: got %s, want %s", ha1, want)
+	}
+	cred := func(alg, qop string) *digest.Credentials {
+		return &digest.Credentials{Username: "Mufasa", Realm: "testrealm@host.com", Algorithm: alg,
+			Nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093", URI: "/dir/index.html", QOP: qop, Nc: 1, Cnonce: "0a4f113b"}
+	}
+	tests := []struct {
+		name    string
+		cred    *digest.Credentials
+		want    string
+		wantErr bool
+	}{
+		{"qop auth", cred("", "auth"), "6629fae49393a05397450978507c4ef1", false},
+		{"qop auth, MD5 named", cred("MD5", "auth"), "6629fae49393a05397450978507c4ef1", false},
+		{"sha-256 not offered", cred("SHA-256", "auth"), "", true},
+		{"auth-int not offered", cred("MD5", "auth-int"), "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := expectedResponse(tt.cred, "GET", ha1)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err: got %v, want error %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("response: got %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -6,14 +6,14 @@ import (
 	"fmt"
 )
 
-const helperCols = `user_id, queues, skills, capacity, extension`
+const helperCols = `user_id, queues, skills, capacity, extension, sip_ha1`
 
 func scanHelper(r row) (Helper, error) {
 	var (
 		h                       Helper
 		queues, skills, capacty []byte
 	)
-	if err := r.Scan(&h.UserID, &queues, &skills, &capacty, &h.Extension); err != nil {
+	if err := r.Scan(&h.UserID, &queues, &skills, &capacty, &h.Extension, &h.SIPHA1); err != nil {
 		return Helper{}, err
 	}
 	err := errors.Join(decodeJSON(queues, &h.Queues), decodeJSON(skills, &h.Skills),
@@ -30,10 +30,10 @@ func (s *sqlStore) PutHelper(ctx context.Context, h Helper) error {
 		return fmt.Errorf("put helper %d: %w", h.UserID, err)
 	}
 	err := s.write(ctx, func(q querier) error {
-		_, err := q.exec(ctx, `INSERT INTO helpers (`+helperCols+`) VALUES ($1, $2, $3, $4, $5)
+		_, err := q.exec(ctx, `INSERT INTO helpers (`+helperCols+`) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (user_id) DO UPDATE SET queues = excluded.queues, skills = excluded.skills,
-			capacity = excluded.capacity, extension = excluded.extension`,
-			h.UserID, queues, skills, capacity, h.Extension)
+			capacity = excluded.capacity, extension = excluded.extension, sip_ha1 = excluded.sip_ha1`,
+			h.UserID, queues, skills, capacity, h.Extension, h.SIPHA1)
 		return err
 	})
 	return s.fail(err, "put helper %d", h.UserID)
@@ -44,6 +44,16 @@ func (s *sqlStore) Helper(ctx context.Context, userID int64) (Helper, error) {
 	h, err := scanHelper(s.read().queryRow(ctx,
 		`SELECT `+helperCols+` FROM helpers WHERE user_id = $1`, userID))
 	return h, s.fail(err, "helper %d", userID)
+}
+
+// HelperByExtension returns the profile whose desk phone extension is ext.
+func (s *sqlStore) HelperByExtension(ctx context.Context, ext string) (Helper, error) {
+	if ext == "" {
+		return Helper{}, fmt.Errorf("helper by extension: empty extension: %w", ErrInvalid)
+	}
+	h, err := scanHelper(s.read().queryRow(ctx,
+		`SELECT `+helperCols+` FROM helpers WHERE extension = $1`, ext))
+	return h, s.fail(err, "helper by extension %q", ext)
 }
 
 // ListHelpers returns every profile in user ID order.

@@ -34,6 +34,8 @@ type Store interface {
 	Voicemails
 	Templates
 	Mailings
+	Outbound
+	IMAPMarks
 }
 
 // Users holds accounts, API tokens and console sessions.
@@ -73,6 +75,9 @@ type Helpers interface {
 	// user is ErrNotFound.
 	PutHelper(ctx context.Context, h Helper) error
 	Helper(ctx context.Context, userID int64) (Helper, error)
+	// HelperByExtension returns the helper whose Extension is ext;
+	// ErrNotFound when none, ErrInvalid for an empty ext.
+	HelperByExtension(ctx context.Context, ext string) (Helper, error)
 	ListHelpers(ctx context.Context) ([]Helper, error)
 }
 

@@ -86,13 +86,22 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// Helper is a user's routing profile: what they can take and how much at once.
+// Helper is a user's routing profile: what they can take and how much at
+// once, and their desk phone. PutHelper replaces every field, SIPHA1
+// included, so a caller changing one field reads the profile first.
 type Helper struct {
-	UserID    int64
-	Queues    []string
-	Skills    map[string]int      // skill name to level, 1 (low) to 10
-	Capacity  map[acd.Channel]int // items at once per channel; missing means the default
-	Extension string              // desk phone extension, empty if none
+	UserID   int64
+	Queues   []string
+	Skills   map[string]int      // skill name to level, 1 (low) to 10
+	Capacity map[acd.Channel]int // items at once per channel; missing means the default
+	// Extension is the desk phone's extension, unique among helpers
+	// (ErrConflict), empty if none; a full SIP URI names a phone that
+	// does not register with Moroz.
+	Extension string
+	// SIPHA1 is the digest secret the desk phone registers with: the
+	// lower-case hex MD5 of "extension:realm:password" (sip.HA1); empty
+	// means the extension may not register.
+	SIPHA1 string
 }
 
 // Identity is one way to reach a contact.

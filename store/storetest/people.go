@@ -19,6 +19,7 @@ func testHelpers(t *testing.T, open Open) {
 		Skills:    map[string]int{"ru": 10, "be": 3},
 		Capacity:  map[acd.Channel]int{acd.Email: 3, acd.Voice: 1},
 		Extension: "101",
+		SIPHA1:    "0b8ab4b6fa5e3a7be7e4a6b5bb9d9a1c",
 	}
 	hb := store.Helper{UserID: b.ID}
 	wantErr(t, "put a", s.PutHelper(ctx, ha), nil)
@@ -26,13 +27,24 @@ func testHelpers(t *testing.T, open Open) {
 	diff(t, "get a", must[store.Helper](t, "get a")(s.Helper(ctx, a.ID)), ha)
 	diff(t, "get b", must[store.Helper](t, "get b")(s.Helper(ctx, b.ID)), hb)
 
-	ha.Queues, ha.Skills, ha.Extension = []string{"calls"}, nil, ""
+	byExt := must[store.Helper](t, "by extension")(s.HelperByExtension(ctx, "101"))
+	diff(t, "by extension", byExt, ha)
+	_, err := s.HelperByExtension(ctx, "102")
+	wantErr(t, "unknown extension", err, store.ErrNotFound)
+	_, err = s.HelperByExtension(ctx, "")
+	wantErr(t, "empty extension", err, store.ErrInvalid)
+	taken := hb
+	taken.Extension = "101"
+	wantErr(t, "extension taken", s.PutHelper(ctx, taken), store.ErrConflict)
+
+	ha.Queues, ha.Skills, ha.Extension, ha.SIPHA1 = []string{"calls"}, nil, "", ""
 	wantErr(t, "replace a", s.PutHelper(ctx, ha), nil)
 	diff(t, "list", must[[]store.Helper](t, "list")(s.ListHelpers(ctx)), []store.Helper{ha, hb})
 
 	wantErr(t, "put for unknown user", s.PutHelper(ctx, store.Helper{UserID: 999}), store.ErrNotFound)
-	_, err := s.Helper(ctx, 999)
+	_, err = s.Helper(ctx, 999)
 	wantErr(t, "get unknown", err, store.ErrNotFound)
+	wantErr(t, "extension free again", s.PutHelper(ctx, taken), nil)
 }
 
 func testContacts(t *testing.T, open Open) {

@@ -44,6 +44,8 @@ func Run(t *testing.T, open Open) {
 		{"Times", testTimes},
 		{"JSON", testJSON},
 		{"Durability", testDurability},
+		{"Outbox", testOutbox},
+		{"IMAPMarks", testIMAPMarks},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) { s.run(t, open) })

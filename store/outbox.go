@@ -37,9 +37,10 @@ type Outbound interface {
 	// returned as stored with created false. No recipient, no Raw or no
 	// MessageID is ErrInvalid.
 	EnqueueOut(ctx context.Context, l OutLetter) (stored OutLetter, created bool, err error)
-	// PendingOut returns up to limit pending letters (0 means 100),
-	// soonest NextAt first.
-	PendingOut(ctx context.Context, limit int) ([]OutLetter, error)
+	// PendingOut returns up to limit pending letters (0 means 100, at
+	// most 1000) with IDs above afterID, in ID order: a caller pages
+	// through them all by passing the last ID it got.
+	PendingOut(ctx context.Context, afterID int64, limit int) ([]OutLetter, error)
 	// MarkOut records an attempt's result: u.State, u.Attempts, u.NextAt
 	// and u.LastError of the letter u.ID. An unknown ID is ErrNotFound.
 	MarkOut(ctx context.Context, u OutLetter) error

@@ -79,10 +79,10 @@ func (s *sqlStore) insertOut(ctx context.Context, q querier, l OutLetter) (OutLe
 	return l, err == nil, err
 }
 
-// PendingOut returns pending letters, soonest first.
-func (s *sqlStore) PendingOut(ctx context.Context, n int) ([]OutLetter, error) {
+// PendingOut returns pending letters after afterID in ID order.
+func (s *sqlStore) PendingOut(ctx context.Context, afterID int64, n int) ([]OutLetter, error) {
 	ls, err := collect(scanOut)(s.read().query(ctx, `SELECT `+outCols+` FROM outbox
-		WHERE state = 'pending' ORDER BY next_at, id LIMIT $1`, limit(n)))
+		WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2`, afterID, limit(n)))
 	return ls, s.fail(err, "pending letters")
 }
 

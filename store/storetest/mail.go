@@ -23,8 +23,10 @@ func testOutbox(t *testing.T, open Open) {
 		t.Errorf("enqueued: got state %q next %v item %d, want pending at %v item %d",
 			a.State, a.NextAt, a.ItemID, stored(at(2)), it.ID)
 	}
-	pending := must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, 0))
-	diff(t, "pending, soonest first", pending, []store.OutLetter{b, a})
+	pending := must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, 0, 0))
+	diff(t, "pending in id order", pending, []store.OutLetter{a, b})
+	pending = must[[]store.OutLetter](t, "pending after a")(s.PendingOut(ctx, a.ID, 0))
+	diff(t, "pending after a", pending, []store.OutLetter{b})
 
 	b.State, b.Attempts, b.LastError = store.OutSent, 1, ""
 	wantErr(t, "mark b sent", s.MarkOut(ctx, b), nil)
@@ -33,7 +35,7 @@ func testOutbox(t *testing.T, open Open) {
 	wantErr(t, "close", s.Close(), nil)
 
 	s = open(t)
-	pending = must[[]store.OutLetter](t, "pending after reopen")(s.PendingOut(ctx, 0))
+	pending = must[[]store.OutLetter](t, "pending after reopen")(s.PendingOut(ctx, 0, 0))
 	if len(pending) != 1 || pending[0].ID != a.ID || pending[0].Attempts != 1 ||
 		pending[0].LastError != "421 busy" || !pending[0].NextAt.Equal(stored(at(9))) {
 		t.Errorf("pending after reopen: got %+v, want only a with its attempt", pending)

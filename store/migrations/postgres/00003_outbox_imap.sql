@@ -17,7 +17,7 @@ CREATE TABLE outbox (
     updated_at  TIMESTAMPTZ NOT NULL
 );
 CREATE UNIQUE INDEX outbox_message ON outbox (message_id);
-CREATE INDEX outbox_pending ON outbox (next_at) WHERE state = 'pending';
+CREATE INDEX outbox_pending ON outbox (id) WHERE state = 'pending';
 
 CREATE TABLE imap_seen (
     mailbox      TEXT        NOT NULL,

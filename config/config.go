@@ -25,6 +25,7 @@ const (
 	DefaultData        = "moroz-data"
 	DefaultHTTPAddr    = "127.0.0.1:8080"
 	DefaultSIPAddr     = "127.0.0.1:5060"
+	DefaultSIPRealm    = "moroz"
 	DefaultSMTPAddr    = "127.0.0.1:2525"
 	DefaultLogLevel    = "info"
 	DefaultLogFormat   = "auto"
@@ -102,9 +103,14 @@ type SIP struct {
 	// Addr is host:port for SIP over UDP and TCP; port 0 picks a free one.
 	// Default 127.0.0.1:5060. Env MOROZ_SIP_ADDR.
 	Addr string `yaml:"addr"`
-	// PublicAddr is the address put in SDP and Contact when Moroz is
-	// behind NAT; empty means the listening address. Env MOROZ_SIP_PUBLIC_ADDR.
+	// PublicAddr is the IP address put in SDP and Contact when Moroz is
+	// behind a 1:1 NAT that forwards the SIP and RTP ports unchanged; empty
+	// means the listening address. Env MOROZ_SIP_PUBLIC_ADDR.
 	PublicAddr string `yaml:"public_addr"`
+	// Realm is the digest realm desk phones register in. A helper's
+	// stored secret is bound to it: changing it needs every SIP password
+	// set again. Default moroz. Env MOROZ_SIP_REALM.
+	Realm string `yaml:"realm"`
 	// RTPPorts is the UDP port range for media, "low-high". Default
 	// 10000-20000. Env MOROZ_SIP_RTP_PORTS.
 	RTPPorts string `yaml:"rtp_ports"`
@@ -177,7 +183,7 @@ func Default() Config {
 }
 
 func defaultSIP() SIP {
-	return SIP{Addr: DefaultSIPAddr, RTPPorts: DefaultRTPPorts, Lang: DefaultPromptLang,
+	return SIP{Addr: DefaultSIPAddr, RTPPorts: DefaultRTPPorts, Lang: DefaultPromptLang, Realm: DefaultSIPRealm,
 		AnnounceEvery: DefaultAnnounce, VoicemailMax: DefaultMessageMax}
 }
 
@@ -224,6 +230,12 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.SessionTTL < time.Minute {
 		bad("http.session_ttl", "%v is shorter than a minute", c.HTTP.SessionTTL)
+	}
+	if a, err := netip.ParseAddr(c.SIP.PublicAddr); c.SIP.PublicAddr != "" && (err != nil || a.IsUnspecified()) {
+		bad("sip.public_addr", "%q is not a specific IP address", c.SIP.PublicAddr)
+	}
+	if c.SIP.Realm == "" || strings.ContainsAny(c.SIP.Realm, "\"\\\r\n") {
+		bad("sip.realm", "%q is empty or has a quote, backslash or line break", c.SIP.Realm)
 	}
 	if _, _, err := ParsePortRange(c.SIP.RTPPorts); err != nil {
 		bad("sip.rtp_ports", "%v", err)

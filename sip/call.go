@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -233,9 +234,9 @@ func (c *Call) Answer() error {
 
 func (c *Call) sdpLocked() ([]byte, error) {
 	if c.lateOffer && c.state == stateEarly {
-		return buildAnswer(offerParams(c.leg.LocalAddr(), c.sessID))
+		return buildAnswer(offerParams(c.srv.advertised(c.leg.LocalAddr()), c.sessID))
 	}
-	return buildAnswer(answerParams{local: c.leg.LocalAddr(), sessionID: c.sessID, version: c.sdpVersion,
+	return buildAnswer(answerParams{local: c.srv.advertised(c.leg.LocalAddr()), sessionID: c.sessID, version: c.sdpVersion,
 		codec: c.codec, dtmfPT: c.dtmfPT, direction: c.direction})
 }
 
@@ -546,7 +547,7 @@ func (c *Call) reoffer(cseq uint32) ([]byte, error) {
 	}
 	c.sdpVersion++
 	c.lateOffer, c.offerCSeq = true, cseq
-	p := offerParams(c.leg.LocalAddr(), c.sessID)
+	p := offerParams(c.srv.advertised(c.leg.LocalAddr()), c.sessID)
 	p.version = c.sdpVersion
 	return buildAnswer(p)
 }
@@ -577,13 +578,20 @@ func (c *Call) release() {
 	c.wg.Wait()
 }
 
-// contact is the Contact header for the transport a dialog runs on.
+// advertised is local as peers must reach it: the port of local on
+// Config.PublicIP when Moroz is behind NAT, else local itself.
+func (s *Server) advertised(local netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(s.publicIP, local.Port())
+}
+
+// contact is the Contact header for the transport a dialog runs on, on
+// the public IP.
 func (s *Server) contact(transport string) sip.Header {
 	addr := s.UDPAddr()
 	if transport == "TCP" {
 		addr = s.TCPAddr()
 	}
-	uri := sip.Uri{Scheme: "sip", User: "moroz", Host: s.mediaIP.String(), Port: int(addr.Port()), UriParams: sip.NewParams()}
+	uri := sip.Uri{Scheme: "sip", User: "moroz", Host: s.publicIP.String(), Port: int(addr.Port()), UriParams: sip.NewParams()}
 	if transport == "TCP" {
 		uri.UriParams.Add("transport", "tcp")
 	}

@@ -31,6 +31,11 @@ type Config struct {
 	// advertise. Default: the UDP (or TCP) listen IP when it is specific,
 	// else the first non-loopback interface address, else 127.0.0.1.
 	MediaIP string
+	// PublicIP, when set, is the IP advertised in SDP (c= and o=) and in
+	// Contact instead of MediaIP: the address of a 1:1 NAT in front of
+	// Moroz, which forwards the SIP and RTP ports unchanged. Sockets still
+	// bind to MediaIP.
+	PublicIP string
 	// RTPPortMin and RTPPortMax bound the RTP ports (even ports are used).
 	// Default DefaultRTPPortMin-DefaultRTPPortMax.
 	RTPPortMin, RTPPortMax int
@@ -85,6 +90,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, err := netip.ParseAddr(c.MediaIP); err != nil {
 		return c, fmt.Errorf("sip config: media_ip %q: want an IP address", c.MediaIP)
+	}
+	if a, err := netip.ParseAddr(c.PublicIP); c.PublicIP != "" && (err != nil || a.IsUnspecified()) {
+		return c, fmt.Errorf("sip config: public_ip %q: want a specific IP address", c.PublicIP)
 	}
 	return c, nil
 }

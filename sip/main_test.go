@@ -28,7 +28,7 @@ func testServerWithHandler(t *testing.T, cfg Config, h InviteHandler) *Server {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s, err := New(Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", MediaIP: "127.0.0.1",
-		RTPPortMin: 30000, RTPPortMax: 39998, Logger: log, Registrar: cfg.Registrar}, h)
+		RTPPortMin: 30000, RTPPortMax: 39998, PublicIP: cfg.PublicIP, Logger: log, Registrar: cfg.Registrar}, h)
 	if err != nil {
 		t.Fatal(err)
 	}

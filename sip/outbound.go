@@ -118,8 +118,9 @@ func (d *Dialer) init() error {
 	if err != nil {
 		return fmt.Errorf("new sip dialer: %w", err)
 	}
+	pub := d.srv.advertised(d.addr)
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "moroz",
-		Host: d.addr.Addr().String(), Port: int(d.addr.Port())}}
+		Host: pub.Addr().String(), Port: int(pub.Port())}}
 	d.ua, d.server, d.client = ua, server, client
 	d.cache = sipgo.NewDialogClientCache(client, contact)
 	server.OnBye(d.onBye)
@@ -162,7 +163,7 @@ func (d *Dialer) Dial(ctx context.Context, target string, opt DialOptions) (*Out
 		return nil, fmt.Errorf("dial %s: rtp port: %w", target, err)
 	}
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	body, err := buildOffer(local, rand.Uint64N(1<<62))
+	body, err := buildOffer(d.srv.advertised(local), rand.Uint64N(1<<62))
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("dial %s: %w", target, err)
@@ -185,7 +186,7 @@ func (d *Dialer) invite(ctx context.Context, uri sip.Uri, body []byte, opt DialO
 		opt.FromUser = "moroz"
 	}
 	from := &sip.FromHeader{DisplayName: opt.FromName, Params: sip.NewParams(),
-		Address: sip.Uri{Scheme: "sip", User: opt.FromUser, Host: d.addr.Addr().String(), Port: int(d.addr.Port())}}
+		Address: sip.Uri{Scheme: "sip", User: opt.FromUser, Host: d.srv.advertised(d.addr).Addr().String(), Port: int(d.addr.Port())}}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	sess, err := d.cache.Invite(ctx, uri, body, from, sip.NewHeader("Content-Type", "application/sdp"),
 		sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))

@@ -404,3 +404,23 @@ func clientAddr(req *sip.Request) netip.Addr {
 	a, _ := netip.ParseAddr(host)
 	return a.Unmap()
 }
+
+// Target is the URI that reaches the binding's phone: its Contact, with
+// the host and port the REGISTER came from when they differ (a phone
+// behind NAT registers a private address it cannot be reached on).
+func (b Binding) Target() string {
+	var uri sip.Uri
+	if err := sip.ParseUri(b.Contact, &uri); err != nil {
+		return b.Contact
+	}
+	host, port, err := net.SplitHostPort(b.Source)
+	if err != nil {
+		return b.Contact
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || (uri.Host == host && uri.Port == p) {
+		return b.Contact
+	}
+	uri.Host, uri.Port = host, p
+	return uri.String()
+}

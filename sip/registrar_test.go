@@ -239,3 +239,22 @@ func TestDigestResponse(t *testing.T) {
 		})
 	}
 }
+
+func TestBindingTarget(t *testing.T) {
+	tests := []struct {
+		name, contact, source, want string
+	}{
+		{"reachable contact", "sip:201@127.0.0.1:5062", "127.0.0.1:5062", "sip:201@127.0.0.1:5062"},
+		{"behind nat", "sip:201@10.0.0.5:5062;transport=udp", "198.51.100.4:40112",
+			"sip:201@198.51.100.4:40112;transport=udp"},
+		{"no source", "sip:201@10.0.0.5:5062", "", "sip:201@10.0.0.5:5062"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Binding{Contact: tt.contact, Source: tt.source}.Target()
+			if got != tt.want {
+				t.Errorf("target: got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -47,6 +47,7 @@ type Server struct {
 	ports    *media.PortRange
 	pacer    *media.Pacer // paces every call's playback
 	mediaIP  netip.Addr
+	publicIP netip.Addr // advertised in SDP and Contact: Config.PublicIP, else mediaIP
 	stats    counters
 	draining atomic.Bool
 	dialogs  *dialogs
@@ -91,7 +92,10 @@ func New(cfg Config, h InviteHandler) (*Server, error) {
 		return nil, fmt.Errorf("sip config: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, plog: newPeerLog(cfg.Logger), handler: h,
-		ports: ports, pacer: media.NewPacer(), mediaIP: ip, dialogs: newDialogs(), allowed: allowedMethods}
+		ports: ports, pacer: media.NewPacer(), mediaIP: ip, publicIP: ip, dialogs: newDialogs(), allowed: allowedMethods}
+	if cfg.PublicIP != "" {
+		s.publicIP = netip.MustParseAddr(cfg.PublicIP) // checked by withDefaults
+	}
 	if cfg.Registrar.Credentials != nil {
 		s.reg = newRegistrar(cfg.Registrar)
 		s.allowed = append(append([]sip.RequestMethod(nil), allowedMethods...), sip.REGISTER)

@@ -1,0 +1,364 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/emersion/go-message"
+	gomail "github.com/emersion/go-message/mail"
+
+	"github.com/morozhq/moroz/store"
+	"github.com/morozhq/moroz/templates"
+)
+
+// mailingPoll is how often Run looks for a scheduled mailing that became
+// due when nothing woke it.
+const mailingPoll = 15 * time.Second
+
+// Run sends the running mailings until ctx ends; it returns nil then. A
+// mailing is done when no recipient is pending and none is in flight.
+func (ml *Mailer) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ml.wake:
+		case <-timer.C:
+		}
+		wait := ml.pass(ctx)
+		timer.Reset(wait)
+	}
+}
+
+// pass sends every due running mailing as far as it goes and returns how
+// long until the next look.
+func (ml *Mailer) pass(ctx context.Context) time.Duration {
+	ms, err := ml.opt.Store.ListMailings(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			ml.log.Warn("mailings not read", "err", err)
+		}
+		return mailingPoll
+	}
+	wait := mailingPoll
+	for _, m := range ms {
+		if m.State != MailingRunning || ctx.Err() != nil {
+			continue
+		}
+		if until := m.ScheduledAt.Sub(ml.opt.Now()); until > 0 {
+			wait = min(wait, until)
+			continue
+		}
+		if err := ml.send(ctx, m); err != nil && ctx.Err() == nil {
+			ml.log.Warn("mailing stopped, will retry", "mailing_id", m.ID, "err", err)
+		}
+	}
+	return wait
+}
+
+// send hands the mailing's pending recipients to the Outbox, paced by its
+// rate, until none is left, it is paused or ctx ends.
+func (ml *Mailer) send(ctx context.Context, m store.Mailing) error {
+	job, err := ml.prepare(ctx, m)
+	if err != nil {
+		return err
+	}
+	for !ml.isPaused(m.ID) {
+		rs, err := ml.opt.Store.PendingRecipients(ctx, m.ID, 200)
+		if err != nil {
+			return err
+		}
+		if len(rs) == 0 {
+			return ml.finish(ctx, m.ID)
+		}
+		for _, r := range rs {
+			if ml.isPaused(m.ID) || ctx.Err() != nil {
+				return nil
+			}
+			if err := ml.one(ctx, job, r); err != nil {
+				return err
+			}
+			if !job.pace(ctx) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// job is a mailing being sent: its template in every language.
+type job struct {
+	m        store.Mailing
+	versions []store.Template // the template's languages
+	name     string
+	interval time.Duration // between two letters; 0 for no limit
+	next     time.Time
+}
+
+func (ml *Mailer) prepare(ctx context.Context, m store.Mailing) (*job, error) {
+	t, err := ml.opt.Store.Template(ctx, m.TemplateID)
+	if err != nil {
+		return nil, fmt.Errorf("mailing %d: template %d: %w", m.ID, m.TemplateID, err)
+	}
+	all, err := ml.opt.Store.ListTemplates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mailing %d: templates: %w", m.ID, err)
+	}
+	j := &job{m: m, name: t.Name, next: time.Now()}
+	for _, v := range all {
+		if v.Name == t.Name && (v.Queue == "" || v.Queue == t.Queue) {
+			j.versions = append(j.versions, v)
+		}
+	}
+	if m.RatePerMin > 0 {
+		j.interval = time.Minute / time.Duration(m.RatePerMin)
+	}
+	return j, nil
+}
+
+// pace waits for the next letter's turn; false means ctx ended.
+func (j *job) pace(ctx context.Context) bool {
+	if j.interval == 0 {
+		return true
+	}
+	j.next = j.next.Add(j.interval)
+	if now := time.Now(); j.next.Before(now) {
+		j.next = now // no burst to catch up after a pause
+	}
+	t := time.NewTimer(time.Until(j.next))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// one renders, records and enqueues the letter of recipient r.
+func (ml *Mailer) one(ctx context.Context, j *job, r store.Recipient) error {
+	c, err := ml.opt.Store.Contact(ctx, r.ContactID)
+	if err != nil {
+		return fmt.Errorf("mailing %d: contact %d: %w", r.MailingID, r.ContactID, err)
+	}
+	to, ok := emailOf(c)
+	switch {
+	case Unsubscribed(c):
+		r.State = "unsubscribed"
+		return ml.mark(ctx, r)
+	case !ok:
+		r.State, r.Error = "failed", "no email address"
+		return ml.mark(ctx, r)
+	}
+	out, err := ml.letter(j, c, to)
+	if err != nil {
+		r.State, r.Error = "failed", err.Error()
+		return ml.mark(ctx, r)
+	}
+	r.State = recipientSending
+	if err := ml.mark(ctx, r); err != nil {
+		return err
+	}
+	ml.mu.Lock()
+	ml.inflight[out.MessageID] = r
+	ml.mu.Unlock()
+	if err := ml.opt.Outbox.Enqueue(out); err != nil {
+		ml.mu.Lock()
+		delete(ml.inflight, out.MessageID)
+		ml.mu.Unlock()
+		r.State = "pending"
+		return fmt.Errorf("mailing %d: %w", r.MailingID, errorsJoin(err, ml.mark(ctx, r)))
+	}
+	return nil
+}
+
+func errorsJoin(a, b error) error {
+	if b == nil {
+		return a
+	}
+	return fmt.Errorf("%w; and not put back: %w", a, b)
+}
+
+func (ml *Mailer) mark(ctx context.Context, r store.Recipient) error {
+	if r.State == "sent" || r.State == recipientSending {
+		r.SentAt = ml.opt.Now()
+	}
+	// A mark is never cut short by a stopping Run: one that committed but
+	// reported the cancellation would leave the recipient's state unknown.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultStoreTimeout)
+	defer cancel()
+	if err := ml.opt.Store.MarkRecipient(ctx, r); err != nil {
+		return fmt.Errorf("mailing %d: %w", r.MailingID, err)
+	}
+	return nil
+}
+
+// letter renders the recipient's letter in their language.
+func (ml *Mailer) letter(j *job, c store.Contact, to string) (Outgoing, error) {
+	t, ok := templates.Pick(j.versions, j.name, c.Lang, "")
+	if !ok {
+		return Outgoing{}, fmt.Errorf("template %q is gone", j.name)
+	}
+	msg, err := templates.Fill(t, templates.Data{Contact: c})
+	if err != nil {
+		return Outgoing{}, err
+	}
+	id := NewMessageID(ml.opt.Domain)
+	var buf bytes.Buffer
+	b := bulk{from: ml.opt.From, to: Address{Name: c.Name, Addr: to}, subject: msg.Subject, text: msg.Body,
+		unsubscribe: ml.opt.Unsubscribes.URL(j.m.ID, c.ID), listID: "mailing-" + idString(j.m.ID) + "." + ml.opt.Domain,
+		date: ml.opt.Now()}
+	if err := b.write(&buf, id); err != nil {
+		return Outgoing{}, fmt.Errorf("compose to %s: %w", to, err)
+	}
+	return Outgoing{MessageID: id, From: ml.opt.From.Addr, To: []string{to}, Raw: buf.Bytes()}, nil
+}
+
+// finish marks a mailing done once nothing of it is in flight.
+func (ml *Mailer) finish(ctx context.Context, id int64) error {
+	if ml.flying(id) {
+		return nil // OnDone of the last letter wakes Run to finish it
+	}
+	_, err := ml.setState(ctx, id, MailingDone)
+	return err
+}
+
+// flying reports whether a letter of mailing id is in the Outbox.
+func (ml *Mailer) flying(id int64) bool {
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	for _, r := range ml.inflight {
+		if r.MailingID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// OnDone records the Outbox's verdict on a letter; it is the Outbox's
+// Done callback. It reports whether the letter was a mailing's.
+func (ml *Mailer) OnDone(m Outgoing, sendErr error) bool {
+	ml.mu.Lock()
+	r, ok := ml.inflight[m.MessageID]
+	ml.mu.Unlock()
+	if !ok {
+		return false
+	}
+	r.State = "sent"
+	if sendErr != nil {
+		r.State, r.Error = "failed", sendErr.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultStoreTimeout)
+	defer cancel()
+	if err := ml.mark(ctx, r); err != nil {
+		ml.log.Error("mailing recipient not marked; it stays sending", "mailing_id", r.MailingID,
+			"contact_id", r.ContactID, "state", r.State, "err", err)
+		return true
+	}
+	ml.mu.Lock()
+	delete(ml.inflight, m.MessageID)
+	ml.mu.Unlock()
+	ml.progress(ctx, r.MailingID)
+	return true
+}
+
+func (ml *Mailer) progress(ctx context.Context, id int64) {
+	mg, err := ml.opt.Store.Mailing(ctx, id)
+	if err != nil {
+		return
+	}
+	if mg.State == MailingRunning && !ml.flying(id) {
+		ml.wakeUp() // maybe the last one: let Run mark it done
+	}
+	ml.report(mg, false)
+}
+
+func (ml *Mailer) wakeUp() {
+	select {
+	case ml.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Release puts the recipients whose letters were enqueued but never
+// reported done back to pending. Call it after Run and the Outbox's Run
+// have returned: their letters are then never sent by this process.
+func (ml *Mailer) Release(ctx context.Context) error {
+	ml.mu.Lock()
+	rs := make([]store.Recipient, 0, len(ml.inflight))
+	for id, r := range ml.inflight {
+		rs = append(rs, r)
+		delete(ml.inflight, id)
+	}
+	ml.mu.Unlock()
+	var first error
+	for _, r := range rs {
+		r.State = "pending"
+		if err := ml.mark(ctx, r); err != nil && first == nil {
+			first = err
+		}
+	}
+	if len(rs) > 0 {
+		ml.log.Info("mailing letters not sent put back", "count", len(rs))
+	}
+	return first
+}
+
+// bulk is one mailing letter.
+type bulk struct {
+	from, to      Address
+	subject, text string
+	unsubscribe   string // the signed https link
+	listID        string
+	date          time.Time
+}
+
+// write writes b as an RFC 5322 letter with Message-ID id. It carries
+// List-Unsubscribe and List-Unsubscribe-Post (RFC 2369 §3.2, RFC 8058 §3.1)
+// so a mail client offers one-click unsubscribe, List-Id (RFC 2919),
+// Precedence: bulk and Auto-Submitted: auto-generated (RFC 3834 §5), so
+// that responders do not answer it.
+func (b bulk) write(w io.Writer, id string) error {
+	var h gomail.Header
+	h.SetAddressList("From", []*gomail.Address{{Name: b.from.Name, Address: b.from.Addr}})
+	h.SetAddressList("To", []*gomail.Address{{Name: b.to.Name, Address: b.to.Addr}})
+	h.SetSubject(oneLine(b.subject))
+	h.SetDate(b.date)
+	h.SetMessageID(id)
+	h.Set("List-Id", "<"+b.listID+">")
+	h.Set("List-Unsubscribe", "<"+b.unsubscribe+">")
+	h.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	h.Set("Precedence", "bulk")
+	h.Set("Auto-Submitted", "auto-generated")
+	h.Set("MIME-Version", "1.0")
+	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	h.Set("Content-Transfer-Encoding", "quoted-printable")
+	mw, err := message.CreateWriter(w, h.Header)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(mw, b.text); err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+// Uncancelled returns a Sender that lets every letter it has begun to
+// send finish, whatever its context: a letter cut off after its DATA may
+// have been accepted without Moroz hearing the 250, and would be sent
+// twice. The relay's own timeout still bounds it. Give it to the Outbox
+// that carries mailings, so that when the node stops, each letter is
+// either reported done or was never begun, and Release puts back only the
+// latter.
+func Uncancelled(s Sender) Sender { return uncancelled{s} }
+
+type uncancelled struct{ s Sender }
+
+func (u uncancelled) Send(ctx context.Context, m Outgoing) error {
+	return u.s.Send(context.WithoutCancel(ctx), m)
+}

@@ -315,7 +315,7 @@ func (h *chatHub) message(c *chatConn, f frame) {
 	if out.Offline {
 		h.push(c.visitor, frame{Type: "offline", Form: "letter"})
 	}
-	if out.Item.ID != 0 {
+	if out.Queued {
 		h.setItem(c.visitor, out.Item.ID)
 		h.push(c.visitor, h.position(out.Item.ID))
 	}
@@ -365,7 +365,7 @@ func (h *chatHub) positions(ctx context.Context) {
 
 // replay tells a visitor whether anyone is on duty and sends a returning
 // one (not fresh) their chat so far: the stored messages of their chat
-// item, or the bot conversation in memory.
+// item, the bot's conversation included.
 func (h *chatHub) replay(ctx context.Context, c *chatConn, fresh bool) {
 	if !h.m.env(work.DefaultQueueFor(acd.Chat)).OnDuty {
 		c.trySend(frame{Type: "offline", Form: "letter"})
@@ -378,26 +378,12 @@ func (h *chatHub) replay(ctx context.Context, c *chatConn, fresh bool) {
 		h.m.log.Warn("chat history not replayed", "peer", c.visitor, "err", err)
 		return
 	}
-	if it.ID != 0 {
-		for _, msg := range msgs {
-			c.trySend(messageFrame(msg))
-		}
-		if it.State != acd.StateClosed {
-			h.setItem(c.visitor, it.ID)
-			c.trySend(h.position(it.ID))
-		}
-		return
+	for _, msg := range msgs {
+		c.trySend(messageFrame(msg))
 	}
-	if conv := h.m.convs.peek(string(acd.Chat) + ":" + c.visitor); conv != nil {
-		conv.mu.Lock()
-		defer conv.mu.Unlock()
-		for _, l := range conv.transcript {
-			f := frame{Type: "message", From: botName, Text: l.Text}
-			if l.In {
-				f.From = "visitor"
-			}
-			c.trySend(f)
-		}
+	if it.ID != 0 && it.State != acd.StateClosed && it.State != acd.StateNew {
+		h.setItem(c.visitor, it.ID)
+		c.trySend(h.position(it.ID))
 	}
 }
 

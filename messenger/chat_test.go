@@ -79,8 +79,8 @@ func TestChatFromBotToHelperAndBack(t *testing.T) {
 
 	c.say("позовите человека", "m2")
 	c.next("offline", "") // still nobody: the widget shows the letter form
-	if got := len(e.items(t, acd.Chat)); got != 0 {
-		t.Fatalf("%d chat items while nobody is on duty, want 0", got)
+	if got := e.items(t, acd.Chat); len(got) != 1 || got[0].State != acd.StateNew {
+		t.Fatalf("chat items %+v while nobody is on duty, want one kept for the bot (new)", got)
 	}
 
 	elf := e.helper(t, "elf")

@@ -15,11 +15,10 @@ import (
 
 // Conversation limits.
 const (
-	maxConversations = 20000              // bot conversations kept in memory
-	conversationTTL  = 24 * time.Hour     // a bot conversation idle longer is forgotten
-	maxTranscript    = 200                // lines of one bot conversation kept
-	botName          = "bot"              // From of the bot's messages
-	seenTTL          = 7 * 24 * time.Hour // how long a bot-phase message id is remembered
+	maxConversations = 20000          // bot states cached in memory
+	conversationTTL  = 24 * time.Hour // a cached bot state idle longer is dropped (it stays stored)
+	botName          = "bot"          // From of the bot's messages
+	botStateHeader   = "bot"          // the Headers key of the bot's state after a visitor's message
 )
 
 // visitor is who writes on a chat channel.
@@ -40,34 +39,24 @@ type inbound struct {
 	At         time.Time
 }
 
-// line is one line of a bot conversation, kept until it is handed off.
-type line struct {
-	In   bool
-	Text string
-	Ext  string
-	Head json.RawMessage
-	At   time.Time
-}
-
 // conversation is one visitor's talk with the bot; mu serialises the
-// visitor's messages so that one chat never makes two items.
+// visitor's messages so that one chat never makes two items. The state is
+// a cache of what the item's last visitor message stores.
 type conversation struct {
-	mu         sync.Mutex
-	state      BotState  // guarded by mu
-	transcript []line    // guarded by mu
-	last       time.Time // guarded by the conversations' mu
+	mu     sync.Mutex
+	itemID int64     // the kept item state belongs to, 0 before it is known; guarded by mu
+	state  BotState  // guarded by mu
+	last   time.Time // guarded by the conversations' mu
 }
 
-// conversations are the bot conversations by visitor key, and the ids of
-// messages they have seen.
+// conversations are the cached bot conversations by visitor key.
 type conversations struct {
 	mu   sync.Mutex
 	byID map[string]*conversation // guarded by mu
-	seen map[string]time.Time     // external ids of bot-phase messages; guarded by mu
 }
 
 func newConversations() *conversations {
-	return &conversations{byID: map[string]*conversation{}, seen: map[string]time.Time{}}
+	return &conversations{byID: map[string]*conversation{}}
 }
 
 // get returns the conversation of key, making it, and marks it used.
@@ -92,54 +81,27 @@ func (cs *conversations) drop(key string) {
 	delete(cs.byID, key)
 }
 
-// peek returns the conversation of key without making one.
-func (cs *conversations) peek(key string) *conversation {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return cs.byID[key]
-}
-
-// markSeen records ext and reports whether it was seen before.
-func (cs *conversations) markSeen(ext string, now time.Time) bool {
-	if ext == "" {
-		return false
-	}
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if _, ok := cs.seen[ext]; ok {
-		return true
-	}
-	if len(cs.seen) >= maxConversations*10 {
-		cs.pruneLocked(now)
-	}
-	cs.seen[ext] = now
-	return false
-}
-
 func (cs *conversations) pruneLocked(now time.Time) {
 	for k, c := range cs.byID {
 		if now.Sub(c.last) > conversationTTL {
 			delete(cs.byID, k)
 		}
 	}
-	for k, at := range cs.seen {
-		if now.Sub(at) > seenTTL {
-			delete(cs.seen, k)
-		}
-	}
 }
 
 // outcome is what became of an inbound message.
 type outcome struct {
-	Item      store.Item // the item it joined or started; ID 0 while with the bot
+	Item      store.Item // the item it joined, kept or handed over
+	Queued    bool       // Item is with the helpers' queue, not the bot
 	Replies   []string   // the bot's answers, to send back
 	Offline   bool       // a person was asked for, but nobody is on duty
 	Duplicate bool       // the message was received before
 }
 
-// receive handles one message of a visitor: it joins the chat's open item,
-// or goes to the bot, which may hand the conversation to the helpers'
-// queue. A nil error means whatever reached an item is stored.
+// receive handles one message of a visitor: it joins the chat's item
+// with the helpers, or goes to the bot on the chat's kept item (made by
+// the first message), which may hand it to the helpers' queue. A nil
+// error means the message and the bot's answers are stored.
 func (m *Messenger) receive(ctx context.Context, v visitor, in inbound) (outcome, error) {
 	if in.ExternalID != "" {
 		if _, err := m.st.ItemByMessageExternalID(ctx, in.ExternalID); err == nil {
@@ -159,14 +121,11 @@ func (m *Messenger) receive(ctx context.Context, v visitor, in inbound) (outcome
 	if err != nil {
 		return outcome{}, err
 	}
-	if open.ID != 0 {
+	if open.ID != 0 && open.State != acd.StateNew {
 		m.convs.drop(v.key())
 		return m.join(ctx, open, c, in)
 	}
-	if m.convs.markSeen(in.ExternalID, m.now()) {
-		return outcome{Duplicate: true}, nil
-	}
-	return m.talk(ctx, v, c, conv, in)
+	return m.talk(ctx, v, c, conv, open, in)
 }
 
 // openItem returns the contact's open item on ch, or a zero item.
@@ -181,7 +140,7 @@ func (m *Messenger) openItem(ctx context.Context, ch acd.Channel, contactID int6
 	return items[0], nil
 }
 
-// join adds the message to the chat's open item.
+// join adds the message to the chat's item with the helpers.
 func (m *Messenger) join(ctx context.Context, it store.Item, c store.Contact, in inbound) (outcome, error) {
 	msg := store.Message{ItemID: it.ID, Direction: "in", ExternalID: in.ExternalID, From: c.Name,
 		Text: in.Text, Headers: in.Headers, CreatedAt: in.At}
@@ -189,46 +148,156 @@ func (m *Messenger) join(ctx context.Context, it store.Item, c store.Contact, in
 	if err != nil {
 		return outcome{}, fmt.Errorf("item %d: add message: %w", it.ID, err)
 	}
-	return outcome{Item: it, Duplicate: !created}, nil
+	return outcome{Item: it, Queued: true, Duplicate: !created}, nil
 }
 
-// talk lets the bot answer and hands the conversation over when it says.
-func (m *Messenger) talk(ctx context.Context, v visitor, c store.Contact, conv *conversation, in inbound) (outcome, error) {
-	if conv.state.Lang == "" && v.lang != "" {
-		conv.state.Lang = v.lang
-	}
-	queue := work.DefaultQueueFor(v.ch)
-	env := m.env(queue)
-	turn := m.bot.Respond(&conv.state, in.Text, env)
-	conv.add(line{In: true, Text: in.Text, Ext: in.ExternalID, Head: in.Headers, At: in.At})
-	for _, r := range turn.Replies {
-		conv.add(line{Text: r, At: m.now()})
-	}
-	if err := m.collected(ctx, c, turn.Fields); err != nil {
-		m.log.Warn("collected fields not written to the contact", "peer", v.key(), "err", err)
-	}
-	out := outcome{Replies: turn.Replies}
-	if !turn.Handoff {
-		return out, nil
-	}
-	if v.ch == acd.Chat && turn.Live && !env.OnDuty {
-		conv.state.HandedOff = false // the visitor may still ask again, or write a letter
-		out.Offline = true
-		return out, nil
-	}
-	it, err := m.handoff(ctx, v, c, conv, queue)
+// talk lets the bot answer on the kept item (keeping one for a first
+// message), stores the message and the answers, and hands the chat over
+// when the bot says.
+func (m *Messenger) talk(ctx context.Context, v visitor, c store.Contact, conv *conversation, it store.Item, in inbound) (outcome, error) {
+	st, err := m.botState(ctx, conv, it.ID)
 	if err != nil {
 		return outcome{}, err
 	}
-	m.convs.drop(v.key())
+	if st.Lang == "" && v.lang != "" {
+		st.Lang = v.lang
+	}
+	queue := work.DefaultQueueFor(v.ch)
+	env := m.env(queue)
+	turn := m.bot.Respond(&st, in.Text, env)
+	out := outcome{Replies: turn.Replies}
+	if turn.Handoff && v.ch == acd.Chat && turn.Live && !env.OnDuty {
+		st.HandedOff = false // the visitor may still ask again, or write a letter
+		out.Offline, turn.Handoff = true, false
+	}
+	if it.ID == 0 {
+		if it, err = m.keep(ctx, v, c, queue, in); err != nil {
+			return outcome{}, err
+		}
+	}
+	created, err := m.storeTurn(ctx, it, c, in, st, turn.Replies)
+	if err != nil || !created {
+		return outcome{Duplicate: !created}, err
+	}
+	conv.itemID, conv.state = it.ID, st
 	out.Item = it
+	if err := m.collected(ctx, c, turn.Fields); err != nil {
+		m.log.Warn("collected fields not written to the contact", "peer", v.key(), "item_id", it.ID, "err", err)
+	}
+	if !turn.Handoff {
+		return out, nil
+	}
+	if out.Item, err = m.handoff(ctx, v, it, st); err != nil {
+		return outcome{}, err
+	}
+	m.convs.drop(v.key())
+	out.Queued = true
 	return out, nil
 }
 
-func (conv *conversation) add(l line) {
-	if len(conv.transcript) < maxTranscript {
-		conv.transcript = append(conv.transcript, l)
+// botState returns the bot's state on the kept item: the cached one, or
+// the state stored with the item's last visitor message (after a restart,
+// or on another node). A chat with no item yet starts afresh.
+func (m *Messenger) botState(ctx context.Context, conv *conversation, itemID int64) (BotState, error) {
+	if itemID == 0 {
+		return BotState{}, nil
 	}
+	if conv.itemID == itemID {
+		return conv.state.clone(), nil
+	}
+	msgs, err := m.st.Messages(ctx, itemID)
+	if err != nil {
+		return BotState{}, fmt.Errorf("item %d: bot state: %w", itemID, err)
+	}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if st, ok := storedBotState(msgs[i]); ok {
+			return st, nil
+		}
+	}
+	return BotState{}, nil
+}
+
+func storedBotState(msg store.Message) (BotState, bool) {
+	if msg.Direction != "in" || len(msg.Headers) == 0 {
+		return BotState{}, false
+	}
+	var h map[string]json.RawMessage
+	if json.Unmarshal(msg.Headers, &h) != nil || h[botStateHeader] == nil {
+		return BotState{}, false
+	}
+	var st BotState
+	if json.Unmarshal(h[botStateHeader], &st) != nil {
+		return BotState{}, false
+	}
+	return st, true
+}
+
+func (s BotState) clone() BotState {
+	if s.Fields != nil {
+		f := make(map[string]string, len(s.Fields))
+		for k, v := range s.Fields {
+			f[k] = v
+		}
+		s.Fields = f
+	}
+	return s
+}
+
+// keep stores the item of a chat's first message, for the bot to talk on
+// until it hands the chat over.
+func (m *Messenger) keep(ctx context.Context, v visitor, c store.Contact, queue string, in inbound) (store.Item, error) {
+	ext := in.ExternalID
+	if ext == "" {
+		ext = v.key() + ":" + randomID()
+	}
+	data, _ := json.Marshal(map[string]any{"peer": v.id.Value, "lang": v.lang})
+	it, _, err := m.work.Keep(ctx, store.Item{Channel: v.ch, ExternalID: ext, Queue: queue,
+		ContactID: c.ID, Subject: subjectOf(in.Text), Data: data}, store.Event{})
+	if err != nil {
+		return store.Item{}, fmt.Errorf("keep the chat of %s: %w", v.key(), err)
+	}
+	return it, nil
+}
+
+// storeTurn stores the visitor's message, with the bot's state after it,
+// and then the bot's replies. created is false when the message was
+// stored before (a redelivery that raced this one).
+func (m *Messenger) storeTurn(ctx context.Context, it store.Item, c store.Contact, in inbound, st BotState, replies []string) (bool, error) {
+	head, err := withBotState(in.Headers, st)
+	if err != nil {
+		return false, fmt.Errorf("item %d: %w", it.ID, err)
+	}
+	msg := store.Message{ItemID: it.ID, Direction: "in", ExternalID: in.ExternalID, From: c.Name,
+		Text: in.Text, Headers: head, CreatedAt: in.At}
+	if _, created, err := m.st.AddMessage(ctx, msg); err != nil || !created {
+		if err != nil {
+			return false, fmt.Errorf("item %d: add message: %w", it.ID, err)
+		}
+		return false, nil
+	}
+	for _, r := range replies {
+		reply := store.Message{ItemID: it.ID, Direction: "out", From: botName, Text: r, CreatedAt: m.now()}
+		if _, _, err := m.st.AddMessage(ctx, reply); err != nil {
+			return true, fmt.Errorf("item %d: bot reply: %w", it.ID, err)
+		}
+	}
+	return true, nil
+}
+
+// withBotState adds the bot's state to a message's headers.
+func withBotState(headers json.RawMessage, st BotState) (json.RawMessage, error) {
+	h := map[string]json.RawMessage{}
+	if len(headers) > 0 {
+		if err := json.Unmarshal(headers, &h); err != nil {
+			return nil, fmt.Errorf("message headers: %w", err)
+		}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("bot state: %w", err)
+	}
+	h[botStateHeader] = b
+	return json.Marshal(h)
 }
 
 // env tells the bot whether the queue is open and anyone is on duty.
@@ -259,42 +328,23 @@ func (m *Messenger) collected(ctx context.Context, c store.Contact, fields map[s
 	return m.st.UpdateContact(ctx, c)
 }
 
-// handoff submits the conversation as an item of the chat's queue, with the
-// bot's transcript as its messages.
-func (m *Messenger) handoff(ctx context.Context, v visitor, c store.Contact, conv *conversation, queue string) (store.Item, error) {
-	first := conv.transcript[0]
-	ext := first.Ext
-	if ext == "" {
-		ext = v.key() + ":" + randomID()
+// handoff gives the kept item its subject and the bot's fields and routes
+// it: the transcript is already stored on it.
+func (m *Messenger) handoff(ctx context.Context, v visitor, it store.Item, st BotState) (store.Item, error) {
+	subject := it.Subject
+	if w := st.Fields["wish"]; w != "" {
+		subject = subjectOf(w)
 	}
-	subject := conv.state.Fields["wish"]
-	if subject == "" {
-		subject = firstVisitorText(conv.transcript)
-	}
-	data, _ := json.Marshal(map[string]any{"peer": v.id.Value, "fields": conv.state.Fields, "lang": conv.state.Lang})
-	it, _, err := m.work.Submit(ctx, store.Item{Channel: v.ch, ExternalID: ext, Queue: queue,
-		ContactID: c.ID, Subject: subjectOf(subject), Data: data}, store.Event{})
+	data, _ := json.Marshal(map[string]any{"peer": v.id.Value, "fields": st.Fields, "lang": st.Lang})
+	id := it.ID
+	it, err := m.st.UpdateItem(ctx, id, store.ItemUpdate{Subject: &subject, Data: data})
 	if err != nil {
+		return store.Item{}, fmt.Errorf("hand %s to the queue: item %d: %w", v.key(), id, err)
+	}
+	if err := m.work.Route(ctx, id, "bot handoff"); err != nil {
 		return store.Item{}, fmt.Errorf("hand %s to the queue: %w", v.key(), err)
 	}
-	for _, l := range conv.transcript {
-		msg := store.Message{ItemID: it.ID, Direction: "out", From: botName, Text: l.Text, CreatedAt: l.At}
-		if l.In {
-			msg.Direction, msg.From, msg.ExternalID, msg.Headers = "in", c.Name, l.Ext, l.Head
-		}
-		if _, _, err := m.st.AddMessage(ctx, msg); err != nil {
-			return it, fmt.Errorf("item %d: transcript: %w", it.ID, err)
-		}
-	}
-	m.log.Info("chat handed to helpers", "item_id", it.ID, "peer", v.key(), "queue", queue)
+	it.State = acd.StateQueued
+	m.log.Info("chat handed to helpers", "item_id", it.ID, "peer", v.key(), "queue", it.Queue)
 	return it, nil
-}
-
-func firstVisitorText(ls []line) string {
-	for _, l := range ls {
-		if l.In && l.Text != "" {
-			return l.Text
-		}
-	}
-	return ""
 }

@@ -24,13 +24,20 @@
 // # Durability
 //
 // A form post is answered 201 only after Submit returned nil. A Telegram
-// update that reaches an item (an open item of its chat, or a handoff) is
-// stored before the webhook answers 200, and is recognised again by its
-// message's external id "tg:<chat>:<message_id>", since Telegram's update
-// ids restart after a quiet week. A bot conversation that has not been
-// handed to a helper lives in memory only (TODO(#8): keep bot transcripts
-// across a restart); the fields it collects are written to the contact at
-// once.
+// update or a chat line is stored before the webhook answers 200 (or the
+// line is echoed), and is recognised again by its message's external id
+// ("tg:<chat>:<message_id>" for Telegram, whose update ids restart after a
+// quiet week).
+//
+// The first message of a chat keeps an item (work.Service.Keep: state
+// new, not routed), one per chat; while the bot talks, every visitor
+// message and every bot answer is stored on it, and the visitor's message
+// carries the bot's state after it in Headers["bot"]. A restart therefore
+// loses no conversation: the bot carries on from the stored state, and the
+// handoff routes the same item (work.Service.Route) with its transcript.
+// The fields the bot collects are written to the contact at once. Replies
+// still in the Telegram outbox at Close are stored but not sent
+// (TODO(#8): a durable outbox).
 //
 // # Concurrency
 //

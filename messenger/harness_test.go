@@ -56,8 +56,14 @@ func newEnv(t testing.TB, adjust func(*Options)) *env {
 // when db is empty.
 func newEnvOn(t testing.TB, db string, adjust func(*Options)) *env {
 	t.Helper()
+	return newEnvAt(t, t.TempDir(), db, adjust)
+}
+
+// newEnvAt builds an env whose data folder (and SQLite store, when db is
+// empty) is dir, so that a test can stop one and start another on it.
+func newEnvAt(t testing.TB, dir, db string, adjust func(*Options)) *env {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	st, err := store.Open(ctx, store.Config{DataDir: dir, DB: db})
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +98,15 @@ func newEnvOn(t testing.TB, db string, adjust func(*Options)) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// stop closes the env's server, Messenger, work service and store, as a
+// shutdown of the process would.
+func (e *env) stop() {
+	e.srv.Close()
+	e.m.Close()
+	e.work.Close()
+	e.st.Close()
 }
 
 // do sends a request to the env's server and returns the status, headers

@@ -103,14 +103,14 @@ func loopbackHost(addr string) bool {
 }
 
 // helperPhone is the flow's Phone: a helper's desk phone (their stored
-// extension) when they have one, else their browser while a console is
-// open.
+// extension: a SIP URI, or an extension registered with Moroz) when it
+// can ring, else their browser while a console is open.
 func (n *Node) helperPhone() func(ctx context.Context, helperID int64) (string, error) {
 	return n.phone.PhoneOf(func(ctx context.Context, helperID int64) (string, error) {
 		h, err := n.store.Helper(ctx, helperID)
 		if errors.Is(err, store.ErrNotFound) {
 			return "", nil
 		}
-		return h.Extension, err
+		return n.deskTarget(h.Extension), err
 	})
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/morozhq/moroz/config"
 	"github.com/morozhq/moroz/sip"
+	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/voice"
 	"github.com/morozhq/moroz/voicemail"
 	"github.com/morozhq/moroz/work"
@@ -34,7 +36,8 @@ func (n *Node) startVoice() error {
 	}
 	low, high, _ := config.ParsePortRange(n.cfg.SIP.RTPPorts) // validated
 	srv, err := sip.New(sip.Config{UDPAddr: n.cfg.SIP.Addr, TCPAddr: n.cfg.SIP.Addr, RTPPortMin: low,
-		RTPPortMax: high, Logger: n.log.With("component", "sip")}, n.handleCall)
+		RTPPortMax: high, PublicIP: n.cfg.SIP.PublicAddr, Logger: n.log.With("component", "sip"),
+		Registrar: sip.RegistrarConfig{Credentials: deskSecrets{n.store}, Realm: n.cfg.SIP.Realm}}, n.handleCall)
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
 	}
@@ -62,6 +65,40 @@ func (n *Node) newFlow(vm *voicemail.Recorder) (*voice.Flow, error) {
 	return voice.New(voice.Options{Work: n.work, Store: n.store, Prompts: prompts, Voicemail: vm,
 		Dialer: n.phone.Dialer(voice.SIPDialer(n.dialer)), Phone: n.helperPhone(), Lang: n.cfg.SIP.Lang, AnnounceEvery: n.cfg.SIP.AnnounceEvery,
 		Logger: n.log.With("component", "voice")})
+}
+
+// deskSecrets are the registrar's Credentials: the digest secrets the
+// helpers' desk phones register with, by extension.
+type deskSecrets struct{ st store.Store }
+
+func (d deskSecrets) SIPHA1(ctx context.Context, ext string) (string, bool, error) {
+	h, err := d.st.HelperByExtension(ctx, ext)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return h.SIPHA1, h.SIPHA1 != "", nil
+}
+
+// deskTarget is the SIP URI that rings a helper's desk phone of
+// extension ext: ext itself when it is a SIP URI, else the phone that
+// registered it most recently; "" when it is not registered.
+func (n *Node) deskTarget(ext string) string {
+	if ext == "" || strings.HasPrefix(ext, "sip:") || n.sip == nil {
+		return ext
+	}
+	var newest sip.Binding
+	for _, b := range n.sip.Locations(ext) {
+		if b.Expires.After(newest.Expires) {
+			newest = b
+		}
+	}
+	if newest.Contact == "" {
+		return ""
+	}
+	return newest.Target()
 }
 
 // handleCall runs the flow for one call of the SIP edge.

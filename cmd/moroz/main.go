@@ -3,6 +3,7 @@
 //	moroz [serve] [--config FILE] [--data DIR] [--db URL] [--http ADDR] [--sip ADDR] [--smtp ADDR]
 //	moroz user add LOGIN --role helper|supervisor|admin [--name NAME]   (password on stdin)
 //	moroz token create --role ROLE --name NAME
+//	moroz helper set LOGIN [--extension EXT] [--sip-password-stdin | --no-sip-password]
 //	moroz migrate
 //	moroz version
 //
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = userCmd(ctx, rest, stdin, stdout, stderr, env)
 	case "token":
 		err = tokenCmd(ctx, rest, stdout, stderr, env)
+	case "helper":
+		err = helperCmd(ctx, rest, stdin, stdout, stderr, env)
 	case "migrate":
 		err = migrate(ctx, rest, stdout, stderr, env)
 	case "version":
@@ -75,6 +78,7 @@ const usage = `usage:
   moroz [serve] [--config FILE] [--data DIR] [--db URL] [--http ADDR] [--sip ADDR] [--smtp ADDR]
   moroz user add LOGIN --role helper|supervisor|admin [--name NAME]   (password on standard input)
   moroz token create --role ROLE --name NAME
+  moroz helper set LOGIN [--extension EXT] [--sip-password-stdin | --no-sip-password]   (a desk phone)
   moroz migrate [--config FILE] [--data DIR] [--db URL]
   moroz version
 `

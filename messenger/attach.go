@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,9 +23,12 @@ const (
 
 // serveAttachment serves a file a message carried (a photo, a voice note)
 // to a console user: GET /messenger/attachments/{item}/{message}/{n}, with
-// the console's session cookie or an API token.
+// the console's session cookie or an API token. Supervisors may fetch any
+// item's attachments, a helper only those of an item offered to them or
+// that they work or worked on (the console's rule for an item's content).
 func (m *Messenger) serveAttachment(w http.ResponseWriter, r *http.Request) {
-	if !m.authenticated(r) {
+	p, ok := m.principal(r)
+	if !ok {
 		writeError(w, http.StatusUnauthorized, "log in to the console first")
 		return
 	}
@@ -33,6 +37,10 @@ func (m *Messenger) serveAttachment(w http.ResponseWriter, r *http.Request) {
 	n, err3 := strconv.Atoi(r.PathValue("n"))
 	if err1 != nil || err2 != nil || err3 != nil || n < 0 {
 		writeError(w, http.StatusBadRequest, "want /messenger/attachments/ITEM/MESSAGE/N with numbers")
+		return
+	}
+	if !m.maySee(r, p, itemID) {
+		writeError(w, http.StatusForbidden, "this item is neither offered to you nor yours")
 		return
 	}
 	a, ok := m.attachment(r, itemID, msgID, n)
@@ -79,28 +87,55 @@ func (m *Messenger) attachment(r *http.Request, itemID, msgID int64, n int) (Att
 	return Attachment{}, false
 }
 
-// authenticated reports whether r carries a live console session or API
-// token, checked the way the console checks them.
-func (m *Messenger) authenticated(r *http.Request) bool {
+// principal is the console user or API token a request carries.
+type principal struct {
+	userID int64 // 0 for an API token
+	role   store.Role
+}
+
+// principal finds who r is from its console session or API token,
+// checked the way the console checks them; ok is false for anyone else.
+func (m *Messenger) principal(r *http.Request) (principal, bool) {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
 		secret, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || !strings.HasPrefix(secret, consoleTokenPrefix) {
-			return false
+			return principal{}, false
 		}
-		_, err := m.st.TokenByHash(ctx, digest(secret))
-		return err == nil
+		t, err := m.st.TokenByHash(ctx, digest(secret))
+		return principal{role: t.Role}, err == nil && t.Role.AtLeast(store.RoleHelper)
 	}
 	c, err := r.Cookie(consoleCookie)
 	if err != nil || c.Value == "" {
-		return false
+		return principal{}, false
 	}
 	s, err := m.st.SessionByHash(ctx, digest(c.Value), m.now())
 	if err != nil {
-		return false
+		return principal{}, false
 	}
 	u, err := m.st.User(ctx, s.UserID)
-	return err == nil && !u.Disabled && u.Role.AtLeast(store.RoleHelper)
+	if err != nil || u.Disabled || !u.Role.AtLeast(store.RoleHelper) {
+		return principal{}, false
+	}
+	return principal{userID: u.ID, role: u.Role}, true
+}
+
+// maySee reports whether p may read the item's content: a supervisor
+// always, a helper when the router offers the item to them or they hold
+// it, or when the store names them its helper (an item they handled).
+func (m *Messenger) maySee(r *http.Request, p principal, itemID int64) bool {
+	if p.role.AtLeast(store.RoleSupervisor) {
+		return true
+	}
+	if p.userID == 0 {
+		return false // a helper's API token is nobody's helper
+	}
+	if info, ok := m.work.Router().Item(itemID); ok &&
+		(info.HelperID == p.userID || slices.Contains(info.OfferedTo, p.userID)) {
+		return true
+	}
+	it, err := m.st.Item(r.Context(), itemID)
+	return err == nil && it.HelperID == p.userID
 }
 
 func digest(secret string) []byte {

@@ -19,7 +19,8 @@
 //	GET  /chat/widget.js                 the widget a site embeds with a script tag
 //	GET  /chat/ws                        the widget's websocket
 //	GET  /messenger/attachments/{item}/{message}/{n}
-//	                                     a photo or voice note, for console users
+//	                                     a photo or voice note, for supervisors and
+//	                                     the helper the item is offered to or held by
 //
 // # Durability
 //

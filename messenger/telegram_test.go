@@ -182,8 +182,15 @@ func checkVoicePlayable(t *testing.T, e *env, itemID, msgID int64, want []byte) 
 	if status, _, _ := e.do(t, "GET", path, "", "", nil); status != http.StatusUnauthorized {
 		t.Errorf("attachment without a login: status %d, want 401", status)
 	}
+	helperTok := consoleTokenPrefix + "helper-secret"
+	if _, err := e.st.CreateToken(context.Background(), store.Token{Name: "script", Role: store.RoleHelper, Hash: digest(helperTok)}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := e.do(t, "GET", path, "", "", map[string]string{"Authorization": "Bearer " + helperTok}); status != http.StatusForbidden {
+		t.Errorf("attachment with a helper's token: status %d, want 403 (no item is a token's)", status)
+	}
 	tok := consoleTokenPrefix + "player-secret"
-	if _, err := e.st.CreateToken(context.Background(), store.Token{Name: "player", Role: store.RoleHelper, Hash: digest(tok)}); err != nil {
+	if _, err := e.st.CreateToken(context.Background(), store.Token{Name: "player", Role: store.RoleSupervisor, Hash: digest(tok)}); err != nil {
 		t.Fatal(err)
 	}
 	auth := map[string]string{"Authorization": "Bearer " + tok}

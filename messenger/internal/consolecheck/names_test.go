@@ -40,11 +40,15 @@ func TestConsoleCredentialsOpenAttachments(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /messenger/attachments/{item}/{message}/{n}", h)
 
-	tok, err := console.CreateToken(ctx, st, store.RoleHelper, "player")
+	helperTok, err := console.CreateToken(ctx, st, store.RoleHelper, "script")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := console.AddUser(ctx, st, "elf", "Эльф", store.RoleHelper, "password-elf")
+	tok, err := console.CreateToken(ctx, st, store.RoleSupervisor, "player")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := console.AddUser(ctx, st, "snegurochka", "Снегурочка", store.RoleSupervisor, "password-sn")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +63,7 @@ func TestConsoleCredentialsOpenAttachments(t *testing.T) {
 		want int
 	}{
 		{"nothing", func(r *http.Request) {}, http.StatusUnauthorized},
+		{"helper token", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+helperTok) }, http.StatusForbidden},
 		{"token", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }, http.StatusNotFound},
 		{"session", func(r *http.Request) {
 			r.AddCookie(&http.Cookie{Name: console.CookieName, Value: "cookie-secret"})
@@ -71,7 +76,7 @@ func TestConsoleCredentialsOpenAttachments(t *testing.T) {
 			rec := httptest.NewRecorder()
 			mux.ServeHTTP(rec, r)
 			if rec.Code != tt.want {
-				t.Errorf("status %d, want %d (404: let in, no such attachment)", rec.Code, tt.want)
+				t.Errorf("status %d, want %d (403: known but not theirs; 404: let in, no such attachment)", rec.Code, tt.want)
 			}
 		})
 	}

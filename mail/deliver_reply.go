@@ -128,7 +128,7 @@ func (s *Server) sendReply(ctx context.Context, f *filing, it store.Item) string
 		}
 		return ""
 	}
-	if err := s.opts.Outbox.Enqueue(out); err != nil {
+	if err := s.opts.Outbox.EnqueueContext(ctx, out); err != nil {
 		log.Warn("auto-reply not queued", "err", err)
 		return ""
 	}

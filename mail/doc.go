@@ -5,7 +5,8 @@
 // (Server), joining replies to their thread, deciding whether a letter
 // gets an auto-reply (ShouldAutoReply, RFC 3834), composing answers
 // (Compose, Replier) and the outbound queue that hands them to the
-// configured relay (Outbox, Relay).
+// configured relay (Outbox, Relay). The outbound queue is kept in the
+// store (NewStoredOutbox): a letter queued is sent after a restart.
 //
 // It does not route: a new letter's item is handed to an Intake, which the
 // service layer implements by storing the item durably and then offering

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/morozhq/moroz/store"
 )
 
 // Outgoing is one letter for the relay.
@@ -66,27 +68,46 @@ type OutboxConfig struct {
 	Done func(m Outgoing, err error) `yaml:"-"`
 }
 
+// OutboxStore is the part of store.Store an Outbox keeps its queue in;
+// every store.Store is one.
+type OutboxStore interface {
+	EnqueueOut(ctx context.Context, l store.OutLetter) (store.OutLetter, bool, error)
+	PendingOut(ctx context.Context, afterID int64, limit int) ([]store.OutLetter, error)
+	MarkOut(ctx context.Context, u store.OutLetter) error
+}
+
+// markTimeout bounds recording one attempt's result in the store, which
+// happens even while Run is stopping.
+const markTimeout = 10 * time.Second
+
 // Outbox is the outbound queue: letters wait in it until a Sender takes
 // them, and failed ones are retried with exponential backoff.
 //
-// TODO(#7): the queue lives in memory, because the store has no outbox
-// table yet: letters not yet sent when the process stops are lost. The
-// letters themselves are kept as outbound Messages of their items.
+// An Outbox made by NewStoredOutbox keeps its queue in the store: Enqueue
+// returns once the letter is committed, every attempt's result is
+// recorded, and Run starts by loading the letters still pending, with
+// their attempts and next attempt times, so a restart resumes them. A
+// letter sent but not yet marked when the process dies is sent again: the
+// outbox delivers at least once, and the receiver dedupes on Message-ID.
+// An Outbox from NewOutbox keeps its queue in memory only.
 //
 // Enqueue and Pending are safe for concurrent use; Run is called once.
 type Outbox struct {
 	send Sender
+	st   OutboxStore // nil: memory only
 	cfg  OutboxConfig
 	log  *slog.Logger
 	wake chan struct{} // a letter became due sooner; capacity 1
 
 	mu      sync.Mutex
-	waiting outHeap // guarded by mu: letters by due time
-	busy    int     // guarded by mu: letters being sent
-	closed  bool    // guarded by mu
+	waiting outHeap            // guarded by mu: letters by due time
+	queued  map[int64]struct{} // guarded by mu: store ids waiting or being sent
+	busy    int                // guarded by mu: letters being sent
+	closed  bool               // guarded by mu
 }
 
-// NewOutbox returns an Outbox that sends through s once Run is called.
+// NewOutbox returns an Outbox in memory that sends through s once Run is
+// called: letters still queued when the process stops are lost.
 func NewOutbox(s Sender, cfg OutboxConfig, log *slog.Logger) *Outbox {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultOutboxWorkers
@@ -96,22 +117,78 @@ func NewOutbox(s Sender, cfg OutboxConfig, log *slog.Logger) *Outbox {
 	}
 	cfg.Backoff = orDur(cfg.Backoff, DefaultBackoff)
 	cfg.MaxBackoff = orDur(cfg.MaxBackoff, DefaultMaxBackoff)
-	return &Outbox{send: s, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	return &Outbox{send: s, cfg: cfg, log: orLogger(log), wake: make(chan struct{}, 1),
+		queued: make(map[int64]struct{})}
 }
 
-// Enqueue adds m for sending now. It does not block.
+// NewStoredOutbox returns an Outbox whose queue is kept in st, so letters
+// survive a restart; Run resumes the pending ones.
+func NewStoredOutbox(s Sender, st OutboxStore, cfg OutboxConfig, log *slog.Logger) *Outbox {
+	o := NewOutbox(s, cfg, log)
+	o.st = st
+	return o
+}
+
+// enqueueTimeout bounds Enqueue's store write.
+const enqueueTimeout = DefaultStoreTimeout
+
+// Enqueue is EnqueueContext bounded by 30 seconds.
 func (o *Outbox) Enqueue(m Outgoing) error {
+	ctx, cancel := context.WithTimeout(context.Background(), enqueueTimeout)
+	defer cancel()
+	return o.EnqueueContext(ctx, m)
+}
+
+// EnqueueContext adds m for sending now. With a store it blocks until m
+// is committed (or ctx ends), and a letter already queued under m's
+// Message-ID is not queued again; without one it does not block.
+func (o *Outbox) EnqueueContext(ctx context.Context, m Outgoing) error {
 	if len(m.To) == 0 || len(m.Raw) == 0 {
 		return fmt.Errorf("enqueue %s: no recipient or no letter", m.MessageID)
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
+	if o.isClosed() {
 		return fmt.Errorf("enqueue %s: %w", m.MessageID, ErrOutboxClosed)
 	}
-	heap.Push(&o.waiting, &outEntry{m: m, due: time.Now()})
-	o.signal()
+	e := &outEntry{m: m, due: time.Now()}
+	if o.st != nil {
+		l, created, err := o.st.EnqueueOut(ctx, store.OutLetter{ItemID: m.ItemID, MessageID: m.MessageID,
+			From: m.From, To: m.To, Raw: m.Raw})
+		if err != nil {
+			return fmt.Errorf("enqueue %s: %w", m.MessageID, err)
+		}
+		if !created && l.State != store.OutPending {
+			return nil // sent or given up before
+		}
+		e = entryOf(l)
+	}
+	o.push(e)
 	return nil
+}
+
+func (o *Outbox) isClosed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed
+}
+
+// push queues e unless its stored letter is queued already.
+func (o *Outbox) push(e *outEntry) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if e.id != 0 {
+		if _, ok := o.queued[e.id]; ok {
+			return
+		}
+		o.queued[e.id] = struct{}{}
+	}
+	heap.Push(&o.waiting, e)
+	o.signal()
+}
+
+// entryOf is a stored letter as a queue entry.
+func entryOf(l store.OutLetter) *outEntry {
+	return &outEntry{id: l.ID, tries: l.Attempts, due: l.NextAt, m: Outgoing{ItemID: l.ItemID,
+		MessageID: l.MessageID, From: l.From, To: l.To, Raw: l.Raw}}
 }
 
 // Pending returns how many letters are waiting or being sent.
@@ -128,10 +205,20 @@ func (o *Outbox) signal() {
 	}
 }
 
-// Run sends letters until ctx is done, then waits for the sends in flight
-// and returns nil. Letters still waiting stay in memory (see the TODO on
-// Outbox); Enqueue fails from then on.
+// Run loads the letters pending in the store, if any, then sends letters
+// until ctx is done, waits for the sends in flight and returns nil.
+// Letters still waiting stay in the store for the next Run (in memory
+// only, they are lost); Enqueue fails from then on. It returns an error
+// only when the pending letters cannot be loaded.
 func (o *Outbox) Run(ctx context.Context) error {
+	defer func() {
+		o.mu.Lock()
+		o.closed = true
+		o.mu.Unlock()
+	}()
+	if err := o.load(ctx); err != nil {
+		return err
+	}
 	jobs := make(chan *outEntry)
 	var wg sync.WaitGroup
 	for range o.cfg.Workers {
@@ -144,9 +231,36 @@ func (o *Outbox) Run(ctx context.Context) error {
 	o.dispatch(ctx, jobs)
 	close(jobs)
 	wg.Wait()
-	o.mu.Lock()
-	o.closed = true
-	o.mu.Unlock()
+	return nil
+}
+
+// load queues every pending letter of the store.
+func (o *Outbox) load(ctx context.Context) error {
+	if o.st == nil {
+		return nil
+	}
+	var after int64
+	n := 0
+	for {
+		ls, err := o.st.PendingOut(ctx, after, 1000)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("outbox: load pending letters: %w", err)
+		}
+		if len(ls) == 0 {
+			break
+		}
+		for _, l := range ls {
+			o.push(entryOf(l))
+			after = l.ID
+		}
+		n += len(ls)
+	}
+	if n > 0 {
+		o.log.Info("outbox resumed pending letters", "letters", n)
+	}
 	return nil
 }
 
@@ -199,32 +313,58 @@ func (o *Outbox) requeue(e *outEntry, due time.Time) {
 	o.signal()
 }
 
+// finish forgets a letter that is sent or given up.
+func (o *Outbox) finish(e *outEntry) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.busy--
+	delete(o.queued, e.id)
+}
+
 // attempt sends one letter and retries it later, gives it up or reports
 // it done.
 func (o *Outbox) attempt(ctx context.Context, e *outEntry) {
-	e.tries++
 	err := o.send.Send(ctx, e.m)
+	if err != nil && ctx.Err() != nil {
+		o.requeue(e, time.Now()) // stopped: not an attempt
+		return
+	}
+	e.tries++
 	log := o.log.With("item_id", e.m.ItemID, "message_id", e.m.MessageID, "attempt", e.tries)
 	var perm *PermanentError
 	switch {
 	case err == nil:
 		log.Debug("letter sent")
-	case ctx.Err() != nil:
-		o.requeue(e, time.Now())
-		return
+		o.mark(ctx, e, store.OutSent, "", time.Now(), log)
 	case errors.As(err, &perm) || e.tries >= o.cfg.MaxAttempts:
 		log.Warn("letter given up", "err", err)
+		o.mark(ctx, e, store.OutFailed, err.Error(), time.Now(), log)
 	default:
-		wait := o.backoff(e.tries)
-		log.Info("letter not sent, will retry", "err", err, "wait", wait)
-		o.requeue(e, time.Now().Add(wait))
+		due := time.Now().Add(o.backoff(e.tries))
+		log.Info("letter not sent, will retry", "err", err, "wait", time.Until(due))
+		o.mark(ctx, e, store.OutPending, err.Error(), due, log)
+		o.requeue(e, due)
 		return
 	}
-	o.mu.Lock()
-	o.busy--
-	o.mu.Unlock()
+	o.finish(e)
 	if o.cfg.Done != nil {
 		o.cfg.Done(e.m, err)
+	}
+}
+
+// mark records an attempt's result in the store. It runs even while Run
+// stops: a letter sent must not stay pending. A failure is logged; at
+// worst the letter is sent again after a restart.
+func (o *Outbox) mark(ctx context.Context, e *outEntry, state, lastErr string, next time.Time, log *slog.Logger) {
+	if o.st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	err := o.st.MarkOut(ctx, store.OutLetter{ID: e.id, State: state, Attempts: e.tries,
+		NextAt: next, LastError: lastErr})
+	if err != nil {
+		log.Error("outbox: attempt not recorded; the letter may be sent again", "state", state, "err", err)
 	}
 }
 
@@ -240,6 +380,7 @@ func (o *Outbox) backoff(n int) time.Duration {
 
 // outEntry is a letter in the queue.
 type outEntry struct {
+	id    int64 // in the store; 0 in memory
 	m     Outgoing
 	due   time.Time
 	tries int

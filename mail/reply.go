@@ -66,7 +66,7 @@ func (r *Replier) Send(ctx context.Context, a Answer) (store.Message, error) {
 	if err != nil {
 		return store.Message{}, fmt.Errorf("answer item %d: store: %w", a.ItemID, err)
 	}
-	if err := r.Outbox.Enqueue(out); err != nil {
+	if err := r.Outbox.EnqueueContext(ctx, out); err != nil {
 		return stored, fmt.Errorf("answer item %d: %w", a.ItemID, err)
 	}
 	return stored, nil
@@ -171,7 +171,7 @@ func (s StoredSender) Send(ctx context.Context, it store.Item, m store.Message) 
 	if err != nil {
 		return fmt.Errorf("answer item %d: %w", it.ID, err)
 	}
-	if err := s.Outbox.Enqueue(out); err != nil {
+	if err := s.Outbox.EnqueueContext(ctx, out); err != nil {
 		return fmt.Errorf("answer item %d: %w", it.ID, err)
 	}
 	return nil

@@ -46,7 +46,7 @@ func (n *Node) startMail() error {
 		if err != nil {
 			return err
 		}
-		mn.outbox = mail.NewOutbox(relay, mc.Outbox, log)
+		mn.outbox = mail.NewStoredOutbox(relay, n.store, mc.Outbox, log)
 		mc = mc.WithDefaults()
 		n.work.SetSender(acd.Email, mail.StoredSender{Replier: &mail.Replier{Store: n.store, Outbox: mn.outbox,
 			From: mail.Address{Name: mc.AutoReply.Name, Addr: mc.AutoReply.From + "@" + mc.Domains[0]}, Domain: mc.Domains[0]}})
@@ -112,7 +112,9 @@ func (n *Node) runMail(ctx context.Context) error {
 	go func() {
 		defer close(outboxDone)
 		if mn.outbox != nil {
-			mn.outbox.Run(outCtx)
+			if err := mn.outbox.Run(outCtx); err != nil {
+				n.log.Error("outbox stopped: replies are not sent", "err", err)
+			}
 		}
 	}()
 

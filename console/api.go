@@ -412,6 +412,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, p Principal
 		s.storeError(w, "delete token", err)
 		return
 	}
+	s.hub.CloseUser(0, hub.CodeRevoked, "token deleted") // every token's socket; the others reconnect
 	s.audit.record(p, "token_delete", strconv.FormatInt(id, 10))
 	w.WriteHeader(http.StatusNoContent)
 }

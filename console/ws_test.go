@@ -347,3 +347,32 @@ func TestRequestFloodClosesTheSocket(t *testing.T) {
 		t.Errorf("close code %d, want %d", code, hub.CodeBadProtocol)
 	}
 }
+
+func TestDeletedTokenLosesItsSocket(t *testing.T) {
+	f := newDeskFixture(t)
+	secret := f.token(store.RoleSupervisor)
+	hdr := http.Header{"Authorization": {"Bearer " + secret}}
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(f.srv.URL, "http")+"/api/v1/ws", hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &wsClient{t: t, conn: conn}
+	if c.readType(msgSnapshot)["snapshot"].(map[string]any)["board"] == nil {
+		t.Error("a supervisor token's snapshot has no wallboard")
+	}
+	tokens, err := f.store.ListTokens(context.Background())
+	if err != nil || len(tokens) != 1 {
+		t.Fatalf("tokens %v, %v", tokens, err)
+	}
+	if err := f.store.DeleteToken(context.Background(), tokens[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	conn.WriteJSON(map[string]any{"v": 1, "type": "recall", "item_id": 1, "id": 1})
+	if got := c.readType(msgRevoked)["error"]; got != "token deleted" {
+		t.Errorf("revoked because %v", got)
+	}
+	if calls := f.desk(t).Calls(); len(calls) != 0 {
+		t.Errorf("the deleted token's request ran: %v", calls)
+	}
+}

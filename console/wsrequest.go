@@ -87,20 +87,42 @@ func (s *Server) onRequest(ctx context.Context, c *hub.Client, p Principal, lim 
 
 // recheck closes c when p's account is disabled or its role changed.
 func (s *Server) recheck(ctx context.Context, c *hub.Client, p Principal) error {
-	if p.UserID == 0 {
+	reason := s.revoked(ctx, p)
+	if reason == "" {
 		return nil
-	}
-	now, err := s.userPrincipal(ctx, p.UserID)
-	if err == nil && now.Role == p.Role {
-		return nil
-	}
-	reason := "role changed"
-	if err != nil {
-		reason = "account disabled"
 	}
 	c.Send(encode(envelope{Type: msgRevoked, Error: reason}))
 	c.Close(hub.CodeRevoked, reason)
 	return errors.New(reason)
+}
+
+// revoked says why p may no longer use its socket, "" when it may: a
+// disabled account, a changed role, a deleted API token.
+func (s *Server) revoked(ctx context.Context, p Principal) string {
+	if p.UserID == 0 {
+		return s.tokenRevoked(ctx, p)
+	}
+	now, err := s.userPrincipal(ctx, p.UserID)
+	switch {
+	case err != nil:
+		return "account disabled"
+	case now.Role != p.Role:
+		return "role changed"
+	}
+	return ""
+}
+
+func (s *Server) tokenRevoked(ctx context.Context, p Principal) string {
+	tokens, err := s.opt.Store.ListTokens(ctx)
+	if err != nil {
+		return "" // the store is down; the request itself will say so
+	}
+	for _, t := range tokens {
+		if t.ID == p.TokenID {
+			return ""
+		}
+	}
+	return "token deleted"
 }
 
 // result runs r and encodes its answer.

@@ -199,6 +199,9 @@ func (c Config) Validate() error {
 	if t.Token != "" && !t.Poll && t.WebhookSecret == "" {
 		errs = append(errs, errors.New("messenger.telegram.webhook_secret: required for the webhook (or set poll)"))
 	}
+	if t.WebhookSecret != "" && !webhookSecret.MatchString(t.WebhookSecret) {
+		errs = append(errs, errors.New("messenger.telegram.webhook_secret: want 1 to 256 of A-Z, a-z, 0-9, _ and - (Telegram's secret_token)"))
+	}
 	if _, err := url.Parse(t.API); err != nil {
 		errs = append(errs, fmt.Errorf("messenger.telegram.api %q: %w", t.API, err))
 	}

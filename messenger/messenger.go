@@ -118,7 +118,7 @@ func (m *Messenger) Routes() map[string]http.Handler {
 		"GET /messenger/attachments/{item}/{message}/{n}": http.HandlerFunc(m.serveAttachment),
 	}
 	if m.tg != nil && !m.cfg.Telegram.Poll {
-		r["POST /telegram/webhook"] = http.HandlerFunc(m.tg.serveWebhook)
+		r["POST "+WebhookPath] = http.HandlerFunc(m.tg.serveWebhook)
 	}
 	return r
 }
@@ -127,7 +127,7 @@ func (m *Messenger) Routes() map[string]http.Handler {
 // exempt from the console's cross-origin protection: their CORS and Origin
 // checks are done here.
 func (m *Messenger) CrossOrigin() []string {
-	return []string{"POST /api/v1/forms/{form}", "POST /telegram/webhook"}
+	return []string{"POST /api/v1/forms/{form}", "POST " + WebhookPath}
 }
 
 // Close stops the Telegram poller and outbox and closes every chat socket,

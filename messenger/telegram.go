@@ -111,6 +111,13 @@ func (tg *telegram) pollLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if isWebhookConflict(err) {
+			tg.m.log.Warn("telegram has a webhook set; deleting it to poll")
+			err = tg.api.DeleteWebhook(ctx, false)
+			if err == nil {
+				continue
+			}
+		}
 		tg.m.log.Warn("telegram polling failed; retrying", "err", err, "retry_in", backoff.String())
 		if !sleepCtx(ctx, backoff) {
 			return

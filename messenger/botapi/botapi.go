@@ -207,3 +207,51 @@ func redact(err error, token string) error {
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), token, "<token>"))
 }
+
+// Webhook is what setWebhook takes: where Telegram posts updates, and the
+// secret_token it sends back in the X-Telegram-Bot-Api-Secret-Token header
+// (1 to 256 characters of A-Z, a-z, 0-9, _ and -).
+type Webhook struct {
+	URL            string   `json:"url"` // HTTPS; empty removes the webhook
+	SecretToken    string   `json:"secret_token,omitempty"`
+	AllowedUpdates []string `json:"allowed_updates,omitempty"`
+	MaxConnections int      `json:"max_connections,omitempty"` // 1 to 100; 0 means Telegram's 40
+	DropPending    bool     `json:"drop_pending_updates,omitempty"`
+}
+
+// WebhookInfo is what getWebhookInfo returns.
+type WebhookInfo struct {
+	URL                string   `json:"url"`
+	PendingUpdateCount int      `json:"pending_update_count"`
+	LastErrorDate      int64    `json:"last_error_date,omitempty"`
+	LastErrorMessage   string   `json:"last_error_message,omitempty"`
+	MaxConnections     int      `json:"max_connections,omitempty"`
+	AllowedUpdates     []string `json:"allowed_updates,omitempty"`
+}
+
+// SetWebhook makes Telegram post the bot's updates to wh.URL; getUpdates
+// then fails with 409 until DeleteWebhook.
+func (b *Client) SetWebhook(ctx context.Context, wh Webhook) error {
+	var ok bool
+	if err := b.call(ctx, "setWebhook", wh, &ok); err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("telegram setWebhook: result false")
+	}
+	return nil
+}
+
+// DeleteWebhook removes the webhook, so that getUpdates works again;
+// dropPending discards the updates Telegram holds.
+func (b *Client) DeleteWebhook(ctx context.Context, dropPending bool) error {
+	return b.call(ctx, "deleteWebhook", map[string]any{"drop_pending_updates": dropPending}, nil)
+}
+
+// GetWebhookInfo returns the webhook Telegram has for the bot; an empty
+// URL means none (the bot polls).
+func (b *Client) GetWebhookInfo(ctx context.Context) (WebhookInfo, error) {
+	var wi WebhookInfo
+	err := b.call(ctx, "getWebhookInfo", map[string]any{}, &wi)
+	return wi, err
+}

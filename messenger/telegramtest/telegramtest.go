@@ -4,8 +4,13 @@
 // /bot<token>/<method> with JSON or form parameters, answers
 // {"ok":true,"result":...} or {"ok":false,"error_code":N,"description":...},
 // the methods getUpdates (with offset and long-poll timeout), getFile,
-// sendMessage, setWebhook and deleteWebhook, and file downloads from
-// /file/bot<token>/<file_path>.
+// sendMessage, setWebhook, deleteWebhook and getWebhookInfo, and file
+// downloads from /file/bot<token>/<file_path>.
+//
+// Like Telegram, setWebhook takes only an HTTPS url and a secret_token of
+// 1 to 256 characters A-Z, a-z, 0-9, _ and -, and getUpdates answers 409
+// while a webhook is set. Unlike Telegram, any port is taken (Telegram
+// allows 443, 80, 88 and 8443), since test servers listen on random ones.
 //
 // It keeps what a test needs to look at (the messages the bot sent, the
 // offsets it asked for) and can answer sendMessage with flood control (429
@@ -46,6 +51,16 @@ type Server struct {
 	nextMsg  int64                // guarded by mu
 	arrived  chan struct{}        // closed and replaced when an update is queued; guarded by mu
 	sentNote chan struct{}        // closed and replaced when a message is sent; guarded by mu
+	hook     Webhook              // the webhook set, zero when none; guarded by mu
+	hookNote chan struct{}        // closed and replaced when the webhook changes; guarded by mu
+}
+
+// Webhook is the webhook the bot set with setWebhook.
+type Webhook struct {
+	URL            string
+	Secret         string   // secret_token
+	AllowedUpdates []string // as given, nil when not
+	MaxConnections int      // 40 when not given
 }
 
 type fileEntry struct {
@@ -56,7 +71,7 @@ type fileEntry struct {
 // New returns a fake for the bot with token.
 func New(token string) *Server {
 	return &Server{token: token, files: map[string]fileEntry{}, nextMsg: 1000,
-		arrived: make(chan struct{}), sentNote: make(chan struct{})}
+		arrived: make(chan struct{}), sentNote: make(chan struct{}), hookNote: make(chan struct{})}
 }
 
 // AddFile makes a file downloadable under fileID, at path.
@@ -146,8 +161,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.getFile(w, params)
 	case "sendMessage":
 		s.sendMessage(w, params)
-	case "setWebhook", "deleteWebhook":
-		ok200(w, true)
+	case "setWebhook":
+		s.setWebhook(w, params)
+	case "deleteWebhook":
+		s.deleteWebhook(w, params)
+	case "getWebhookInfo":
+		s.getWebhookInfo(w)
 	default:
 		fail(w, http.StatusNotFound, "Not Found: method not found", 0)
 	}
@@ -183,6 +202,10 @@ func readParams(r *http.Request) (map[string]string, error) {
 // getUpdates confirms updates below offset and returns the rest, waiting up
 // to timeout seconds for one when there is none.
 func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string]string) {
+	if s.Webhook().URL != "" {
+		fail(w, http.StatusConflict, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first", 0)
+		return
+	}
 	offset, _ := strconv.ParseInt(p["offset"], 10, 64)
 	timeout, _ := strconv.Atoi(p["timeout"])
 	deadline := time.After(time.Duration(timeout) * time.Second)

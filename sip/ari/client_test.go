@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -52,10 +53,11 @@ func TestClientRequestsMatchTheDocuments(t *testing.T) {
 		{"dial", func() error { return c.Dial(ctx, "moroz-helper-t", caller, 20) }, http.StatusNotImplemented},
 		{"get variable", func() error { _, err := c.Variable(ctx, caller, "CDR(src)"); return err }, http.StatusNotImplemented},
 		{"set variable", func() error { return c.SetVariable(ctx, caller, "MOROZ_ITEM", "7") }, http.StatusNotImplemented},
-		{"play", func() error { _, err := c.Play(ctx, caller, "moroz-pb-t", "sound:hello-world"); return err }, http.StatusNotImplemented},
+		{"play", func() error { _, err := c.Play(ctx, caller, "moroz-pb-t", "sound:hello-world"); return err }, 0},
 		{"stop playback", func() error { return c.StopPlayback(ctx, "moroz-pb-t") }, http.StatusNotImplemented},
-		{"record", func() error { _, err := c.Record(ctx, caller, "moroz-rec-t", "wav", 60); return err }, http.StatusNotImplemented},
-		{"stop recording", func() error { return c.StopRecording(ctx, "moroz-rec-t") }, http.StatusNotImplemented},
+		{"record", func() error { _, err := c.Record(ctx, caller, "moroz-rec-t", "wav", 60); return err }, 0},
+		{"stop recording", func() error { return c.StopRecording(ctx, "moroz-rec-t") }, 0},
+		{"stop recording again", func() error { return c.StopRecording(ctx, "moroz-rec-t") }, http.StatusNotFound},
 		{"hang up", func() error { return c.Hangup(ctx, caller, ari.ReasonCongestion) }, 0},
 		{"hang up again", func() error { return c.Hangup(ctx, caller, "") }, http.StatusNotFound},
 	}
@@ -162,5 +164,72 @@ func TestEndpoint(t *testing.T) {
 				t.Errorf("Endpoint(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// Events arrive typed, in order; types Moroz does not read are counted.
+func TestEventsDecoded(t *testing.T) {
+	fake := aritest.New(t, aritest.Options{})
+	user, pass := fake.Credentials()
+	c, err := ari.NewClient(ari.ClientConfig{URL: fake.URL(), User: user, Password: pass, App: "moroz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, connected := fake.Connections()
+	conn, err := c.ConnectEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	guard := time.AfterFunc(awaitTimeout, func() { conn.Close() }) // a missing event fails Read
+	defer guard.Stop()
+	<-connected
+
+	id := fake.NewCall("+375291234567", "100")
+	fake.Press(id, '#')
+	if _, err := c.Play(ctx, id, "moroz-pb-1", "sound:hello-world"); err != nil {
+		t.Fatal(err)
+	}
+	fake.Hangup(id, ari.CauseNormal)
+
+	type seen struct{ Type, Channel, Digit, Exten, Number, Playback string }
+	var got []seen
+	for len(got) < 6 {
+		ev, err := conn.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := seen{Type: ev.Type, Digit: ev.Digit}
+		if ev.Channel != nil {
+			s.Channel, s.Exten, s.Number = ev.Channel.ID, ev.Channel.Dialplan.Exten, ev.Channel.Caller.Number
+		}
+		if ev.Playback != nil {
+			s.Playback = ev.Playback.State
+		}
+		got = append(got, s)
+	}
+	ch := seen{Channel: id, Exten: "100", Number: "+375291234567"}
+	with := func(typ string, f func(*seen)) seen {
+		s := ch
+		s.Type = typ
+		if f != nil {
+			f(&s)
+		}
+		return s
+	}
+	want := []seen{
+		with(ari.EventStasisStart, nil),
+		with(ari.EventChannelDtmfReceived, func(s *seen) { s.Digit = "#" }),
+		{Type: ari.EventPlaybackFinished, Playback: "done"},
+		with(ari.EventChannelHangup, nil),
+		with(ari.EventStasisEnd, nil),
+		with(ari.EventChannelDestroyed, nil),
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("events (-got +want):\n%s", diff)
+	}
+	if n := c.UnknownEvents(); n != 1 {
+		t.Errorf("unknown events %d, want 1 (PlaybackStarted)", n)
 	}
 }

@@ -196,6 +196,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, op *operation, va
 		s.bridgeChannels(w, vars["bridgeId"], q.Get("channel"), true)
 	case "POST /bridges/{bridgeId}/removeChannel":
 		s.bridgeChannels(w, vars["bridgeId"], q.Get("channel"), false)
+	case "POST /channels/{channelId}/play":
+		s.play(w, vars["channelId"], q.Get("playbackId"), q.Get("media"))
+	case "POST /channels/{channelId}/record":
+		s.record(w, vars["channelId"], q.Get("name"), q.Get("format"))
+	case "POST /recordings/live/{recordingName}/stop":
+		s.stopRecording(w, vars["recordingName"])
 	default:
 		writeError(w, http.StatusNotImplemented, op.nickname+" is not simulated by the fake")
 	}

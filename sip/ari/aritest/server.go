@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,19 +30,20 @@ type Server struct {
 	upgrader websocket.Upgrader
 	wg       sync.WaitGroup // media endpoints' readers
 
-	mu        sync.Mutex
-	conns     []*wsConn                    // guarded by mu
-	connected chan struct{}                // guarded by mu: closed and replaced on each new connection
-	nconns    int                          // guarded by mu: connections ever made
-	channels  map[string]*fakeChannel      // guarded by mu
-	bridges   map[string]map[string]bool   // guarded by mu: bridge → its channels
-	fail      []failRule                   // guarded by mu
-	requests  []string                     // guarded by mu: "METHOD nickname" of every request
-	awaiting  map[string][]chan struct{}   // guarded by mu: waiters of the next request of a kind
-	phones    func(endpoint string) Answer // guarded by mu
-	seq       int                          // guarded by mu
-	paused    bool                         // guarded by mu: the events websocket is refused
-	closed    bool                         // guarded by mu
+	mu         sync.Mutex
+	conns      []*wsConn                    // guarded by mu
+	connected  chan struct{}                // guarded by mu: closed and replaced on each new connection
+	nconns     int                          // guarded by mu: connections ever made
+	channels   map[string]*fakeChannel      // guarded by mu
+	bridges    map[string]map[string]bool   // guarded by mu: bridge → its channels
+	fail       []failRule                   // guarded by mu
+	requests   []string                     // guarded by mu: "METHOD nickname" of every request
+	awaiting   map[string][]chan struct{}   // guarded by mu: waiters of the next request of a kind
+	phones     func(endpoint string) Answer // guarded by mu
+	seq        int                          // guarded by mu
+	paused     bool                         // guarded by mu: the events websocket is refused
+	recordings map[string]map[string]any    // guarded by mu: live recordings by name
+	closed     bool                         // guarded by mu
 }
 
 // Answer is what a phone the fake is asked to ring does.
@@ -352,3 +354,5 @@ func (s *Server) SendRaw(data []byte) {
 // RequirePeers reports whether MOROZ_REQUIRE_PEERS=1: then what a test
 // needs must be there, and its absence fails instead of skipping.
 func RequirePeers() bool { return os.Getenv("MOROZ_REQUIRE_PEERS") == "1" }
+
+func itoa(n int) string { return strconv.Itoa(n) }

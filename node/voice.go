@@ -86,19 +86,13 @@ func (d deskSecrets) SIPHA1(ctx context.Context, ext string) (string, bool, erro
 // extension ext: ext itself when it is a SIP URI, else the phone that
 // registered it most recently; "" when it is not registered.
 func (n *Node) deskTarget(ext string) string {
-	if ext == "" || strings.HasPrefix(ext, "sip:") || n.sip == nil {
+	if strings.HasPrefix(ext, "sip:") {
 		return ext
 	}
-	var newest sip.Binding
-	for _, b := range n.sip.Locations(ext) {
-		if b.Expires.After(newest.Expires) {
-			newest = b
-		}
-	}
-	if newest.Contact == "" {
+	if ext == "" || n.sip == nil {
 		return ""
 	}
-	return newest.Target()
+	return n.sip.Target(ext)
 }
 
 // handleCall runs the flow for one call of the SIP edge.

@@ -363,3 +363,18 @@ func (s *Server) Locations(user string) []Binding {
 	}
 	return s.reg.lookup(user)
 }
+
+// Target returns the SIP URI that rings the phone user registered most
+// recently (Binding.Target), or "" when user has no live binding.
+func (s *Server) Target(user string) string {
+	var newest Binding
+	for _, b := range s.Locations(user) {
+		if b.Expires.After(newest.Expires) {
+			newest = b
+		}
+	}
+	if newest.Contact == "" {
+		return ""
+	}
+	return newest.Target()
+}

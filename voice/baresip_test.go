@@ -31,12 +31,21 @@ const (
 // folder.
 func deskPhone(t *testing.T) (uri, dir string) {
 	t.Helper()
+	uri, dir, _ = deskPhoneAccount(t, "<sip:helper@127.0.0.1>;regint=0;answermode=auto")
+	return uri, dir
+}
+
+// deskPhoneAccount is deskPhone with baresip's account line account
+// (its port, for one that registers, is the returned SIP port). It
+// returns the phone's SIP URI, folder and port.
+func deskPhoneAccount(t *testing.T, account string) (uri, dir, port string) {
+	t.Helper()
 	bin := needPeer(t, "baresip", "baresip-core")
 	dir = t.TempDir()
 	if err := media.WriteWAV(filepath.Join(dir, "tone.wav"), sine(toneHz, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port = freePort(t)
 	conf := strings.Join([]string{
 		"sip_listen 127.0.0.1:" + port,
 		"module_path /usr/lib/baresip/modules",
@@ -50,7 +59,7 @@ func deskPhone(t *testing.T) (uri, dir string) {
 		conf = strings.Replace(conf, "/usr/lib/baresip/modules", p, 1)
 	}
 	write(t, filepath.Join(dir, "config"), conf)
-	write(t, filepath.Join(dir, "accounts"), "<sip:helper@127.0.0.1>;regint=0;answermode=auto\n")
+	write(t, filepath.Join(dir, "accounts"), account+"\n")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "90")
@@ -64,7 +73,7 @@ func deskPhone(t *testing.T) (uri, dir string) {
 	}
 	t.Cleanup(func() { cancel(); cmd.Wait() })
 	awaitLine(t, out, "baresip is ready")
-	return fmt.Sprintf("sip:helper@127.0.0.1:%s", port), dir
+	return fmt.Sprintf("sip:helper@127.0.0.1:%s", port), dir, port
 }
 
 // awaitLine reads r until a line contains want, then drains it.
@@ -111,6 +120,14 @@ func TestDeskPhoneAnswersAndIsBridged(t *testing.T) {
 	id := h.awaitEnd(t)
 	stop()
 
+	checkBridged(t, h, id, helper, sink, phoneDir)
+}
+
+// checkBridged checks that call id was answered by helper, that the
+// caller (sink) heard the desk phone's tone and the phone (its folder
+// phoneDir) the caller.
+func checkBridged(t *testing.T, h *harness, id string, helper int64, sink *rtpSink, phoneDir string) {
+	t.Helper()
 	rec, err := h.st.Call(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,14 @@ func testLogger() *slog.Logger {
 
 func newHarness(t *testing.T, tune func(*voice.Options)) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, tune)
+}
+
+// newHarnessWith is newHarness whose SIP server also runs reg, the
+// registrar of desk phones, when it is set: Credentials there may be
+// nil, for the helpers' stored secrets.
+func newHarnessWith(t *testing.T, reg *sip.RegistrarConfig, tune func(*voice.Options)) *harness {
+	t.Helper()
 	h := &harness{dir: t.TempDir(), ended: make(chan string, 16), media: make(chan netip.AddrPort, 16)}
 	log := testLogger()
 	ctx := context.Background()
@@ -74,8 +82,15 @@ func newHarness(t *testing.T, tune func(*voice.Options)) *harness {
 		t.Fatal(err)
 	}
 	var flow *voice.Flow
+	var registrar sip.RegistrarConfig
+	if reg != nil {
+		registrar = *reg
+		if registrar.Credentials == nil {
+			registrar.Credentials = storedSecrets{st}
+		}
+	}
 	h.srv, err = sip.New(sip.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", MediaIP: "127.0.0.1",
-		RTPPortMin: 40000, RTPPortMax: 49998, Logger: log}, func(ctx context.Context, c *sip.Call) {
+		RTPPortMin: 40000, RTPPortMax: 49998, Logger: log, Registrar: registrar}, func(ctx context.Context, c *sip.Call) {
 		defer func() {
 			h.statsMu.Lock()
 			h.legStats = append(h.legStats, c.Media().Stats())

@@ -4,6 +4,7 @@
 //	moroz user add LOGIN --role helper|supervisor|admin [--name NAME]   (password on stdin)
 //	moroz token create --role ROLE --name NAME
 //	moroz helper set LOGIN [--extension EXT] [--sip-password-stdin | --no-sip-password]
+//	moroz telegram set-webhook URL
 //	moroz migrate
 //	moroz version
 //
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = tokenCmd(ctx, rest, stdout, stderr, env)
 	case "helper":
 		err = helperCmd(ctx, rest, stdin, stdout, stderr, env)
+	case "telegram":
+		err = telegramCmd(ctx, rest, stdout, stderr, env)
 	case "migrate":
 		err = migrate(ctx, rest, stdout, stderr, env)
 	case "version":
@@ -79,6 +82,7 @@ const usage = `usage:
   moroz user add LOGIN --role helper|supervisor|admin [--name NAME]   (password on standard input)
   moroz token create --role ROLE --name NAME
   moroz helper set LOGIN [--extension EXT] [--sip-password-stdin | --no-sip-password]   (a desk phone)
+  moroz telegram set-webhook URL   (the bot's public HTTPS webhook; token and secret from the configuration)
   moroz migrate [--config FILE] [--data DIR] [--db URL]
   moroz version
 `

@@ -77,6 +77,11 @@ func newTab(t *testing.T, root context.Context) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext()) // cookies of its own
 	t.Cleanup(cancel)
+	// Open the tab under its own context: steps run under shorter ones,
+	// and the context a tab is first used with owns it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
 	return &tab{t: t, ctx: ctx, cancel: cancel, dir: artifacts(t)}
 }
 

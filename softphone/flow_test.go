@@ -2,6 +2,7 @@ package softphone_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -257,5 +258,41 @@ func TestLostHelperPutsTheCallerBack(t *testing.T) {
 	}
 	if c := calls[0]; c.Outcome != acd.OutcomeAnswered || c.HelperID != nextID {
 		t.Errorf("call record: got outcome %q helper %d, want answered by snegurochka (%d)", c.Outcome, c.HelperID, nextID)
+	}
+}
+
+// A helper transfers a talking call to another helper: their leg ends,
+// the call rings the other helper's browser, who takes it.
+func TestTransferToAnotherHelper(t *testing.T) {
+	r := newRig(t)
+	addr := r.startSIP(t)
+	root := browser(t)
+	from, to := newTab(t, root), newTab(t, root)
+	r.callHelper(t, "ded")
+	toID := r.callHelper(t, "snegurochka")
+	from.login(r.url, "ded")
+	from.available()
+	out := r.call(t, addr)
+	from.click("answer", `#phone-answer`)
+	from.until("hears the caller", hears(callerHz))
+
+	to.login(r.url, "snegurochka")
+	to.available()
+	from.until("the other helper is listed", fmt.Sprintf(`!!document.querySelector('#phone-transfer-to option[value="h:%d"]')`, toID))
+	from.run("choose the other helper", chromedp.SetValue(chromedp.CSS(`#phone-transfer-to`), fmt.Sprintf("h:%d", toID)))
+	from.shot("transfer")
+	from.click("transfer", `#phone-transfer`)
+	from.until("the first panel closes", `window.moroz.phone.calls.size === 0`)
+	to.click("the other helper answers", `#phone-answer`)
+	to.until("the other helper hears the caller", hears(callerHz))
+	to.click("hang up", `#phone-hangup`)
+	<-out.Done()
+
+	calls, err := r.store.ListCalls(context.Background(), store.CallFilter{})
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("call records: got %d, %v; want 1", len(calls), err)
+	}
+	if c := calls[0]; c.Outcome != acd.OutcomeAnswered || c.HelperID != toID {
+		t.Errorf("call record: got outcome %q helper %d, want answered by snegurochka (%d)", c.Outcome, c.HelperID, toID)
 	}
 }

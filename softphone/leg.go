@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/sip/media"
 )
 
@@ -41,6 +42,7 @@ type Leg struct {
 	lostT    *time.Timer            // guarded by mu: running while the browser is away
 	stopHold context.CancelFunc     // guarded by mu: set while held
 	err      error                  // guarded by mu: why the leg ended
+	transfer *acd.Target            // guarded by mu: where the helper sent the caller
 }
 
 func (p *Phone) newLeg(helper int64, c Caller) *Leg {
@@ -89,6 +91,38 @@ func (l *Leg) Err() error {
 // Lost reports whether the leg ended because the helper's browser
 // vanished: the caller should go back to the head of the queue.
 func (l *Leg) Lost() bool { return errors.Is(l.Err(), ErrLost) }
+
+// Transferred returns where the helper sent the caller when the leg ended
+// by a transfer: the call flow moves the call there and waits again.
+func (l *Leg) Transferred() (acd.Target, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.transfer == nil {
+		return acd.Target{}, false
+	}
+	return *l.transfer, true
+}
+
+// transferTo ends a talking leg because the helper hands the caller to
+// a queue or another helper (a blind transfer).
+func (l *Leg) transferTo(to acd.Target) error {
+	if to.Queue == "" && to.Helper == 0 {
+		return &signalError{codeBadRequest, "transfer: name a queue or a helper"}
+	}
+	if to.Helper == l.helper {
+		return &signalError{codeBadRequest, "transfer: not to oneself"}
+	}
+	l.mu.Lock()
+	if l.media == nil || l.since.IsZero() || l.ended() {
+		l.mu.Unlock()
+		return &signalError{codeWrongState, "transfer: the call is not talking"}
+	}
+	l.transfer = &to
+	l.mu.Unlock()
+	l.log.Info("call transferred", "queue", to.Queue, "to_helper", to.Helper)
+	l.end(errTransferred)
+	return nil
+}
 
 // Hangup ends the leg and tells the browser; a no-op on an ended leg.
 func (l *Leg) Hangup() error {

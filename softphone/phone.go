@@ -199,9 +199,10 @@ func (p *Phone) Dial(ctx context.Context, target string, caller Caller) (*Leg, e
 }
 
 var (
-	errRejected  = errors.New("rejected by the helper")
-	errCancelled = errors.New("ringing cancelled")
-	errHangup    = errors.New("hung up")
+	errRejected    = errors.New("rejected by the helper")
+	errCancelled   = errors.New("ringing cancelled")
+	errHangup      = errors.New("hung up")
+	errTransferred = errors.New("transferred")
 )
 
 // ring registers a new leg for the call and rings the helper's consoles.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/morozhq/moroz/acd"
 )
 
 // Codes of failed signalling requests, as the console shows them.
@@ -29,7 +31,8 @@ func (e *signalError) SignalCode() string { return e.code }
 // Request is one softphone message from a helper's browser (the
 // "softphone" field of the console's request; console/protocol.md).
 type Request struct {
-	// Op is config, list, answer, reject, hangup, hold or candidate.
+	// Op is config, list, answer, reject, hangup, hold, transfer or
+	// candidate.
 	Op string `json:"op"`
 	// Call is the call id the op is about (all but config and list).
 	Call string `json:"call"`
@@ -39,6 +42,9 @@ type Request struct {
 	On bool `json:"on"`
 	// Candidate is a trickled ICE candidate (candidate).
 	Candidate *webrtc.ICECandidateInit `json:"candidate"`
+	// Queue and HelperID are where a transfer sends the caller.
+	Queue    string `json:"queue"`
+	HelperID int64  `json:"helper_id"`
 }
 
 // eventMsg is what the phone tells a browser: ring (a call is offered to
@@ -103,6 +109,8 @@ func (l *Leg) signal(ctx context.Context, r Request) (any, error) {
 		return nil, l.Hangup()
 	case "hold":
 		return nil, l.SetHold(r.On)
+	case "transfer":
+		return nil, l.transferTo(acd.Target{Queue: r.Queue, Helper: r.HelperID})
 	case "candidate":
 		if r.Candidate == nil {
 			return nil, &signalError{codeBadRequest, "candidate: missing"}

@@ -279,8 +279,8 @@ func (cl *call) talk(leg Leg, helper int64) {
 	if err := cl.c.Bridge(cl.ctx, leg); err != nil {
 		cl.log.Debug("bridge ended", "err", err)
 	}
-	if helperLost(leg) && !cl.gone() {
-		cl.backToQueue(helper)
+	if to, ok := returned(leg); ok && !cl.gone() {
+		cl.backToQueue(helper, to)
 		return
 	}
 	cl.complete(helper)

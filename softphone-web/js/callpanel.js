@@ -1,9 +1,11 @@
 // The call panel: the ringing call (answer, reject) and the call in
 // progress (timer, level meter, mute, hold, keypad, hang up, microphone).
 
+import {api} from './api.js';
 import {h, replace, clock, since} from './dom.js';
 import {t} from './i18n.js';
 import {phone} from './softphone.js';
+import {state} from './state.js';
 
 const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 
@@ -51,7 +53,28 @@ class MorozCallPanel extends HTMLElement {
         h('button', {class: 'danger', id: 'phone-hangup', onclick: () => phone.hangup(c.id)}, t('phone.hangup'))),
       h('div', {class: 'keypad', 'aria-label': t('phone.keypad')},
         keys.map((k) => h('button', {class: 'key', 'data-key': k, onclick: () => phone.dtmf(c.id, k)}, k))),
+      this.transferChoice(c),
       this.deviceChoice());
+  }
+
+  // transferChoice offers the helper's queues and the other helpers.
+  transferChoice(c) {
+    if (!this.helpers) {
+      this.helpers = [];
+      api('GET', '/helpers').then((r) => { this.helpers = r.helpers; this.render(); }).catch(() => {});
+    }
+    const me = state.me ? state.me.user_id : 0;
+    const sel = h('select', {id: 'phone-transfer-to', 'aria-label': t('phone.transfer_to')},
+      h('optgroup', {label: t('phone.queues')},
+        [...state.queues.keys()].map((q) => h('option', {value: 'q:' + q}, q))),
+      h('optgroup', {label: t('phone.helpers')},
+        this.helpers.filter((x) => x.user_id !== me).map((x) =>
+          h('option', {value: 'h:' + x.user_id}, x.name || x.login))));
+    const go = () => {
+      const [kind, v] = [sel.value.slice(0, 1), sel.value.slice(2)];
+      if (v) phone.transfer(c.id, kind === 'q' ? {queue: v} : {helper_id: Number(v)});
+    };
+    return h('div', {class: 'transfer'}, sel, h('button', {id: 'phone-transfer', onclick: go}, t('phone.transfer')));
   }
 
   deviceChoice() {

@@ -256,6 +256,18 @@ export class Phone extends EventTarget {
     this.changed();
   }
 
+  // transfer hands the caller to a queue ({queue}) or a helper
+  // ({helper_id}); the server ends this leg and the call rings there.
+  async transfer(id, to) {
+    try {
+      await this.request({op: 'transfer', call: id, ...to});
+      this.drop(id);
+    } catch (e) {
+      this.fail('phone.error_server');
+    }
+    this.changed();
+  }
+
   mute(id, on) {
     const call = this.calls.get(id);
     call.muted = on;

@@ -20,10 +20,14 @@
 //     signalling messages of the console's websocket ([Phone.Signal]).
 //   - Hold: the caller hears the hold music while the helper holds; the
 //     helper's microphone is not relayed meanwhile.
+//   - Transfer: the helper hands a talking caller to a queue or another
+//     helper; the leg ends and [Leg.Transferred] says where the call
+//     flow should move the call.
 //   - Re-attach: a browser that reconnects (a reloaded tab) answers the
 //     same call again; the new peer connection replaces the old one under
 //     the same media leg. A browser that does not come back within
-//     Config.Grace ends the leg as lost ([Leg.Lost]).
+//     Config.Grace ends the leg as lost ([Leg.Lost]), and the call flow
+//     puts the caller back in the queue.
 //
 // # What it does not own
 //

@@ -76,6 +76,7 @@ type App struct {
 	bridges  map[string]bool     // guarded by mu: bridges Moroz made and has not destroyed
 	unended  map[string]bool     // guarded by mu: channels whose hangup Asterisk refused
 	conns    int                 // guarded by mu: events connections made
+	startup  string              // guarded by mu: Asterisk's startup time at the last connection
 	calls    int                 // guarded by mu: callers whose flow runs
 	draining bool                // guarded by mu: new callers are turned away
 }
@@ -158,8 +159,9 @@ func (a *App) serve(ctx context.Context, conn *EventConn) {
 	a.mu.Unlock()
 	a.log.Info("ari events connected", "app", a.c.App(), "connection", n)
 
+	restarted := a.restarted(ctx)
 	if n > 1 {
-		a.reconcile(ctx)
+		a.reconcile(ctx, restarted)
 	}
 	for {
 		ev, err := conn.Read()
@@ -171,6 +173,25 @@ func (a *App) serve(ctx context.Context, conn *EventConn) {
 		}
 		a.dispatch(ctx, ev)
 	}
+}
+
+// restarted reports whether Asterisk started again since the last
+// connection; when it cannot tell, it says so, and calls it lost count as
+// dropped.
+func (a *App) restarted(ctx context.Context) bool {
+	t, err := a.c.StartupTime(ctx)
+	if err != nil {
+		a.requestFailed("asterisk startup time", err)
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	prev := a.startup
+	a.startup = t
+	if prev != "" && prev != t {
+		a.log.Warn("asterisk restarted", "was", prev, "now", t)
+	}
+	return prev != t
 }
 
 // dispatch hands one event to the channel it concerns.

@@ -21,12 +21,14 @@
 //     (store.Helper.Extension, e.g. PJSIP/helper7) into the app
 //     ([App.Dialer]).
 //   - Faults: a dropped events websocket is reconnected with exponential
-//     backoff, then reconciled (channels Asterisk no longer has end as
-//     dropped, callers that arrived meanwhile are adopted, Moroz's
-//     leftover channels and bridges are removed); a call Asterisk lost
-//     mid-call is recorded with reason [ReasonDropped] and leaves a
-//     callback; a failed ARI request is logged with the request and the
-//     call falls back (the flow's voicemail, or a clean hangup).
+//     backoff, then reconciled: channels Asterisk no longer has end (as
+//     dropped when its startup time changed, a restart; else as hung up
+//     while Moroz was away), callers that arrived meanwhile are adopted,
+//     Moroz's leftover channels and bridges are removed, hangups Asterisk
+//     refused are retried. A call Asterisk lost mid-call is recorded with
+//     reason [ReasonDropped] and leaves a callback. A failed ARI request
+//     is logged with the request and the call falls back: a helper's ring
+//     counts as busy, a failed answer or media set-up hangs up cleanly.
 //
 // # Why a client of its own
 //

@@ -16,10 +16,11 @@ import (
 const ReasonDropped = "dropped"
 
 // reconcile compares what Moroz follows with what Asterisk has after the
-// events websocket came back: channels Asterisk no longer has end as
-// dropped, callers that entered the app meanwhile are adopted, and
-// leftovers Moroz made but no longer follows are removed.
-func (a *App) reconcile(ctx context.Context) {
+// events websocket came back: channels Asterisk no longer has end (as
+// dropped when Asterisk restarted, else as hung up while Moroz was away),
+// callers that entered the app meanwhile are adopted, and leftovers
+// Moroz made but no longer follows are removed.
+func (a *App) reconcile(ctx context.Context, restarted bool) {
 	chans, err := a.c.Channels(ctx)
 	if err != nil {
 		a.requestFailed("reconcile channels", err)
@@ -29,13 +30,14 @@ func (a *App) reconcile(ctx context.Context) {
 	for _, ch := range chans {
 		present[ch.ID] = ch
 	}
-	a.endLost(present)
+	a.endLost(present, restarted)
 	a.sweepBridges(ctx)
 	a.adopt(ctx, chans)
 }
 
-// endLost ends the channels Moroz follows that Asterisk no longer has.
-func (a *App) endLost(present map[string]Channel) {
+// endLost ends the channels Moroz follows that Asterisk no longer has;
+// when Asterisk restarted, their calls are dropped.
+func (a *App) endLost(present map[string]Channel, restarted bool) {
 	a.mu.Lock()
 	var lost []*channel
 	for id, ch := range a.chans {
@@ -49,6 +51,13 @@ func (a *App) endLost(present map[string]Channel) {
 		lost = append(lost, ch)
 	}
 	a.mu.Unlock()
+	if !restarted {
+		for _, ch := range lost {
+			ch.log.Info("channel ended while the events websocket was down")
+			ch.finish(CauseNormal, false)
+		}
+		return
+	}
 	for _, ch := range lost {
 		ch.markDropped()
 	}

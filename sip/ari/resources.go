@@ -223,3 +223,15 @@ func (c *Client) RemoveChannel(ctx context.Context, bridge, channel string) erro
 func (c *Client) DestroyBridge(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/bridges/"+seg(id), nil, nil, nil)
 }
+
+// StartupTime is when Asterisk last started (GET /asterisk/info,
+// status.startup_time): a changed value means it restarted.
+func (c *Client) StartupTime(ctx context.Context) (string, error) {
+	var out struct {
+		Status struct {
+			StartupTime string `json:"startup_time"`
+		} `json:"status"`
+	}
+	err := c.do(ctx, "GET", "/asterisk/info", url.Values{"only": {"status"}}, nil, &out)
+	return out.Status.StartupTime, err
+}

@@ -114,6 +114,7 @@ func (s *Server) Restart() {
 	s.mu.Lock()
 	chans := s.channels
 	s.channels, s.bridges = map[string]*fakeChannel{}, map[string]map[string]bool{}
+	s.startup = s.startup.Add(time.Minute) // a later start, whatever the clock says
 	s.mu.Unlock()
 	for _, ch := range chans {
 		ch.closeMedia()
@@ -174,6 +175,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, op *operation, va
 	switch op.method + " " + op.path {
 	case "GET /events":
 		s.serveEvents(w, r)
+	case "GET /asterisk/info":
+		s.info(w)
 	case "GET /channels":
 		s.listChannels(w)
 	case "GET /channels/{channelId}":
@@ -374,4 +377,13 @@ func (s *Server) bridgeChannels(w http.ResponseWriter, bridge, list string, add 
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// info is GET /asterisk/info: the status part, whose startup time
+// changes with each Restart.
+func (s *Server) info(w http.ResponseWriter) {
+	s.mu.Lock()
+	at := s.startup.Format("2006-01-02T15:04:05.000-0700")
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"status": map[string]any{"startup_time": at, "last_reload_time": at}})
 }

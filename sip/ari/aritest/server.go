@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -42,6 +43,7 @@ type Server struct {
 	phones     func(endpoint string) Answer // guarded by mu
 	seq        int                          // guarded by mu
 	paused     bool                         // guarded by mu: the events websocket is refused
+	startup    time.Time                    // guarded by mu: when "Asterisk" started
 	recordings map[string]map[string]any    // guarded by mu: live recordings by name
 	closed     bool                         // guarded by mu
 }
@@ -83,7 +85,7 @@ func New(t testing.TB, opt Options) *Server {
 		opt.User, opt.Password = "moroz", "secret"
 	}
 	s := &Server{t: t, spec: spec, app: opt.App, user: opt.User, password: opt.Password,
-		connected: make(chan struct{}), channels: map[string]*fakeChannel{},
+		connected: make(chan struct{}), channels: map[string]*fakeChannel{}, startup: time.Now().UTC(),
 		bridges: map[string]map[string]bool{}}
 	s.http = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	t.Cleanup(s.Close)

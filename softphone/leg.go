@@ -261,7 +261,11 @@ func (l *Leg) connect(ctx context.Context, conn *rtcConn, sdpOffer string) (*web
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { l.onState(pc, s) })
 	steps := []func() error{
 		func() error {
-			return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpOffer})
+			err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpOffer})
+			if err != nil {
+				return &signalError{codeBadRequest, "offer refused: " + err.Error()} // the browser's fault
+			}
+			return nil
 		},
 		func() error { _, err := pc.AddTrack(conn.track); return err },
 		func() error {

@@ -71,3 +71,31 @@ func TestChooseCodec(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseOffer checks that no offer, however broken, panics the parser,
+// and that what it returns is usable.
+func FuzzParseOffer(f *testing.F) {
+	head := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+	for _, seed := range []string{
+		head + "m=audio 9 UDP/TLS/RTP/SAVPF 0 8 126\r\na=rtpmap:126 telephone-event/8000\r\n",
+		head + "m=audio 9 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000/1\r\n",
+		head + "m=audio 9 RTP/AVP 300 -1 x\r\na=rtpmap:300 telephone-event/8000\r\na=rtpmap:\r\n",
+		head, "", "v=0\r\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		o, err := parseOffer(raw)
+		if err != nil {
+			return
+		}
+		for _, c := range o.codecs {
+			if !c.Valid() {
+				t.Errorf("parseOffer(%q) returned an invalid codec", raw)
+			}
+		}
+		if o.dtmfPT > 127 {
+			t.Errorf("parseOffer(%q): telephone-event type %d is not an RTP payload type", raw, o.dtmfPT)
+		}
+	})
+}

@@ -44,7 +44,7 @@ var visitorID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // frame is one websocket message, both ways.
 type frame struct {
-	Type string `json:"type"` // message, queue, offline, error (and hello from the visitor)
+	Type string `json:"type"` // message, queue, offline, error, typing (both ways)
 	// message
 	From string `json:"from,omitempty"` // visitor, bot, helper
 	Text string `json:"text,omitempty"`
@@ -258,6 +258,7 @@ func (c *chatConn) writeLoop(ctx context.Context) {
 func (h *chatHub) readLoop(c *chatConn) {
 	c.ws.SetReadLimit(maxFrame)
 	lim := rate.NewLimiter(visitorRate, visitorBurst)
+	typing := typingLimiter()
 	for {
 		var f frame
 		if err := c.ws.ReadJSON(&f); err != nil {
@@ -266,6 +267,9 @@ func (h *chatHub) readLoop(c *chatConn) {
 				h.m.log.Debug("chat socket ended", "peer", c.visitor, "err", err)
 			}
 			return
+		}
+		if f.Type == "typing" && typing.AllowN(h.m.now(), 1) {
+			h.visitorTyping(c)
 		}
 		if f.Type != "message" {
 			continue
@@ -420,12 +424,21 @@ func messageFrame(m store.Message) frame {
 // Send hands a helper's reply to the visitor's live sockets (work.Sender).
 // A visitor who is away gets it when they come back (replay).
 func (h *chatHub) Send(ctx context.Context, it store.Item, m store.Message) error {
+	vid, err := chatVisitor(it)
+	if err != nil {
+		return err
+	}
+	h.push(vid, messageFrame(m))
+	return nil
+}
+
+// chatVisitor reads the visitor id a chat item was made for.
+func chatVisitor(it store.Item) (string, error) {
 	var d struct {
 		Peer string `json:"peer"`
 	}
 	if err := json.Unmarshal(it.Data, &d); err != nil || !visitorID.MatchString(d.Peer) {
-		return fmt.Errorf("chat item %d: no visitor in its data", it.ID)
+		return "", fmt.Errorf("chat item %d: no visitor in its data", it.ID)
 	}
-	h.push(d.Peer, messageFrame(m))
-	return nil
+	return d.Peer, nil
 }

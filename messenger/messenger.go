@@ -51,6 +51,7 @@ type Messenger struct {
 	convs   *conversations
 	chat    *chatHub
 	tg      *telegram // nil while Telegram is off
+	typing  typists
 
 	ctx       context.Context // ends at Close; owns every goroutine below
 	cancel    context.CancelFunc
@@ -87,7 +88,8 @@ func New(opt Options) (*Messenger, error) {
 	m := &Messenger{cfg: cfg, log: opt.Logger, st: opt.Store, work: opt.Work, now: opt.Now,
 		dataDir: opt.DataDir, bot: bot, forms: map[string]Form{}, origins: map[string]bool{},
 		limiter: newAddrLimiter(cfg.RatePerMinute, cfg.RateBurst),
-		sockets: newAddrLimiter(socketsPerMinute, socketBurst), convs: newConversations()}
+		sockets: newAddrLimiter(socketsPerMinute, socketBurst), convs: newConversations(),
+		typing: typists{last: map[string]time.Time{}}}
 	for _, f := range cfg.Forms {
 		m.forms[f.Name] = f
 	}

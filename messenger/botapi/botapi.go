@@ -255,3 +255,9 @@ func (b *Client) GetWebhookInfo(ctx context.Context) (WebhookInfo, error) {
 	err := b.call(ctx, "getWebhookInfo", map[string]any{}, &wi)
 	return wi, err
 }
+
+// SendChatAction shows the bot's action (such as "typing") in a chat for
+// about five seconds, or until the bot's next message.
+func (b *Client) SendChatAction(ctx context.Context, chat int64, action string) error {
+	return b.call(ctx, "sendChatAction", map[string]any{"chat_id": chat, "action": action}, nil)
+}

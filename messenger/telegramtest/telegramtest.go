@@ -4,7 +4,8 @@
 // /bot<token>/<method> with JSON or form parameters, answers
 // {"ok":true,"result":...} or {"ok":false,"error_code":N,"description":...},
 // the methods getUpdates (with offset and long-poll timeout), getFile,
-// sendMessage, setWebhook, deleteWebhook and getWebhookInfo, and file
+// sendMessage, sendChatAction, setWebhook, deleteWebhook and
+// getWebhookInfo, and file
 // downloads from /file/bot<token>/<file_path>.
 //
 // Like Telegram, setWebhook takes only an HTTPS url and a secret_token of
@@ -51,6 +52,7 @@ type Server struct {
 	nextMsg  int64                // guarded by mu
 	arrived  chan struct{}        // closed and replaced when an update is queued; guarded by mu
 	sentNote chan struct{}        // closed and replaced when a message is sent; guarded by mu
+	actions  []Action             // sendChatAction calls; guarded by mu
 	hook     Webhook              // the webhook set, zero when none; guarded by mu
 	hookNote chan struct{}        // closed and replaced when the webhook changes; guarded by mu
 }
@@ -161,6 +163,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.getFile(w, params)
 	case "sendMessage":
 		s.sendMessage(w, params)
+	case "sendChatAction":
+		s.sendChatAction(w, params)
 	case "setWebhook":
 		s.setWebhook(w, params)
 	case "deleteWebhook":

@@ -2,8 +2,9 @@
 //   <script src="https://MOROZ/chat/widget.js" defer></script>
 // It opens a chat with Moroz over a websocket (the visitor is known by a
 // cookie Moroz sets), reconnects when the line drops, shows the place in
-// line and the expected wait, and offers the letter form when nobody is on
-// duty.
+// line and the expected wait, shows when the helper is typing (and tells
+// the helper when the visitor is), and offers the letter form when nobody
+// is on duty.
 (function () {
   "use strict";
 
@@ -20,6 +21,7 @@
       connecting: "Соединяемся…",
       position: (p, w) => `Вы в очереди: ${p}-й` + (w > 0 ? `, ожидание около ${minutes(w)} мин.` : ""),
       withHelper: "Помощник Деда Мороза на связи",
+      typing: "Помощник печатает…",
       letter: "Написать письмо",
       fields: { name: "Имя", age: "Возраст", city: "Город", email: "Email", wish: "Желание" },
       letterSent: (id) => `Письмо получено, номер ${id}. Спасибо!`,
@@ -32,6 +34,7 @@
       connecting: "Злучаемся…",
       position: (p, w) => `Вы ў чарзе: ${p}-і` + (w > 0 ? `, чаканне каля ${minutes(w)} хв.` : ""),
       withHelper: "Памочнік Дзеда Мароза на сувязі",
+      typing: "Памочнік піша…",
       letter: "Напісаць ліст",
       fields: { name: "Імя", age: "Узрост", city: "Горад", email: "Email", wish: "Жаданне" },
       letterSent: (id) => `Ліст атрыманы, нумар ${id}. Дзякуй!`,
@@ -44,6 +47,7 @@
       connecting: "Connecting…",
       position: (p, w) => `You are number ${p} in line` + (w > 0 ? `, about ${minutes(w)} min.` : ""),
       withHelper: "A helper of Ded Moroz is here",
+      typing: "The helper is typing…",
       letter: "Write a letter",
       fields: { name: "Name", age: "Age", city: "City", email: "Email", wish: "Wish" },
       letterSent: (id) => `Letter received, number ${id}. Thank you!`,
@@ -75,6 +79,7 @@
     .moroz-chat .moroz-bot { background: #f1f1f1; }
     .moroz-chat .moroz-helper { background: #e2f5e2; }
     .moroz-chat .moroz-status { padding: 4px 8px; color: #555; font-size: 12px; min-height: 16px; }
+    .moroz-chat .moroz-typing { padding: 0 8px; color: #1f4e8c; font-size: 12px; font-style: italic; }
     .moroz-chat form { display: flex; gap: 4px; padding: 8px; border-top: 1px solid #e3e3e3; }
     .moroz-chat form.moroz-letter { flex-direction: column; }
     .moroz-chat input, .moroz-chat textarea { flex: 1; padding: 4px; font: inherit; }
@@ -83,11 +88,12 @@
 
   const log = el("div", { class: "moroz-log", "aria-live": "polite" });
   const status = el("div", { class: "moroz-status" }, texts.connecting);
+  const typingNote = el("div", { class: "moroz-typing moroz-hidden", "aria-live": "polite" }, texts.typing);
   const input = el("input", { type: "text", name: "text", placeholder: texts.placeholder, maxlength: "4096", autocomplete: "off" });
   const chatForm = el("form", { class: "moroz-input" }, input, el("button", { type: "submit" }, texts.send));
   const letterForm = buildLetterForm();
   const box = el("div", { class: "moroz-chat", role: "dialog", "aria-label": texts.title },
-    el("header", {}, texts.title), log, status, chatForm, letterForm);
+    el("header", {}, texts.title), log, typingNote, status, chatForm, letterForm);
 
   function buildLetterForm() {
     const f = el("form", { class: "moroz-letter moroz-hidden" }, el("strong", {}, texts.letter));
@@ -115,6 +121,17 @@
   let retry = 500;
   let seq = 0;
   const pending = new Map(); // id -> text, sent but not echoed yet
+  let withHelper = false; // a helper has the chat: typing is worth telling
+  let typingSent = 0; // when the visitor's last typing indicator went
+  let typingTimer = 0;
+
+  // The helper's indicator shows for a while after each one the server
+  // passes on (it sends one every few seconds while the helper types).
+  function helperTyping(on) {
+    clearTimeout(typingTimer);
+    typingNote.classList.toggle("moroz-hidden", !on);
+    if (on) typingTimer = setTimeout(() => helperTyping(false), 6000);
+  }
 
   function connect() {
     status.textContent = texts.connecting;
@@ -141,11 +158,17 @@
         if (f.from === "helper") {
           status.textContent = texts.withHelper;
           box.dataset.position = "";
+          withHelper = true;
+          helperTyping(false);
         }
         break;
       case "queue":
         status.textContent = f.with_helper ? texts.withHelper : texts.position(f.position, f.wait_seconds || 0);
         box.dataset.position = f.with_helper ? "" : String(f.position);
+        withHelper = !!f.with_helper;
+        break;
+      case "typing":
+        helperTyping(true);
         break;
       case "offline":
         letterForm.classList.remove("moroz-hidden");
@@ -158,6 +181,13 @@
         break;
     }
   }
+
+  input.addEventListener("input", () => {
+    const now = Date.now();
+    if (!withHelper || !input.value || now - typingSent < 3000 || !ws || ws.readyState !== WebSocket.OPEN) return;
+    typingSent = now;
+    ws.send(JSON.stringify({ type: "typing" }));
+  });
 
   chatForm.addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -74,6 +74,9 @@ type Config struct {
 	// The Server itself uses neither.
 	Relay  RelayConfig  `yaml:"relay"`
 	Outbox OutboxConfig `yaml:"outbox"`
+	// IMAP is an existing mailbox polled for letters (mail.imap.*), for
+	// NewIMAPPoller; the Server itself does not poll.
+	IMAP IMAPConfig `yaml:"imap"`
 }
 
 // AutoReplyConfig says whether and how letters get an auto-reply.
@@ -150,6 +153,7 @@ func (c Config) withDefaults() Config {
 	a.Subject = or(a.Subject, DefaultAutoReplySubject)
 	a.Body = or(a.Body, DefaultAutoReplyBody)
 	c.Parse = c.Parse.withDefaults()
+	c.IMAP = c.IMAP.withDefaults(c.Queue)
 	return c
 }
 
@@ -183,7 +187,7 @@ func (c Config) Validate() error {
 	if _, err := newReplyTemplates(c.AutoReply); err != nil {
 		return fmt.Errorf("mail.auto_reply: %w", err)
 	}
-	return nil
+	return c.IMAP.validate()
 }
 
 // ownDomain reports whether d (lower-case) is one of Moroz's domains.

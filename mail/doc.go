@@ -11,8 +11,20 @@
 // It does not route: a new letter's item is handed to an Intake, which the
 // service layer implements by storing the item durably and then offering
 // it to the router. It does not own the schema either: contacts, items and
-// messages go through the store. IMAP polling, templates, batch answering
-// and mailings are not here yet (issue #7).
+// messages go through the store.
+//
+// # IMAP polling
+//
+// IMAPPoller takes letters from an existing mailbox (mail.imap) into the
+// same path as SMTP: spool, parse, thread, Intake, auto-reply. A message
+// is flagged \Seen or moved only after it is stored; its UIDVALIDITY and
+// UID are marked in the store first, and its Message-ID (or the digest of
+// its bytes) dedupes it when the server renumbers the mailbox. The client
+// is github.com/emersion/go-imap/v2: the same author and upkeep as the
+// go-smtp and go-message the package already uses, IMAP4rev2 with
+// IMAP4rev1 servers, MOVE, literals streamed rather than buffered, and
+// plain, STARTTLS and TLS connections; it is still a beta, pinned at
+// v2.0.0-beta.8.
 //
 // # Acknowledgement
 //

@@ -11,12 +11,14 @@ import (
 	"github.com/morozhq/moroz/mail"
 )
 
-// mailNode is the letters' part of a node: the SMTP intake and, when a
-// relay is configured, the outbox that sends replies and auto-replies.
+// mailNode is the letters' part of a node: the SMTP intake, the poller of
+// an IMAP mailbox when one is configured and, when a relay is configured,
+// the outbox that sends replies and auto-replies.
 type mailNode struct {
 	srv    *mail.Server
 	ln     net.Listener
-	outbox *mail.Outbox // nil without a relay
+	outbox *mail.Outbox     // nil without a relay
+	imap   *mail.IMAPPoller // nil without mail.imap.addr
 
 	mu       sync.Mutex
 	expected map[string]expectation // queue to its last estimate; guarded by mu
@@ -57,6 +59,12 @@ func (n *Node) startMail() error {
 		Expected: mn.expectedWait(n.work.Router()), Logger: log})
 	if err != nil {
 		return err
+	}
+	if mc.IMAP.Addr != "" {
+		if mn.imap, err = mail.NewIMAPPoller(srv, n.store, log); err != nil {
+			srv.Close()
+			return err
+		}
 	}
 	ln, err := srv.Listen()
 	if err != nil {
@@ -108,6 +116,13 @@ func (n *Node) runMail(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- mn.srv.Serve(serveCtx, mn.ln) }()
+	pollDone := make(chan struct{})
+	go func() {
+		defer close(pollDone)
+		if mn.imap != nil {
+			_ = mn.imap.Run(serveCtx) // returns nil when serveCtx ends
+		}
+	}()
 	outboxDone := make(chan struct{})
 	go func() {
 		defer close(outboxDone)
@@ -127,6 +142,8 @@ func (n *Node) runMail(ctx context.Context) error {
 		serveErr <- err
 	}
 	err = <-serveErr
+	stopServe()
+	<-pollDone
 	if ctx.Err() == nil && mn.outbox != nil {
 		mn.flush(ctx, n.cfg.Drain)
 	}

@@ -374,7 +374,7 @@ func (s *sqlStore) Messages(ctx context.Context, itemID int64) ([]Message, error
 // with externalID, in any channel.
 //
 // Lookups by external id repeat the partial indexes' condition
-// (external_id <> ''): SQLite uses a partial index only when the query
+// (that the id is not empty): SQLite uses a partial index only when the query
 // implies its WHERE clause, and scans the table otherwise.
 func (s *sqlStore) ItemByMessageExternalID(ctx context.Context, externalID string) (Item, error) {
 	if externalID == "" {

@@ -36,6 +36,17 @@ type Store interface {
 	Mailings
 	Outbound
 	IMAPMarks
+	Audit
+}
+
+// Audit keeps what supervisors and admins did.
+type Audit interface {
+	// AppendAudit records one action; Login and Action are required, a
+	// zero At means now.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// ListAudit returns up to n entries (0 means 100, at most 1000),
+	// newest first.
+	ListAudit(ctx context.Context, n int) ([]AuditEntry, error)
 }
 
 // Users holds accounts, API tokens and console sessions.

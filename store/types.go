@@ -267,3 +267,12 @@ type Recipient struct {
 	SentAt    time.Time
 	Error     string
 }
+
+// AuditEntry is one supervisor or admin action: who did what, when.
+type AuditEntry struct {
+	ID     int64
+	At     time.Time
+	Login  string
+	Action string // force_status, recall, transfer, user_created, ...
+	Detail string
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Open) {
 		{"Durability", testDurability},
 		{"Outbox", testOutbox},
 		{"IMAPMarks", testIMAPMarks},
+		{"Audit", testAudit},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) { s.run(t, open) })

@@ -108,7 +108,7 @@ func New(opt Options) (*Server, error) {
 		opt.Hub.ReadLimit = maxRequest
 	}
 	s := &Server{opt: opt, log: opt.Logger, limits: newLoginLimits(), hub: hub.New(opt.Hub),
-		track: newTracker(), audit: &auditLog{log: opt.Logger, now: opt.Now}}
+		track: newTracker(), audit: &auditLog{log: opt.Logger, now: opt.Now, st: opt.Store}}
 	s.upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 16384, CheckOrigin: s.checkOrigin}
 	h, err := s.routes()
 	if err != nil {

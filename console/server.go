@@ -60,6 +60,12 @@ type Options struct {
 	// Softphone answers the browser softphone's signalling; nil refuses
 	// it (softphone.go).
 	Softphone Softphone
+	// Typing carries helpers' typing indicators to chat visitors; nil
+	// refuses them (typing.go).
+	Typing Typing
+	// Mailings runs the personalised mailings; nil serves their reads
+	// only (mailings.go).
+	Mailings Mailings
 }
 
 // Server serves the console and the API. Its Handler is safe for concurrent
@@ -172,6 +178,7 @@ func (s *Server) routes() (http.Handler, error) {
 	s.api(mux, "PUT /api/v1/templates/{id}", store.RoleSupervisor, s.putTemplate)
 	s.api(mux, "DELETE /api/v1/templates/{id}", store.RoleSupervisor, s.deleteTemplate)
 	s.api(mux, "GET /api/v1/audit", store.RoleSupervisor, s.listAudit)
+	s.mailingRoutes(mux)
 	mux.HandleFunc("GET /api/v1/ws", s.websocket)
 	mux.Handle("/", webHandler(s.opt.Web))
 	for pattern, h := range s.opt.Mounts {

@@ -10,6 +10,7 @@ import './board.js';
 import './admin.js';
 import {phone} from './softphone.js';
 import './callpanel.js';
+import {visitorTyping} from './typing.js';
 
 class MorozApp extends HTMLElement {
   async connectedCallback() {
@@ -43,6 +44,7 @@ class MorozApp extends HTMLElement {
   onMessage(m) {
     if (m.type === 'revoked') return; // the socket closes with 4003 next
     if (m.type === 'softphone') return phone.onMessage(m.data);
+    if (m.type === 'typing') return visitorTyping(m.data);
     state.apply(m);
   }
 

@@ -5,6 +5,7 @@ import {api} from './api.js';
 import {h, replace, clock, since, toast} from './dom.js';
 import {t, localeTime} from './i18n.js';
 import {state} from './state.js';
+import {isTyping, sendWhileTyping} from './typing.js';
 
 // fieldName translates the well-known fields of contacts and forms; others
 // show as they were collected.
@@ -55,6 +56,14 @@ class MorozDesk extends HTMLElement {
     if (what === 'selected') this.renderLeft('items');
     if (what === 'selected' || (what === 'items' && this.shown !== state.selected)) this.renderItem();
     if (what === 'items' && this.shown === state.selected && state.selected) this.reloadItem();
+    if (what === 'typing') this.showTyping();
+  }
+
+  // showTyping marks the chats whose visitor is typing, in the list and
+  // under the thread shown.
+  showTyping() {
+    for (const li of this.querySelectorAll('#my-items li[data-item]')) li.classList.toggle('typing', isTyping(Number(li.dataset.item)));
+    if (this.typingNote) this.typingNote.hidden = !isTyping(this.shown);
   }
 
   // key runs the shortcuts: Alt+A accept, Alt+R reject, Ctrl+Enter send,
@@ -126,7 +135,7 @@ class MorozDesk extends HTMLElement {
       h('h3', null, t('desk.my_items'), h('span', {class: 'count'}, items.length)),
       items.length === 0 ? h('p', {class: 'muted'}, t('desk.no_items')) :
         h('ul', {class: 'list', id: 'my-items'}, items.map((it) =>
-          h('li', {class: it.id === state.selected ? 'selected' : '', 'data-item': it.id,
+          h('li', {class: (it.id === state.selected ? 'selected' : '') + (isTyping(it.id) ? ' typing' : ''), 'data-item': it.id,
             onclick: () => { state.selected = it.id; state.changed('selected'); }},
             h('span', {class: 'chan'}, channelIcon[it.channel] || '•'),
             h('span', {class: 'grow'}, it.subject || t('item.no_subject')),
@@ -182,8 +191,16 @@ class MorozDesk extends HTMLElement {
       live ? this.callPanel(it) : null,
       it.channel === 'form' ? this.formFields(it) : null,
       live && !it.messages.length ? null : this.thread(it),
+      this.typingLine(it),
       !live && it.state === 'active' ? this.replyEditor(it) : null,
       it.state === 'active' ? this.wrapUp(it) : null);
+  }
+
+  typingLine(it) {
+    this.typingNote = null;
+    if (it.channel !== 'chat' && it.channel !== 'telegram') return null;
+    this.typingNote = h('p', {class: 'typing-note', id: 'typing-note', hidden: !isTyping(it.id)}, t('typing.visitor'));
+    return this.typingNote;
   }
 
   callPanel(it) {
@@ -218,6 +235,7 @@ class MorozDesk extends HTMLElement {
     const subject = h('input', {class: 'subject-in', 'aria-label': t('reply.subject'), placeholder: t('reply.subject'),
       value: it.channel === 'email' ? 'Re: ' + (it.subject || '') : ''});
     this.editor = h('textarea', {id: 'reply-text', rows: 7, placeholder: t('reply.placeholder')});
+    if (it.channel === 'chat' || it.channel === 'telegram') sendWhileTyping(this.editor, this.socket, it.id);
     this.templateID = 0;
     const picker = h('select', {id: 'template', 'aria-label': t('reply.template'), onchange: (ev) => this.insertTemplate(ev.target.value)},
       h('option', {value: ''}, t('reply.template_pick')));

@@ -46,6 +46,21 @@ type Outbound interface {
 	MarkOut(ctx context.Context, u OutLetter) error
 	// OutLetter returns the letter with id.
 	OutLetter(ctx context.Context, id int64) (OutLetter, error)
+	// FileLetter stores msgs as AddMessage does, in order, and queues out
+	// as EnqueueOut does, all in one commit: a letter's own message and
+	// its auto-reply with the auto-reply's place in the outbox cost one
+	// durable write. Any failure stores none of them.
+	FileLetter(ctx context.Context, msgs []Message, out []OutLetter) (FiledLetter, error)
+}
+
+// FiledLetter is what FileLetter stored: the messages in the order given,
+// whether each was new (false: stored before, returned as it was), and the
+// queued letters with whether each was new.
+type FiledLetter struct {
+	Messages   []Message
+	Created    []bool
+	Out        []OutLetter
+	OutCreated []bool
 }
 
 // IMAPMarks remembers which messages of a polled IMAP mailbox are stored,

@@ -76,13 +76,25 @@ func (s *sqlStore) ResolveContact(ctx context.Context, id Identity, name string)
 		return Contact{}, fmt.Errorf("resolve contact: %w", err)
 	}
 	var cid int64
-	err := s.write(ctx, func(q querier) error {
+	err := s.read().queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = $1 AND value = $2`,
+		id.Kind, id.Value).Scan(&cid)
+	switch {
+	case err == nil: // a known identity needs no write
+		return s.Contact(ctx, cid)
+	case !isNoRows(err):
+		return Contact{}, s.fail(err, "resolve contact %s:%s", id.Kind, id.Value)
+	}
+	var made *Contact
+	err = s.write(ctx, func(q querier) error {
 		var err error
-		cid, err = s.resolveContact(ctx, q, id, name)
+		cid, made, err = s.resolveContact(ctx, q, id, name)
 		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return Contact{}, s.fail(err, "resolve contact %s:%s", id.Kind, id.Value)
+	case made != nil:
+		return *made, nil
 	}
 	return s.Contact(ctx, cid)
 }
@@ -90,29 +102,32 @@ func (s *sqlStore) ResolveContact(ctx context.Context, id Identity, name string)
 // resolveContact finds or makes the contact of id inside a write. When a
 // concurrent transaction claims id first (PostgreSQL), the contact made here
 // is removed and theirs returned.
-func (s *sqlStore) resolveContact(ctx context.Context, q querier, id Identity, name string) (int64, error) {
-	var cid int64
-	err := q.queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = $1 AND value = $2`,
+//
+// made is the new contact when this call created it (so it needs no read
+// back), nil when it already existed.
+func (s *sqlStore) resolveContact(ctx context.Context, q querier, id Identity, name string) (cid int64, made *Contact, err error) {
+	err = q.queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = $1 AND value = $2`,
 		id.Kind, id.Value).Scan(&cid)
 	if !isNoRows(err) {
-		return cid, err
+		return cid, nil, err
 	}
+	created := s.stamp()
 	err = q.queryRow(ctx, `INSERT INTO contacts (name, lang, created_at) VALUES ($1, '', $2) RETURNING id`,
-		name, s.stamp()).Scan(&cid)
+		name, created).Scan(&cid)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	n, err := q.exec(ctx, `INSERT INTO identities (contact_id, kind, value) VALUES ($1, $2, $3)
 		ON CONFLICT (kind, value) DO NOTHING`, cid, id.Kind, id.Value)
 	if err != nil || n == 1 {
-		return cid, err
+		return cid, &Contact{ID: cid, Name: name, CreatedAt: created, Identities: []Identity{id}}, err
 	}
 	if _, err := q.exec(ctx, `DELETE FROM contacts WHERE id = $1`, cid); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	err = q.queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = $1 AND value = $2`,
 		id.Kind, id.Value).Scan(&cid)
-	return cid, err
+	return cid, nil, err
 }
 
 // Contact returns the contact with id and its identities.

@@ -79,6 +79,61 @@ func (s *sqlStore) insertOut(ctx context.Context, q querier, l OutLetter) (OutLe
 	return l, err == nil, err
 }
 
+// FileLetter stores msgs and queues out in one commit.
+func (s *sqlStore) FileLetter(ctx context.Context, msgs []Message, out []OutLetter) (FiledLetter, error) {
+	heads := make([]any, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		h, err := rawArg("headers", m.Headers)
+		if err == nil && m.Direction != "in" && m.Direction != "out" {
+			err = fmt.Errorf("direction %q: %w", m.Direction, ErrInvalid)
+		}
+		if err != nil {
+			return FiledLetter{}, fmt.Errorf("file letter: message %q: %w", m.ExternalID, err)
+		}
+		heads[i] = h
+		m.ID, m.Headers, m.CreatedAt = 0, rawOrNil(m.Headers), roundTime(m.CreatedAt)
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = s.stamp()
+		}
+	}
+	now := s.stamp()
+	for i := range out {
+		l := &out[i]
+		if err := checkOut(*l); err != nil {
+			return FiledLetter{}, fmt.Errorf("file letter: queue %s: %w", l.MessageID, err)
+		}
+		l.ID, l.State, l.Attempts, l.LastError = 0, OutPending, 0, ""
+		l.CreatedAt, l.UpdatedAt, l.NextAt = now, now, roundTime(l.NextAt)
+		if l.NextAt.IsZero() {
+			l.NextAt = now
+		}
+	}
+	var res FiledLetter
+	err := s.write(ctx, func(q querier) error {
+		res = FiledLetter{} // a retried batch starts again
+		for i, m := range msgs {
+			stored, created, err := s.insertMessage(ctx, q, m, heads[i])
+			if err != nil {
+				return fmt.Errorf("message %q: %w", m.ExternalID, err)
+			}
+			res.Messages, res.Created = append(res.Messages, stored), append(res.Created, created)
+		}
+		for _, l := range out {
+			stored, created, err := s.insertOut(ctx, q, l)
+			if err != nil {
+				return fmt.Errorf("queue %s: %w", l.MessageID, err)
+			}
+			res.Out, res.OutCreated = append(res.Out, stored), append(res.OutCreated, created)
+		}
+		return nil
+	})
+	if err != nil {
+		return FiledLetter{}, s.fail(err, "file letter")
+	}
+	return res, nil
+}
+
 // PendingOut returns pending letters after afterID in ID order.
 func (s *sqlStore) PendingOut(ctx context.Context, afterID int64, n int) ([]OutLetter, error) {
 	ls, err := collect(scanOut)(s.read().query(ctx, `SELECT `+outCols+` FROM outbox

@@ -117,3 +117,40 @@ func testIMAPMarks(t *testing.T, open Open) {
 		})
 	}
 }
+
+func testFileLetter(t *testing.T, open Open) {
+	ctx := t.Context()
+	s := open(t)
+	it := newItem(t, s, store.Item{Channel: acd.Email, ExternalID: "<letter@x>"})
+	msgs := []store.Message{
+		{ItemID: it.ID, Direction: "in", ExternalID: "letter@x", From: "kid@x", Text: "санки"},
+		{ItemID: it.ID, Direction: "out", ExternalID: "reply@moroz", To: "kid@x", Text: "жди"},
+	}
+	out := []store.OutLetter{{ItemID: it.ID, MessageID: "reply@moroz", To: []string{"kid@x"}, Raw: []byte("R\r\n")}}
+	got := must[store.FiledLetter](t, "file")(s.FileLetter(ctx, msgs, out))
+	diff(t, "created", [][]bool{got.Created, got.OutCreated}, [][]bool{{true, true}, {true}})
+	stored := must[[]store.Message](t, "messages")(s.Messages(ctx, it.ID))
+	diff(t, "messages", stored, got.Messages)
+	pending := must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, 0, 0))
+	diff(t, "pending", pending, got.Out)
+
+	again := must[store.FiledLetter](t, "file again")(s.FileLetter(ctx, msgs, out))
+	diff(t, "created again", [][]bool{again.Created, again.OutCreated}, [][]bool{{false, false}, {false}})
+	diff(t, "messages again", again.Messages, got.Messages)
+
+	bad := []store.Message{
+		{ItemID: it.ID, Direction: "in", ExternalID: "other@x"},
+		{ItemID: it.ID + 100, Direction: "out", ExternalID: "lost@moroz"},
+	}
+	lost := []store.OutLetter{{MessageID: "lost@moroz", To: []string{"kid@x"}, Raw: []byte("L\r\n")}}
+	_, err := s.FileLetter(ctx, bad, lost)
+	wantErr(t, "file for a missing item", err, store.ErrNotFound)
+	if n := len(must[[]store.Message](t, "messages")(s.Messages(ctx, it.ID))); n != 2 {
+		t.Errorf("messages after a failed file: got %d, want 2 (none of the batch)", n)
+	}
+	if n := len(must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, 0, 0))); n != 1 {
+		t.Errorf("pending after a failed file: got %d, want 1 (none of the batch)", n)
+	}
+	_, err = s.FileLetter(ctx, []store.Message{{ItemID: it.ID, Direction: "sideways"}}, nil)
+	wantErr(t, "bad direction", err, store.ErrInvalid)
+}

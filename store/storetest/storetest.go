@@ -46,6 +46,7 @@ func Run(t *testing.T, open Open) {
 		{"Durability", testDurability},
 		{"Outbox", testOutbox},
 		{"IMAPMarks", testIMAPMarks},
+		{"FileLetter", testFileLetter},
 		{"Audit", testAudit},
 	}
 	for _, s := range suites {

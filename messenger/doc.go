@@ -40,6 +40,14 @@
 // still in the Telegram outbox at Close are stored but not sent
 // (TODO(#8): a durable outbox).
 //
+// # Typing indicators
+//
+// A widget's {"type": "typing"} frame reaches the helper holding the chat
+// through the function given to OnVisitorTyping (the console's
+// SendTyping); HelperTyping shows the helper's on the widget, or as the
+// bot's "typing" action in Telegram. Each way passes at most one every
+// three seconds per chat.
+//
 // # Concurrency
 //
 // A Messenger's handlers and Send methods are safe for concurrent use. It

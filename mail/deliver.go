@@ -257,12 +257,44 @@ func (s *Server) newItem(ctx context.Context, f *filing, parent store.Item) (rec
 		_, _, err := s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
 		return res, wrapMsgErr(f, stored, err)
 	}
-	// The auto-reply follows the letter, so the thread reads in order.
-	_, _, err = s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
-	if err == nil {
-		res.autoReply = s.sendReply(ctx, f, stored)
-	}
+	res.autoReply, err = s.fileLetter(ctx, f, stored)
 	return res, wrapMsgErr(f, stored, err)
+}
+
+// fileLetter stores a new item's letter and its auto-reply, with the
+// auto-reply's place in a stored outbox, in one commit, and then queues
+// the auto-reply. It returns the auto-reply's Message-ID, or "" when none
+// went out.
+func (s *Server) fileLetter(ctx context.Context, f *filing, it store.Item) (string, error) {
+	// The auto-reply follows the letter, so the thread reads in order.
+	msgs := []store.Message{s.message(f, it.ID)}
+	var (
+		reply Outgoing
+		outs  []store.OutLetter
+	)
+	if f.reply != nil {
+		reply = *f.reply
+		reply.ItemID = it.ID
+		msgs = append(msgs, s.replyMessage(f, reply))
+		if s.opts.Outbox.durable() {
+			outs = append(outs, outLetter(reply))
+		}
+	}
+	filed, err := s.opts.Store.FileLetter(ctx, msgs, outs)
+	switch {
+	case err != nil:
+		return "", err
+	case f.reply == nil:
+		return "", nil
+	case len(filed.Out) > 0:
+		s.opts.Outbox.queueStored(filed.Out[0])
+	default:
+		if err := s.opts.Outbox.EnqueueContext(ctx, reply); err != nil {
+			s.log.Warn("auto-reply not queued", "item_id", it.ID, "message_id", reply.MessageID, "err", err)
+			return "", nil
+		}
+	}
+	return reply.MessageID, nil
 }
 
 func wrapMsgErr(f *filing, it store.Item, err error) error {

@@ -153,11 +153,17 @@ func (s *Server) markReplied(ctx context.Context, c store.Contact, itemID int64)
 }
 
 func (s *Server) recordReply(ctx context.Context, f *filing, out Outgoing) error {
+	_, _, err := s.opts.Store.AddMessage(ctx, s.replyMessage(f, out))
+	return err
+}
+
+// replyMessage is the auto-reply out as an outbound message of its item.
+func (s *Server) replyMessage(f *filing, out Outgoing) store.Message {
 	headers, _ := json.Marshal(map[string]any{
 		"auto_submitted": "auto-replied",
 		"in_reply_to":    []string{f.id},
 	})
-	_, _, err := s.opts.Store.AddMessage(ctx, store.Message{
+	return store.Message{
 		ItemID:     out.ItemID,
 		Direction:  "out",
 		ExternalID: out.MessageID,
@@ -166,6 +172,5 @@ func (s *Server) recordReply(ctx context.Context, f *filing, out Outgoing) error
 		Subject:    f.replySubject,
 		Text:       f.replyText,
 		Headers:    headers,
-	})
-	return err
+	}
 }

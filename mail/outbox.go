@@ -151,8 +151,7 @@ func (o *Outbox) EnqueueContext(ctx context.Context, m Outgoing) error {
 	}
 	e := &outEntry{m: m, due: time.Now()}
 	if o.st != nil {
-		l, created, err := o.st.EnqueueOut(ctx, store.OutLetter{ItemID: m.ItemID, MessageID: m.MessageID,
-			From: m.From, To: m.To, Raw: m.Raw})
+		l, created, err := o.st.EnqueueOut(ctx, outLetter(m))
 		if err != nil {
 			return fmt.Errorf("enqueue %s: %w", m.MessageID, err)
 		}
@@ -183,6 +182,24 @@ func (o *Outbox) push(e *outEntry) {
 	}
 	heap.Push(&o.waiting, e)
 	o.signal()
+}
+
+// durable reports whether the outbox keeps its queue in a store.
+func (o *Outbox) durable() bool { return o != nil && o.st != nil }
+
+// queueStored queues a letter the caller has put in the outbox's store
+// (store.FileLetter); a letter already sent or given up is not queued.
+// After Run has ended it stays in the store for the next Run.
+func (o *Outbox) queueStored(l store.OutLetter) {
+	if l.State != store.OutPending || o.isClosed() {
+		return
+	}
+	o.push(entryOf(l))
+}
+
+// outLetter is m as a row of the outbox.
+func outLetter(m Outgoing) store.OutLetter {
+	return store.OutLetter{ItemID: m.ItemID, MessageID: m.MessageID, From: m.From, To: m.To, Raw: m.Raw}
 }
 
 // entryOf is a stored letter as a queue entry.

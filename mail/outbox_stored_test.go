@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"errors"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -139,5 +140,63 @@ func TestStoredOutboxRecordsAttempts(t *testing.T) {
 	}
 	if gone.State != store.OutFailed || !strings.Contains(gone.LastError, "550") {
 		t.Errorf("gone letter: got state %q error %q, want failed with the 550", gone.State, gone.LastError)
+	}
+}
+
+// TestAutoReplyQueuedDurably sends a letter over SMTP to an intake whose
+// outbox is kept in the store and checks, after the store is reopened,
+// that the 250 came with the auto-reply stored in the outbox.
+func TestAutoReplyQueuedDurably(t *testing.T) {
+	dir := t.TempDir()
+	st := openDiskStore(t, dir)
+	out := NewStoredOutbox(nil, st, OutboxConfig{}, discard()) // not run
+	srv, err := NewServer(Config{DataDir: dir, Domains: []string{"moroz.test"},
+		AutoReply: AutoReplyConfig{Enabled: true}},
+		ServerOptions{Store: st, Intake: IntakeFunc(st.CreateItem), Outbox: out, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(ctx, ln) })
+	r := &rig{t: t, addr: ln.Addr().String()}
+	letter := imapLetter(1, "durable@example.org")
+	if err := r.send("kid1@example.org", []string{"ded@moroz.test"}, letter); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if got := out.Pending(); got != 1 {
+		t.Errorf("auto-replies queued: got %d, want 1", got)
+	}
+	cancel()
+	wg.Wait()
+	srv.Close()
+	st.Close()
+
+	st = openDiskStore(t, dir)
+	defer st.Close()
+	pending, err := st.PendingOut(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	its, err := st.ListItems(context.Background(), store.ItemFilter{})
+	if err != nil || len(its) != 1 {
+		t.Fatalf("items: got %d (error %v), want 1", len(its), err)
+	}
+	if len(pending) != 1 || pending[0].ItemID != its[0].ID || !cmp.Equal(pending[0].To, []string{"kid1@example.org"}) {
+		t.Fatalf("pending after reopen: got %+v, want the auto-reply of item %d to kid1@example.org", pending, its[0].ID)
+	}
+	ms, err := st.Messages(context.Background(), its[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := directions(ms); !cmp.Equal(got, []string{"in", "out"}) {
+		t.Errorf("messages: got %v, want the letter and its auto-reply", got)
+	}
+	if ms[1].ExternalID != pending[0].MessageID {
+		t.Errorf("auto-reply message %q, queued %q: want the same", ms[1].ExternalID, pending[0].MessageID)
 	}
 }

@@ -44,6 +44,7 @@ type Store interface {
 	ResolveContact(ctx context.Context, id store.Identity, name string) (store.Contact, error)
 	UpdateContact(ctx context.Context, c store.Contact) error
 	AddMessage(ctx context.Context, m store.Message) (store.Message, bool, error)
+	FileLetter(ctx context.Context, msgs []store.Message, out []store.OutLetter) (store.FiledLetter, error)
 	AppendEvent(ctx context.Context, e store.Event) (store.Event, error)
 	ItemByMessageExternalID(ctx context.Context, externalID string) (store.Item, error)
 	ListItems(ctx context.Context, f store.ItemFilter) ([]store.Item, error)

@@ -137,3 +137,46 @@ func TestHelperTypingInTelegram(t *testing.T) {
 		t.Errorf("chat actions %+v, want one typing in Olya's chat", got)
 	}
 }
+
+func TestTypingOfTwoChatsHeldAtOnce(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	var h heard
+	e.m.OnVisitorTyping(h.add)
+	elf := e.helper(t, "elf") // a helper takes three chats at once by default
+	if err := e.work.SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	var socks []*chatClient
+	var ids []int64
+	for i := range 2 {
+		jar, _ := cookiejar.New(nil)
+		c, _, err := e.dialChat(t, jar, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.say("оператор", "m1")
+		c.next("queue", "")
+		ev := e.waitEvent(t, acd.EventOffered, 0)
+		if err := e.work.Accept(ctx, ev.ItemID, elf.ID); err != nil {
+			t.Fatalf("chat %d: accept: %v", i, err)
+		}
+		socks, ids = append(socks, c), append(ids, ev.ItemID)
+	}
+	for i := range socks {
+		i = len(socks) - 1 - i // the second chat first
+		if err := socks[i].ws.WriteJSON(frame{Type: "typing"}); err != nil {
+			t.Fatal(err)
+		}
+		socks[i].say("ну?", "m2")
+		socks[i].next("message", "visitor")
+	}
+	want := [][2]int64{{elf.ID, ids[1]}, {elf.ID, ids[0]}}
+	if got := h.list(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("heard %v, want %v", got, want)
+	}
+	if err := e.m.HelperTyping(ctx, elf.ID, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	socks[0].next("typing", "helper")
+}

@@ -15,8 +15,8 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestOnPostgres runs the durable paths on PostgreSQL: a form post with an
-// idempotency key, and a Telegram chat handed to the queue whose
-// redelivered update makes nothing new.
+// idempotency key, and a Telegram chat kept while the bot talks, handed
+// to the queue, whose redelivered update makes nothing new.
 func TestOnPostgres(t *testing.T) {
 	fake := telegramtest.New(botToken)
 	api := httptest.NewServer(fake)
@@ -30,13 +30,14 @@ func TestOnPostgres(t *testing.T) {
 	if s1 != http.StatusCreated || s2 != http.StatusOK || len(e.items(t, acd.Form)) != 1 {
 		t.Errorf("form posts: %d then %d, %d items; want 201, 200 and one item", s1, s2, len(e.items(t, acd.Form)))
 	}
-	for _, u := range []botapi.Update{tgUpdate(1, 1, "оператор"), tgUpdate(2, 2, "ау"), tgUpdate(2, 2, "ау")} {
+	for _, u := range []botapi.Update{tgUpdate(1, 1, "привет"), tgUpdate(1, 1, "привет"),
+		tgUpdate(2, 2, "оператор"), tgUpdate(3, 3, "ау"), tgUpdate(3, 3, "ау")} {
 		if got := e.deliver(t, tgSecret, u); got != http.StatusOK {
 			t.Fatalf("update %d: status %d", u.UpdateID, got)
 		}
 	}
 	items := e.items(t, acd.Telegram)
-	if len(items) != 1 || len(e.messages(t, items[0].ID)) != 4 {
-		t.Errorf("telegram items %d; want one with 4 messages (greeting, handoff, and the line once)", len(items))
+	if len(items) != 1 || len(e.messages(t, items[0].ID)) != 5 || items[0].State != acd.StateQueued {
+		t.Errorf("telegram items %+v; want one queued with 5 messages (greeting and handoff with the bot's answers, the line once)", items)
 	}
 }

@@ -147,6 +147,9 @@ type DialOptions struct {
 	FromUser, FromName string
 	// OnRinging, if set, is called on 180 or 183.
 	OnRinging func()
+	// Username and Password, when set, answer a 401 or 407 challenge
+	// with digest authentication (RFC 3261 §22.2): a trunk's account.
+	Username, Password string
 }
 
 // Dial rings target (a sip: URI) offering PCMU, PCMA and telephone-event,
@@ -225,7 +228,7 @@ func (d *Dialer) waitAnswer(ctx context.Context, sess *sipgo.DialogClientSession
 		cancel(sipgo.WaitAnswerForceCancelErr)
 	})
 	defer stop()
-	return sess.WaitAnswer(wctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+	return sess.WaitAnswer(wctx, sipgo.AnswerOptions{Username: opt.Username, Password: opt.Password, OnResponse: func(res *sip.Response) error {
 		if res.IsProvisional() {
 			provisional.Store(true)
 		}

@@ -261,10 +261,11 @@ func freePort(t *testing.T) string {
 
 // rtpSink collects the RTP sent to it.
 type rtpSink struct {
-	conn *net.UDPConn
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	pkts []rtp.Packet // guarded by mu
+	conn  *net.UDPConn
+	first chan netip.AddrPort // the source of the first packet, once
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	pkts  []rtp.Packet // guarded by mu
 }
 
 func newSink(t *testing.T) *rtpSink {
@@ -273,13 +274,17 @@ func newSink(t *testing.T) *rtpSink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &rtpSink{conn: conn}
+	s := &rtpSink{conn: conn, first: make(chan netip.AddrPort, 1)}
 	s.wg.Go(func() {
 		buf := make([]byte, 1500)
 		for {
-			n, err := conn.Read(buf)
+			n, from, err := conn.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				return
+			}
+			select {
+			case s.first <- from: // only the first fits
+			default:
 			}
 			var p rtp.Packet
 			if p.Unmarshal(buf[:n]) == nil {
@@ -299,12 +304,22 @@ func newSink(t *testing.T) *rtpSink {
 // called; the leg latches onto the sink, so the sink also hears what
 // Moroz sends.
 func (s *rtpSink) speak(h *harness, freq float64) (stop func()) {
+	return s.speakTo(h.media, freq)
+}
+
+// speakBack is speak to whoever sent the sink its first packet: the
+// far end of a leg Moroz placed.
+func (s *rtpSink) speakBack(freq float64) (stop func()) {
+	return s.speakTo(s.first, freq)
+}
+
+func (s *rtpSink) speakTo(dest <-chan netip.AddrPort, freq float64) (stop func()) {
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		var to netip.AddrPort
 		select {
-		case to = <-h.media:
+		case to = <-dest:
 		case <-quit:
 			return
 		}
@@ -327,7 +342,8 @@ func (s *rtpSink) speak(h *harness, freq float64) (stop func()) {
 			}
 		}
 	}()
-	return func() { close(quit); <-done }
+	var once sync.Once
+	return func() { once.Do(func() { close(quit) }); <-done }
 }
 
 func (s *rtpSink) port() string { return itoa(s.conn.LocalAddr().(*net.UDPAddr).Port) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
@@ -64,7 +65,79 @@ type sipDialer struct {
 // ErrBusy, ErrDeclined and ErrNoAnswer.
 func (s sipDialer) Dial(ctx context.Context, target string, caller Call) (Leg, error) {
 	num := normalizeNumber(caller.Caller())
-	o, err := s.d.Dial(ctx, target, sip.DialOptions{FromUser: num, FromName: num})
+	return legOrErr(s.d.Dial(ctx, target, sip.DialOptions{FromUser: num, FromName: num}))
+}
+
+// sipLeg is an answered outbound SIP leg seen as a Leg.
+type sipLeg struct {
+	*sip.Outbound
+}
+
+// TrunkConfig is the SIP trunk that callbacks go out through.
+type TrunkConfig struct {
+	// Target is the trunk: a sip: URI or host:port; the number called
+	// becomes the URI's user part.
+	Target string
+	// Username and Password answer the trunk's digest challenge; empty
+	// when it needs none.
+	Username, Password string
+	// CallerID is the From user the called number sees; default "moroz".
+	CallerID string
+}
+
+// SIPCallbacks returns the CallbackDialer of the native SIP edge: both
+// legs go out from d, the number's through trunk.
+func SIPCallbacks(d *sip.Dialer, trunk TrunkConfig) (CallbackDialer, error) {
+	base, err := trunkURI(trunk.Target)
+	if err != nil {
+		return nil, err
+	}
+	return sipCallbacks{d: d, trunk: trunk, base: base}, nil
+}
+
+// trunkURI parses a trunk's sip: URI or host:port.
+func trunkURI(target string) (sipmsg.Uri, error) {
+	var u sipmsg.Uri
+	s := target
+	if !strings.HasPrefix(s, "sip:") {
+		s = "sip:" + s
+	}
+	if err := sipmsg.ParseUri(s, &u); err != nil || u.Host == "" {
+		return u, fmt.Errorf("sip trunk %q: want a sip: URI or host:port", target)
+	}
+	return u, nil
+}
+
+type sipCallbacks struct {
+	d     *sip.Dialer
+	trunk TrunkConfig
+	base  sipmsg.Uri
+}
+
+func (s sipCallbacks) RingHelper(ctx context.Context, target, number string) (Leg, error) {
+	o, err := s.d.Dial(ctx, target, sip.DialOptions{FromUser: number, FromName: number})
+	return legOrErr(o, err)
+}
+
+func (s sipCallbacks) CallNumber(ctx context.Context, number string) (Leg, error) {
+	u := *s.base.Clone()
+	u.User = number
+	o, err := s.d.Dial(ctx, u.String(), sip.DialOptions{FromUser: s.trunk.CallerID,
+		Username: s.trunk.Username, Password: s.trunk.Password})
+	return legOrErr(o, err)
+}
+
+func (s sipCallbacks) Bridge(ctx context.Context, helper, callee Leg) error {
+	h, ok1 := helper.(mediaLeg)
+	c, ok2 := callee.(mediaLeg)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("bridge callback: legs %T and %T have no media", helper, callee)
+	}
+	return h.Media().Bridge(ctx, c.Media())
+}
+
+// legOrErr maps a dial's result as sipDialer.Dial does.
+func legOrErr(o *sip.Outbound, err error) (Leg, error) {
 	switch {
 	case err == nil:
 		return sipLeg{o}, nil
@@ -76,9 +149,4 @@ func (s sipDialer) Dial(ctx context.Context, target string, caller Call) (Leg, e
 		return nil, fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
 	return nil, err
-}
-
-// sipLeg is an answered outbound SIP leg seen as a Leg.
-type sipLeg struct {
-	*sip.Outbound
 }

@@ -1,0 +1,132 @@
+package voice_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/store"
+	"github.com/morozhq/moroz/voice"
+)
+
+// trunk runs SIPp as a SIP trunk answering one call (testdata/sipp/
+// trunk.xml) with its audio at sink; it returns the trunk's address and
+// a wait for SIPp's end.
+func trunk(t *testing.T, sink *rtpSink) (addr string, wait func() error) {
+	t.Helper()
+	bin := needPeer(t, "sipp", "sip-tester")
+	scen, err := filepath.Abs(filepath.Join("testdata", "sipp", "trunk.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-sf", scen, "-m", "1", "-i", "127.0.0.1", "-p", port,
+		"-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", sink.port(),
+		"-timeout", "60s", "-timeout_error", "-nostdin")
+	cmd.Dir = t.TempDir()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var werr error
+	done := make(chan struct{})
+	go func() { werr = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "127.0.0.1:" + port, func() error { <-done; return werr }
+}
+
+// startCallbacks runs voice.Callbacks over the harness with trunk at
+// addr until the test ends.
+func startCallbacks(t *testing.T, h *harness, addr string) {
+	t.Helper()
+	d, err := voice.SIPCallbacks(h.dialer, voice.TrunkConfig{Target: addr, CallerID: "ded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := voice.NewCallbacks(voice.CallbackOptions{Work: h.work, Store: h.st, Dialer: d,
+		Phone: func(ctx context.Context, helperID int64) (string, error) {
+			p, err := h.st.Helper(ctx, helperID)
+			return p.Extension, err
+		}, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); cb.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// acceptOffers has helper accept every callback offered to them, as a
+// helper clicks accept in the console.
+func acceptOffers(t *testing.T, h *harness, helper int64) {
+	t.Helper()
+	offers := make(chan int64, 8)
+	t.Cleanup(h.work.Listen(func(e acd.Event) {
+		if e.Type == acd.EventOffered && e.HelperID == helper && e.Channel == acd.Callback {
+			offers <- e.ItemID
+		}
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case id := <-offers:
+				if err := h.work.Accept(ctx, id, helper); err != nil {
+					t.Errorf("accept callback %d: %v", id, err)
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// A helper accepts a callback: Moroz rings their desk phone (baresip),
+// then calls the number through the trunk (SIPp) and bridges the two; the
+// phone's tone reaches the called person and theirs the phone, and when
+// they hang up the callback is closed called-back.
+func TestCallbackThroughTrunk(t *testing.T) {
+	h := newHarness(t, nil)
+	sink := newSink(t)
+	addr, wait := trunk(t, sink)
+	startCallbacks(t, h, addr)
+	phone, phoneDir := deskPhone(t)
+	stop := sink.speakBack(callerHz)
+	defer stop()
+
+	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
+	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
+		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
+		t.Fatal(err)
+	}
+	acceptOffers(t, h, helper)
+	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
+		Subject: "+375 29 111-22-33", ExternalID: "callback:test"}, store.Event{Type: "missed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.awaitClosed(t, it.ID); got != acd.OutcomeCalledBack {
+		t.Errorf("callback outcome: got %q, want %q", got, acd.OutcomeCalledBack)
+	}
+	if err := wait(); err != nil {
+		t.Errorf("trunk (sipp): %v", err)
+	}
+	stop()
+
+	if got := toneWindows(sink.samples(media.PCMA), toneHz); got < 10 {
+		t.Errorf("called person's audio: got %d windows of 200 ms of the phone's %d Hz, want at least 10", got, toneHz)
+	}
+	if got := toneWindows(phoneDump(t, phoneDir), callerHz); got < 10 {
+		t.Errorf("phone's audio: got %d windows of 200 ms of the called person's %d Hz, want at least 10", got, callerHz)
+	}
+}

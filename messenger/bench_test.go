@@ -1,10 +1,15 @@
 package messenger
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/store"
 )
 
 // BenchmarkFormPost measures letters taken through the form handler into
@@ -29,4 +34,22 @@ func BenchmarkFormPost(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+}
+
+// BenchmarkBotTurn measures one chat line answered by the bot: the line,
+// with the bot's state, and the answer stored on the chat's kept item in
+// the real SQLite store before the answer goes out.
+func BenchmarkBotTurn(b *testing.B) {
+	e := newEnv(b, nil)
+	v := visitor{ch: acd.Chat, id: store.Identity{Kind: "chat", Value: strings.Repeat("a", 32)}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		out, err := e.m.receive(ctx, v, inbound{ExternalID: "chat:bench:" + strconv.Itoa(i), Text: "когда придут подарки?", At: e.clock.now()})
+		if err != nil || len(out.Replies) == 0 || out.Queued {
+			b.Fatalf("turn %d: %+v, %v", i, out, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "turns/s")
 }

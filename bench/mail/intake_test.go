@@ -1,7 +1,8 @@
 // Package mailbench measures the SMTP intake of package mail end to end:
 // letters sent over loopback by 32 SMTP connections, each stored durably in
 // the embedded SQLite store (raw letter fsynced, contact, item, message)
-// with its auto-reply queued, before the 250.
+// with its auto-reply stored and queued in the store's outbox, before the
+// 250.
 //
 //	go test -bench . -benchtime 20000x ./bench/mail/
 package mailbench
@@ -41,7 +42,8 @@ func intake(b *testing.B, autoReply bool) {
 	}
 	defer st.Close()
 	log := slog.New(slog.DiscardHandler)
-	out := mail.NewOutbox(nil, mail.OutboxConfig{}, log) // not run: replies stay queued
+	// Not run: auto-replies stay queued, in the store's outbox.
+	out := mail.NewStoredOutbox(nil, st, mail.OutboxConfig{}, log)
 	srv, err := mail.NewServer(mail.Config{
 		DataDir:   dir,
 		Domains:   []string{"moroz.test"},

@@ -49,6 +49,7 @@ type Node struct {
 	work     *work.Service
 	msg      *messenger.Messenger
 	mail     *mailNode
+	mailings *mailingNode // nil without a relay
 	registry *prometheus.Registry
 
 	sip       *sip.Server         // nil when sip.addr is empty
@@ -60,6 +61,7 @@ type Node struct {
 	phone       *softphone.Phone // the helpers' browser phones
 	phoneSignal *consoleSignal   // the phone's way to the console
 
+	console *console.Server
 	httpLn  net.Listener
 	httpSrv *http.Server
 
@@ -104,6 +106,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return nil, err
 	}
 	if err := n.startMail(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startMailings(); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -172,13 +178,16 @@ func (n *Node) listenHTTP() error {
 		InsecureCookies: n.cfg.HTTP.InsecureCookies,
 		SessionTTL:      n.cfg.HTTP.SessionTTL,
 		Desk:            n.work,
-		Mounts:          n.withVoiceMounts(n.msg.Routes()),
+		Mounts:          n.withMailingMounts(n.withVoiceMounts(n.msg.Routes())),
 		CrossOrigin:     n.msg.CrossOrigin(),
 		Softphone:       n.phone,
+		Mailings:        n.consoleMailings(),
+		Typing:          n.msg,
 	})
 	if err != nil {
 		return err
 	}
+	n.msg.OnVisitorTyping(func(helperID, itemID int64) { srv.SendTyping(helperID, itemID) })
 	n.phoneSignal.set(srv)
 	ln, err := net.Listen("tcp", n.cfg.HTTP.Addr)
 	if err != nil {
@@ -191,10 +200,14 @@ func (n *Node) listenHTTP() error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
-	// Websockets are hijacked connections that Shutdown does not close.
-	// TODO(#4): Close should close srv too, before the work service.
+	// Websockets are hijacked connections that Shutdown does not close;
+	// Close closes the console too, before the work service it drives.
+	n.console = srv
 	n.httpSrv.RegisterOnShutdown(func() { srv.Close() })
 	n.setAddr("http", ln.Addr().String())
+	if n.mailings != nil {
+		n.mailings.setConsole(srv, n.cfg.HTTP.Origins, ln.Addr().String())
+	}
 	return nil
 }
 
@@ -269,6 +282,7 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return n.runARI(gctx) })
 	g.Go(func() error { return n.runMail(gctx) })
+	g.Go(func() error { return n.runMailings(gctx) })
 	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil // asked to stop
@@ -281,6 +295,9 @@ func (n *Node) Close() error {
 	var errs []error
 	if n.httpLn != nil {
 		n.httpLn.Close() // already closed when Serve ran; that error is expected
+	}
+	if n.console != nil {
+		errs = append(errs, n.console.Close()) // the helpers' sockets, before work
 	}
 	if n.msg != nil {
 		errs = append(errs, n.msg.Close())

@@ -266,9 +266,11 @@ func (p *IMAPPoller) take(ctx context.Context, c *imapclient.Client, validity ui
 	case seen:
 		res.Resumed++
 	case m.size > p.srv.cfg.MaxMessageBytes:
+		// Not stored, so neither marked nor flagged: it is reported at
+		// every poll until someone deals with it.
 		log.Warn("imap letter larger than mail.max_message_bytes left in the mailbox", "size", m.size)
 		res.Oversize++
-		return p.marks.MarkIMAPSeen(ctx, p.box, validity, uint32(m.uid), "")
+		return nil
 	default:
 		id, err := p.store(c, m)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -26,6 +27,11 @@ type imapRig struct {
 
 func newIMAPRig(t *testing.T, edit func(*IMAPConfig)) *imapRig {
 	t.Helper()
+	return newIMAPRigConfig(t, edit, nil)
+}
+
+func newIMAPRigConfig(t *testing.T, edit func(*IMAPConfig), editCfg func(*Config)) *imapRig {
+	t.Helper()
 	r := &imapRig{t: t, d: startDovecot(t)}
 	dir := t.TempDir()
 	r.st = openDiskStore(t, dir)
@@ -42,8 +48,11 @@ func newIMAPRig(t *testing.T, edit func(*IMAPConfig)) *imapRig {
 		}
 		return r.st.CreateItem(ctx, it, first)
 	})
-	srv, err := NewServer(Config{DataDir: dir, Domains: []string{"moroz.test"}, IMAP: imapCfg,
-		AutoReply: AutoReplyConfig{Enabled: true}}, ServerOptions{Store: r.st, Intake: intake, Outbox: r.out, Logger: log})
+	cfg := Config{DataDir: dir, Domains: []string{"moroz.test"}, IMAP: imapCfg, AutoReply: AutoReplyConfig{Enabled: true}}
+	if editCfg != nil {
+		editCfg(&cfg)
+	}
+	srv, err := NewServer(cfg, ServerOptions{Store: r.st, Intake: intake, Outbox: r.out, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +169,22 @@ func TestIMAPPollLeavesUnstored(t *testing.T) {
 	r.wantState("poll once the store works", []string{"Письмо 1"}, 1, map[string]string{"a": "S"})
 }
 
+func TestIMAPPollLeavesOversize(t *testing.T) {
+	r := newIMAPRigConfig(t, nil, func(c *Config) { c.MaxMessageBytes = 1024 })
+	r.d.deliver("big", append(imapLetter(1, "big@example.org"), strings.Repeat("снег ", 300)...))
+	r.d.deliver("small", imapLetter(2, "small@example.org"))
+	for _, poll := range []string{"first poll", "second poll"} {
+		want := PollResult{Stored: 1, Oversize: 1}
+		if poll == "second poll" {
+			want.Stored = 0
+		}
+		if got := r.poll(); got != want {
+			t.Errorf("%s: got %+v, want %+v", poll, got, want)
+		}
+		r.wantState(poll, []string{"Письмо 2"}, 1, map[string]string{"big": "", "small": "S"})
+	}
+}
+
 func TestIMAPPollMoves(t *testing.T) {
 	r := newIMAPRig(t, func(c *IMAPConfig) { c.After, c.MoveTo = IMAPMove, "Moroz" })
 	r.d.deliver("a", imapLetter(1, "one@example.org"))
@@ -202,5 +227,51 @@ func TestIMAPConfigRefused(t *testing.T) {
 	}
 	if err := (Config{DataDir: t.TempDir(), IMAP: good}).Validate(); err != nil {
 		t.Errorf("Validate of a good config: %v", err)
+	}
+}
+
+func TestEnvelopeSender(t *testing.T) {
+	tests := []struct {
+		name   string
+		header string
+		want   string
+	}{
+		{"return path", "Return-Path: <kid@example.org>\r\nFrom: Other <other@example.org>\r\n", "kid@example.org"},
+		{"null return path", "Return-Path: <>\r\nFrom: robot@example.org\r\n", ""},
+		{"from only", "From: Маша <masha@example.ru>\r\n", "masha@example.ru"},
+		{"unreadable from", "From: not an address\r\n", ""},
+		{"nothing", "", ""},
+		{"garbage", "\x00\xff: \r\n\r\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := envelopeSender([]byte(tt.header)); got != tt.want {
+				t.Errorf("envelopeSender: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSizeLimit(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		limit   int64
+		wantErr error
+	}{
+		{"under", "abc", 4, nil},
+		{"exactly", "abcd", 4, nil},
+		{"over", "abcde", 4, errTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := io.ReadAll(&sizeLimit{r: strings.NewReader(tt.body), left: tt.limit})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("read: got error %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr == nil && string(got) != tt.body {
+				t.Errorf("read: got %q, want %q", got, tt.body)
+			}
+		})
 	}
 }

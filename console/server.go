@@ -178,7 +178,7 @@ func (s *Server) routes() (http.Handler, error) {
 	s.api(mux, "PUT /api/v1/templates/{id}", store.RoleSupervisor, s.putTemplate)
 	s.api(mux, "DELETE /api/v1/templates/{id}", store.RoleSupervisor, s.deleteTemplate)
 	s.api(mux, "GET /api/v1/audit", store.RoleSupervisor, s.listAudit)
-	s.mailingRoutes(mux)
+	s.mailRoutes(mux)
 	mux.HandleFunc("GET /api/v1/ws", s.websocket)
 	mux.Handle("/", webHandler(s.opt.Web))
 	for pattern, h := range s.opt.Mounts {

@@ -76,6 +76,10 @@ func (s *Server) putTemplate(w http.ResponseWriter, r *http.Request, p Principal
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
+	if msg := checkTemplateText(in.Subject, in.Body); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
 	t := store.Template{Name: in.Name, Lang: in.Lang, Queue: in.Queue, Subject: in.Subject, Body: in.Body}
 	status := http.StatusCreated
 	if r.Method == http.MethodPut {

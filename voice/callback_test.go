@@ -4,7 +4,9 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/sip/media"
@@ -17,16 +19,25 @@ import (
 // a wait for SIPp's end.
 func trunk(t *testing.T, sink *rtpSink) (addr string, wait func() error) {
 	t.Helper()
+	return trunkScenario(t, "trunk.xml", sink)
+}
+
+// trunkScenario is trunk with the scenario name of testdata/sipp; a nil
+// sink is for a scenario that answers no audio.
+func trunkScenario(t *testing.T, name string, sink *rtpSink) (addr string, wait func() error) {
+	t.Helper()
 	bin := needPeer(t, "sipp", "sip-tester")
-	scen, err := filepath.Abs(filepath.Join("testdata", "sipp", "trunk.xml"))
+	scen, err := filepath.Abs(filepath.Join("testdata", "sipp", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-sf", scen, "-m", "1", "-i", "127.0.0.1", "-p", port,
-		"-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", sink.port(),
-		"-timeout", "60s", "-timeout_error", "-nostdin")
+	args := []string{"-sf", scen, "-m", "1", "-i", "127.0.0.1", "-p", port, "-timeout", "60s", "-timeout_error", "-nostdin"}
+	if sink != nil {
+		args = append(args, "-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", sink.port())
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = t.TempDir()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -60,9 +71,9 @@ func startCallbacks(t *testing.T, h *harness, addr string) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// acceptOffers has helper accept every callback offered to them, as a
-// helper clicks accept in the console.
-func acceptOffers(t *testing.T, h *harness, helper int64) {
+// acceptOffers has helper accept the callbacks offered to them, at most
+// n, as a helper clicks accept in the console.
+func acceptOffers(t *testing.T, h *harness, helper int64, n int) {
 	t.Helper()
 	offers := make(chan int64, 8)
 	t.Cleanup(h.work.Listen(func(e acd.Event) {
@@ -74,7 +85,7 @@ func acceptOffers(t *testing.T, h *harness, helper int64) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for {
+		for range n {
 			select {
 			case <-ctx.Done():
 				return
@@ -106,7 +117,7 @@ func TestCallbackThroughTrunk(t *testing.T) {
 		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
 		t.Fatal(err)
 	}
-	acceptOffers(t, h, helper)
+	acceptOffers(t, h, helper, 1)
 	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
 		Subject: "+375 29 111-22-33", ExternalID: "callback:test"}, store.Event{Type: "missed"})
 	if err != nil {
@@ -128,5 +139,63 @@ func TestCallbackThroughTrunk(t *testing.T) {
 	}
 	if got := toneWindows(phoneDump(t, phoneDir), callerHz); got < 10 {
 		t.Errorf("phone's audio: got %d windows of 200 ms of the called person's %d Hz, want at least 10", got, callerHz)
+	}
+}
+
+// A number that is busy sends the accepted callback back to its queue,
+// its created time kept, with an event saying so.
+func TestCallbackNumberBusyGoesBackToQueue(t *testing.T) {
+	h := newHarness(t, nil)
+	addr, wait := trunkScenario(t, "trunk_busy.xml", nil)
+	startCallbacks(t, h, addr)
+	phone, _ := deskPhone(t)
+	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
+	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
+		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
+		t.Fatal(err)
+	}
+	recalled := make(chan acd.Event, 4)
+	t.Cleanup(h.work.Listen(func(e acd.Event) {
+		if e.Type == acd.EventRecalled {
+			recalled <- e
+		}
+	}))
+	acceptOffers(t, h, helper, 1)
+	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
+		Subject: "+375291112244", ExternalID: "callback:busy"}, store.Event{Type: "missed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(); err != nil {
+		t.Errorf("trunk (sipp): %v", err)
+	}
+	e := awaitEvent(t, recalled)
+	if e.ItemID != it.ID || !e.Created.Equal(it.CreatedAt) {
+		t.Errorf("recalled: got item %d created %v, want item %d created %v", e.ItemID, e.Created, it.ID, it.CreatedAt)
+	}
+	evs, err := h.st.Events(context.Background(), it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range evs {
+		types = append(types, ev.Type)
+	}
+	if !slices.Contains(types, voice.EventCallbackUnanswered) {
+		t.Errorf("events of the callback: got %v, want one %s", types, voice.EventCallbackUnanswered)
+	}
+}
+
+func awaitEvent(t *testing.T, ch <-chan acd.Event) acd.Event {
+	t.Helper()
+	select {
+	case e := <-ch:
+		return e
+	case <-time.After(time.Minute):
+		t.Fatal("no event within a minute")
+		return acd.Event{}
 	}
 }

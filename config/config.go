@@ -131,6 +131,41 @@ type SIP struct {
 	// GreetingPIN is the PIN of the greeting line, at least 4 digits.
 	// Env MOROZ_SIP_GREETING_PIN.
 	GreetingPIN string `yaml:"greeting_pin"`
+	// Trunk is the SIP trunk callbacks are placed through.
+	Trunk Trunk `yaml:"trunk"`
+}
+
+// Trunk is a SIP trunk for outbound calls.
+type Trunk struct {
+	// Target is the trunk, a sip: URI or host:port; the number called
+	// becomes its user part. Empty: no trunk, helpers dial callbacks
+	// themselves. Env MOROZ_SIP_TRUNK_TARGET.
+	Target string `yaml:"target"`
+	// Username and Password answer the trunk's digest challenge; empty
+	// when it needs none. Env MOROZ_SIP_TRUNK_USERNAME, MOROZ_SIP_TRUNK_PASSWORD.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// CallerID is the number the called person sees. Default moroz.
+	// Env MOROZ_SIP_TRUNK_CALLER_ID.
+	CallerID string `yaml:"caller_id"`
+}
+
+// validate checks the trunk's keys.
+func (t Trunk) validate(bad func(string, string, ...any)) {
+	if t.Target == "" {
+		return
+	}
+	hostport := strings.TrimPrefix(t.Target, "sip:")
+	if _, after, ok := strings.Cut(hostport, "@"); ok {
+		hostport = after
+	}
+	hostport, _, _ = strings.Cut(hostport, ";")
+	if _, _, err := net.SplitHostPort(hostport); err != nil && (!strings.HasPrefix(t.Target, "sip:") || hostport == "") {
+		bad("sip.trunk.target", "%q is not a sip: URI or host:port", t.Target)
+	}
+	if (t.Username == "") != (t.Password == "") {
+		bad("sip.trunk.password", "username and password go together")
+	}
 }
 
 // Softphone configures the WebRTC side of the helpers' browser phone.
@@ -184,7 +219,7 @@ func Default() Config {
 
 func defaultSIP() SIP {
 	return SIP{Addr: DefaultSIPAddr, RTPPorts: DefaultRTPPorts, Lang: DefaultPromptLang, Realm: DefaultSIPRealm,
-		AnnounceEvery: DefaultAnnounce, VoicemailMax: DefaultMessageMax}
+		AnnounceEvery: DefaultAnnounce, VoicemailMax: DefaultMessageMax, Trunk: Trunk{CallerID: "moroz"}}
 }
 
 // KeyError says which key is wrong and why.
@@ -254,6 +289,7 @@ func (c *Config) Validate() error {
 	if c.SIP.GreetingNumber != "" && !validPIN(c.SIP.GreetingPIN) {
 		bad("sip.greeting_pin", "must be 4 to 16 digits when sip.greeting_number is set")
 	}
+	c.SIP.Trunk.validate(bad)
 	c.Softphone.validate(bad)
 	c.ARI.validate(bad)
 	mc := c.Mail

@@ -82,6 +82,8 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{name: "bad prompt language", file: "sip:\n  lang: fr\n", key: "sip.lang"},
 		{name: "public address a name", file: "sip:\n  public_addr: moroz.example\n", key: "sip.public_addr"},
 		{name: "public address unspecified", env: []string{"MOROZ_SIP_PUBLIC_ADDR=0.0.0.0"}, key: "sip.public_addr"},
+		{name: "trunk not an address", file: "sip:\n  trunk:\n    target: nowhere\n", key: "sip.trunk.target"},
+		{name: "trunk user without password", env: []string{"MOROZ_SIP_TRUNK_TARGET=127.0.0.1:5080", "MOROZ_SIP_TRUNK_USERNAME=ded"}, key: "sip.trunk.password"},
 		{name: "realm with a quote", file: "sip:\n  realm: 'a\"b'\n", key: "sip.realm"},
 		{name: "announcements too often", env: []string{"MOROZ_SIP_ANNOUNCE_EVERY=1s"}, key: "sip.announce_every"},
 		{name: "voicemail too short", file: "sip:\n  voicemail_max: 1s\n", key: "sip.voicemail_max"},

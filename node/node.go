@@ -55,6 +55,7 @@ type Node struct {
 	sip       *sip.Server         // nil when sip.addr is empty
 	dialer    *sip.Dialer         // rings helpers' desk phones
 	flow      *voice.Flow         // the call flow, set before sip starts
+	callbacks *voice.Callbacks    // calls callbacks back; nil without sip.trunk
 	voicemail *voicemail.Recorder // messages and their audio
 	ari       *ari.App            // Asterisk mode; nil when ari.url is empty
 
@@ -281,6 +282,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return n.runARI(gctx) })
+	g.Go(func() error { n.runCallbacks(gctx); return nil })
 	g.Go(func() error { return n.runMail(gctx) })
 	g.Go(func() error { return n.runMailings(gctx) })
 	err := g.Wait()

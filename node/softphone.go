@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/morozhq/moroz/softphone"
-	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/voice"
 	"github.com/morozhq/moroz/work"
 )
@@ -106,11 +104,5 @@ func loopbackHost(addr string) bool {
 // extension: a SIP URI, or an extension registered with Moroz) when it
 // can ring, else their browser while a console is open.
 func (n *Node) helperPhone() func(ctx context.Context, helperID int64) (string, error) {
-	return n.phone.PhoneOf(func(ctx context.Context, helperID int64) (string, error) {
-		h, err := n.store.Helper(ctx, helperID)
-		if errors.Is(err, store.ErrNotFound) {
-			return "", nil
-		}
-		return n.deskTarget(h.Extension), err
-	})
+	return n.phone.PhoneOf(n.deskPhone)
 }

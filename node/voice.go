@@ -48,6 +48,9 @@ func (n *Node) startVoice() error {
 	if n.flow, err = n.newFlow(vm); err != nil {
 		return err
 	}
+	if err := n.newCallbacks(); err != nil {
+		return err
+	}
 	if err := srv.Start(context.Background()); err != nil { // after the flow is set: calls see it
 		return fmt.Errorf("sip.addr %s: %w", n.cfg.SIP.Addr, err)
 	}
@@ -94,6 +97,59 @@ func (n *Node) deskTarget(ext string) string {
 		return ""
 	}
 	return n.sip.Target(ext)
+}
+
+// newCallbacks dials accepted callbacks through sip.trunk, when set.
+func (n *Node) newCallbacks() error {
+	t := n.cfg.SIP.Trunk
+	if t.Target == "" {
+		return nil
+	}
+	d, err := voice.SIPCallbacks(n.dialer, voice.TrunkConfig{Target: t.Target, Username: t.Username,
+		Password: t.Password, CallerID: t.CallerID})
+	if err != nil {
+		return err
+	}
+	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store, Dialer: d,
+		Phone: n.deskPhone, Logger: n.log.With("component", "callbacks")})
+	return err
+}
+
+// deskPhone is a helper's desk phone for a callback; a browser cannot
+// take one yet.
+func (n *Node) deskPhone(ctx context.Context, helperID int64) (string, error) {
+	h, err := n.store.Helper(ctx, helperID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return n.deskTarget(h.Extension), err
+}
+
+// runCallbacks dials callbacks until ctx ends; after a drain those in
+// progress go on for at most the drain period.
+func (n *Node) runCallbacks(ctx context.Context) {
+	if n.callbacks == nil {
+		return
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		select {
+		case <-cctx.Done():
+			return
+		case <-n.drained:
+		}
+		deadline := time.NewTimer(n.cfg.Drain)
+		defer deadline.Stop()
+		select {
+		case <-cctx.Done():
+		case <-deadline.C:
+			cancel()
+		}
+	}()
+	n.callbacks.Run(cctx, n.drained)
 }
 
 // handleCall runs the flow for one call of the SIP edge.

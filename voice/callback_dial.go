@@ -106,16 +106,19 @@ type accepted struct{ item, helper int64 }
 // listener must not block.
 const acceptBacklog = 256
 
-// Run calls back every callback item accepted from now on until ctx
-// ends, then hangs up the callbacks in progress and returns when they
-// have ended.
-func (cb *Callbacks) Run(ctx context.Context) {
+// Run calls back the callback items accepted since NewCallbacks until
+// ctx ends or drain is closed. When ctx ends the callbacks in progress
+// are hung up; after drain they go on to their end. Run returns when
+// they have ended, and stops following the router.
+func (cb *Callbacks) Run(ctx context.Context, drain <-chan struct{}) {
 	defer cb.stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-drain:
 			return
 		case a := <-cb.in:
 			wg.Go(func() { cb.callBack(ctx, a) })

@@ -67,7 +67,7 @@ func startCallbacks(t *testing.T, h *harness, addr string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); cb.Run(ctx) }()
+	go func() { defer close(done); cb.Run(ctx, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
 }
 

@@ -17,6 +17,7 @@ func (s *Server) mailRoutes(mux *http.ServeMux) {
 	s.api(mux, "POST /api/v1/templates/{id}/preview", store.RoleHelper, s.previewTemplate)
 	s.api(mux, "GET /api/v1/stats/templates", store.RoleSupervisor, s.templateStats)
 	s.api(mux, "GET /api/v1/batches", store.RoleHelper, s.listBatches)
+	s.api(mux, "POST /api/v1/batches/answer", store.RoleHelper, s.answerBatch)
 	s.mailingRoutes(mux)
 }
 

@@ -16,10 +16,9 @@ const EventMissedAgain = "missed_again"
 // one, created at this call's arrival (so it keeps the call's place and
 // waiting time), or, when one is open, an event on it. A message left
 // does not spare the callback: the issue counts it as a missed call too.
-//
-// TODO(#5): a helper who takes the callback is called through a
-// configured SIP trunk and bridged; until then they dial the number
-// themselves and complete the item (outcome called-back).
+// A helper who takes the callback is rung and bridged to the number
+// through the trunk (Callbacks) when they have a desk phone; without one
+// they dial the number themselves and complete the item called-back.
 func (cl *call) queueCallback(reason string) {
 	if cl.number == "" {
 		cl.log.Info("missed call without a number; no callback")

@@ -24,6 +24,11 @@
 //   - Ringing a helper's desk phone when the router offers them a call
 //     ([Dialer]): answering is the accept, busy or decline the reject,
 //     ringing out is left to the router's offer timeout (RONA).
+//   - Calling callbacks back ([Callbacks], through a [CallbackDialer]:
+//     [SIPCallbacks] over a SIP trunk): when a helper accepts a callback
+//     item, their desk phone rings first, then the number, and the two are
+//     bridged; the item closes called-back, or goes back to its queue when
+//     the number does not answer.
 //
 // # What it does not own
 //
@@ -35,5 +40,6 @@
 //
 // Flow.Handle runs one call and returns when the call is over; every
 // goroutine it starts (hold music, ringing, the event pump) ends before it
-// returns. A Flow is safe for any number of concurrent calls.
+// returns. A Flow is safe for any number of concurrent calls. Callbacks.Run
+// owns the callbacks it dials and returns after they have ended.
 package voice

@@ -26,6 +26,17 @@
 // plain, STARTTLS and TLS connections; it is still a beta, pinned at
 // v2.0.0-beta.8.
 //
+// # Mailings
+//
+// A Mailer sends a personalised letter, from a template (package
+// templates) in each contact's language, to an Audience: contacts with an
+// email address who wrote since a date. It keeps a rate and a start time,
+// pauses and resumes. Each letter carries a signed one-click unsubscribe
+// link (Unsubscribes, RFC 8058) and a contact who used it gets no more.
+// A recipient is marked "sending" before its letter is enqueued and
+// "sent" when the relay took it; Mailer says what a stop and a crash do.
+// Batch answering is the console's, on the work service.
+//
 // # Acknowledgement
 //
 // The intake answers 250 only when the raw letter is durable and the item

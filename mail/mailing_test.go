@@ -19,6 +19,7 @@ import (
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/store"
+	"github.com/morozhq/moroz/store/pgtest"
 )
 
 // countSink is an in-process go-smtp relay that counts letters per
@@ -197,9 +198,27 @@ func waitState(t *testing.T, ch <-chan store.Mailing, id int64, state string) st
 }
 
 func TestMailingExactlyOnceAcrossStop(t *testing.T) {
-	const n = 60
 	dir := t.TempDir()
-	st := openStore(t, dir)
+	exactlyOnce(t, func() store.Store { return openStore(t, dir) })
+}
+
+func TestMailingExactlyOncePostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	exactlyOnce(t, func() store.Store {
+		st, err := store.Open(context.Background(), store.Config{DB: url, DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	})
+}
+
+// exactlyOnce stops a mailing midway (its mailer and outbox, then the
+// store), starts again on a reopened store and checks every contact got
+// one letter and the unsubscribed one none.
+func exactlyOnce(t *testing.T, open func() store.Store) {
+	const n = 60
+	st := open()
 	addrs := seedAudience(t, st, n)
 	sink := newCountSink(t)
 	stopped := make(chan struct{})
@@ -226,7 +245,7 @@ func TestMailingExactlyOnceAcrossStop(t *testing.T) {
 	}
 	mid := sink.counts()
 
-	st = openStore(t, dir)
+	st = open()
 	defer st.Close()
 	progress := make(chan store.Mailing, 1024)
 	second := startMailRun(t, st, sink.addr, func(m store.Mailing) { progress <- m })

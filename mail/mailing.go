@@ -128,8 +128,11 @@ func (ml *Mailer) Create(ctx context.Context, d Draft) (store.Mailing, error) {
 		return store.Mailing{}, fmt.Errorf("create mailing %q: rate below zero: %w", d.Name, store.ErrInvalid)
 	}
 	t, err := ml.opt.Store.Template(ctx, d.TemplateID)
+	if errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", err, store.ErrInvalid) // the draft is wrong, not the address
+	}
 	if err != nil {
-		return store.Mailing{}, fmt.Errorf("create mailing %q: template: %w", d.Name, err)
+		return store.Mailing{}, fmt.Errorf("create mailing %q: template %d: %w", d.Name, d.TemplateID, err)
 	}
 	if err := templates.Check(t.Subject, t.Body); err != nil {
 		return store.Mailing{}, fmt.Errorf("create mailing %q: template %d: %w: %w", d.Name, t.ID, err, store.ErrInvalid)

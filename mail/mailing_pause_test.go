@@ -66,11 +66,11 @@ func TestMailingPauseResume(t *testing.T) {
 	out.ml = ml
 	m := newMailing(t, ml, st)
 	out.after = func(k int) {
-		if k == 5 {
+		if k == 5 { // on the runner's goroutine, before its next letter
+			out.note("paused")
 			if _, err := ml.Pause(ctx, m.ID); err != nil {
 				t.Errorf("Pause: %v", err)
 			}
-			out.note("paused")
 		}
 	}
 	runCtx, cancel := context.WithCancel(ctx)

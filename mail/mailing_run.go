@@ -96,6 +96,7 @@ type job struct {
 	m        store.Mailing
 	versions []store.Template // the template's languages
 	name     string
+	queue    string // the template's queue, empty for all
 	interval time.Duration // between two letters; 0 for no limit
 	next     time.Time
 }
@@ -109,7 +110,7 @@ func (ml *Mailer) prepare(ctx context.Context, m store.Mailing) (*job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mailing %d: templates: %w", m.ID, err)
 	}
-	j := &job{m: m, name: t.Name, next: time.Now()}
+	j := &job{m: m, name: t.Name, queue: t.Queue, next: time.Now()}
 	for _, v := range all {
 		if v.Name == t.Name && (v.Queue == "" || v.Queue == t.Queue) {
 			j.versions = append(j.versions, v)
@@ -200,7 +201,7 @@ func (ml *Mailer) mark(ctx context.Context, r store.Recipient) error {
 
 // letter renders the recipient's letter in their language.
 func (ml *Mailer) letter(j *job, c store.Contact, to string) (Outgoing, error) {
-	t, ok := templates.Pick(j.versions, j.name, c.Lang, "")
+	t, ok := templates.Pick(j.versions, j.name, c.Lang, j.queue)
 	if !ok {
 		return Outgoing{}, fmt.Errorf("template %q is gone", j.name)
 	}

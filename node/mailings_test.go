@@ -167,6 +167,21 @@ func TestMailingAcrossRestart(t *testing.T) {
 		t.Fatalf("POST /api/v1/mailings: %d", code)
 	}
 	path := fmt.Sprintf("/api/v1/mailings/%d", created.Mailing.ID)
+	refused := []struct {
+		name, path string
+		body       any
+		want       int
+	}{
+		{"no such template", "/api/v1/mailings", console.MailingDraft{Name: "x", TemplateID: 999}, http.StatusBadRequest},
+		{"negative rate", "/api/v1/mailings", console.MailingDraft{Name: "x", TemplateID: tp.ID, RatePerMin: -1}, http.StatusBadRequest},
+		{"pause a draft", path + "/pause", nil, http.StatusConflict},
+		{"no such action", path + "/explode", nil, http.StatusNotFound},
+	}
+	for _, tt := range refused {
+		if code := api(t, first.n, token, "POST", tt.path, tt.body, nil); code != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, code, tt.want)
+		}
+	}
 	if code := api(t, first.n, token, "POST", path+"/start", nil, nil); code != http.StatusOK {
 		t.Fatalf("start: %d", code)
 	}

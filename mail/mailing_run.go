@@ -96,7 +96,7 @@ type job struct {
 	m        store.Mailing
 	versions []store.Template // the template's languages
 	name     string
-	queue    string // the template's queue, empty for all
+	queue    string        // the template's queue, empty for all
 	interval time.Duration // between two letters; 0 for no limit
 	next     time.Time
 }

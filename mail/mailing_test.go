@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/store"
@@ -355,5 +356,46 @@ func TestUnsubscribeEndpoint(t *testing.T) {
 	c, _ := st.Contact(context.Background(), id)
 	if !Unsubscribed(c) {
 		t.Errorf("contact %d not unsubscribed after the one-click POST: %v", id, c.Fields)
+	}
+}
+
+// A recipient left "sending" by a crash (no Release) is not sent again:
+// its letter may have reached the relay. The others are, and the mailing
+// ends.
+func TestMailingAfterCrashSendsNoSecond(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	addrs := seedAudience(t, st, 4)
+	sink := newCountSink(t)
+	progress := make(chan store.Mailing, 64)
+	mr := startMailRun(t, st, sink.addr, func(m store.Mailing) { progress <- m })
+	m := newMailing(t, mr.ml, st)
+	// What a crash leaves: recipients resolved, one marked sending, the
+	// mailing running, no mailer to release it.
+	ids := []int64{}
+	for _, a := range addrs {
+		ids = append(ids, contactOf(t, st, a))
+	}
+	if _, err := st.AddRecipients(ctx, m.ID, ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkRecipient(ctx, store.Recipient{MailingID: m.ID, ContactID: ids[2], State: recipientSending}); err != nil {
+		t.Fatal(err)
+	}
+	m.State = MailingRunning
+	if _, err := st.PutMailing(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	mr.ml.wakeUp()
+	done := waitState(t, progress, m.ID, MailingDone)
+	mr.stop(t)
+
+	want := map[string]int{addrs[0]: 1, addrs[1]: 1, addrs[3]: 1}
+	if diff := cmp.Diff(sink.counts(), want); diff != "" {
+		t.Errorf("letters per contact (-got +want):\n%s", diff)
+	}
+	if done.Sent != 3 || done.Total != 4 {
+		t.Errorf("sent %d of %d, want 3 of 4", done.Sent, done.Total)
 	}
 }

@@ -37,6 +37,15 @@
 //	PUT    /api/v1/templates/{id}      replace one (supervisors; audited)
 //	DELETE /api/v1/templates/{id}      delete one (supervisors; audited)
 //	GET    /api/v1/audit               the latest supervisor and admin actions
+//	POST   /api/v1/templates/{id}/preview  {"item_id"} or {"contact_id"}: {subject, body} filled
+//	GET    /api/v1/stats/templates     handle time with and without a template (supervisors)
+//	GET    /api/v1/batches             open letters and forms that ask the same thing
+//	POST   /api/v1/batches/answer      {item_ids, template_id}: each replied and completed
+//	GET    /api/v1/mailings[/{id}]     mailings and their counts (supervisors)
+//	POST   /api/v1/mailings            a draft (console.MailingDraft; supervisors; audited)
+//	POST   /api/v1/mailings/{id}/start|pause|resume  (supervisors; audited)
+//
+// Template text is checked when it is saved (package templates).
 //
 // A helper sees a contact only through an item offered or assigned to them.
 // The audit log is kept in memory (and in the log) for now.

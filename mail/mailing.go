@@ -74,8 +74,10 @@ type MailerOptions struct {
 // Outbox's Run has returned, and they are sent once by the next start.
 // After a crash (no Release), "sending" recipients are left as they are
 // and not sent again: their letter may or may not have reached the relay,
-// and Moroz prefers a missed greeting to a doubled one. Their number is
-// the mailing's Total less Sent and those still pending.
+// and Moroz prefers a missed greeting to a doubled one. At most
+// maxInFlight (64) letters of a mailing are in the Outbox at once, so a
+// crash leaves at most that many; their number is the mailing's Total
+// less Sent, failed, unsubscribed and pending.
 //
 // Start, Pause, Resume, Create and OnDone are safe for concurrent use; Run
 // is called once.
@@ -83,9 +85,11 @@ type Mailer struct {
 	opt  MailerOptions
 	log  *slog.Logger
 	wake chan struct{} // capacity 1
+	room chan struct{} // capacity 1: a letter in flight was done
 
 	mu        sync.Mutex
 	inflight  map[string]store.Recipient // guarded by mu: by Message-ID, enqueued and not yet done
+	flights   map[int64]int              // guarded by mu: len(inflight) per mailing
 	paused    map[int64]bool             // guarded by mu: mailings paused since Run read them
 	published map[int64]time.Time        // guarded by mu: last progress report per mailing
 }
@@ -104,8 +108,9 @@ func NewMailer(opt MailerOptions) (*Mailer, error) {
 	if opt.ProgressEvery <= 0 {
 		opt.ProgressEvery = 250 * time.Millisecond
 	}
-	return &Mailer{opt: opt, log: opt.Logger, wake: make(chan struct{}, 1),
-		inflight: map[string]store.Recipient{}, paused: map[int64]bool{}, published: map[int64]time.Time{}}, nil
+	return &Mailer{opt: opt, log: opt.Logger, wake: make(chan struct{}, 1), room: make(chan struct{}, 1),
+		inflight: map[string]store.Recipient{}, flights: map[int64]int{}, paused: map[int64]bool{},
+		published: map[int64]time.Time{}}, nil
 }
 
 // Draft is a new mailing as the API gives it.
@@ -271,6 +276,16 @@ func (ml *Mailer) isPaused(id int64) bool {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
 	return ml.paused[id]
+}
+
+// due reports whether a progress report of mailing id is due.
+func (ml *Mailer) due(id int64) bool {
+	if ml.opt.Progress == nil {
+		return false
+	}
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	return ml.opt.Now().Sub(ml.published[id]) >= ml.opt.ProgressEvery
 }
 
 // report hands m to Progress when it is due or forced.

@@ -77,7 +77,7 @@ func (ml *Mailer) send(ctx context.Context, m store.Mailing) error {
 			return ml.finish(ctx, m.ID)
 		}
 		for _, r := range rs {
-			if ml.isPaused(m.ID) || ctx.Err() != nil {
+			if ml.isPaused(m.ID) || !ml.waitRoom(ctx, m.ID) {
 				return nil
 			}
 			if err := ml.one(ctx, job, r); err != nil {
@@ -165,13 +165,9 @@ func (ml *Mailer) one(ctx context.Context, j *job, r store.Recipient) error {
 	if err := ml.mark(ctx, r); err != nil {
 		return err
 	}
-	ml.mu.Lock()
-	ml.inflight[out.MessageID] = r
-	ml.mu.Unlock()
+	ml.fly(out.MessageID, r)
 	if err := ml.opt.Outbox.Enqueue(out); err != nil {
-		ml.mu.Lock()
-		delete(ml.inflight, out.MessageID)
-		ml.mu.Unlock()
+		ml.land(out.MessageID)
 		r.State = "pending"
 		return fmt.Errorf("mailing %d: %w", r.MailingID, errorsJoin(err, ml.mark(ctx, r)))
 	}
@@ -233,12 +229,51 @@ func (ml *Mailer) finish(ctx context.Context, id int64) error {
 func (ml *Mailer) flying(id int64) bool {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
-	for _, r := range ml.inflight {
-		if r.MailingID == id {
+	return ml.flights[id] > 0
+}
+
+// fly and land track a letter handed to the Outbox until it is done.
+func (ml *Mailer) fly(messageID string, r store.Recipient) {
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	ml.inflight[messageID] = r
+	ml.flights[r.MailingID]++
+}
+
+func (ml *Mailer) land(messageID string) {
+	ml.mu.Lock()
+	r, ok := ml.inflight[messageID]
+	if ok {
+		delete(ml.inflight, messageID)
+		ml.flights[r.MailingID]--
+	}
+	ml.mu.Unlock()
+	select {
+	case ml.room <- struct{}{}:
+	default:
+	}
+}
+
+// maxInFlight bounds a mailing's letters in the Outbox at once: they are
+// what a stop puts back and what a crash leaves "sending".
+const maxInFlight = 64
+
+// waitRoom blocks while mailing id has maxInFlight letters in the Outbox;
+// false means ctx ended.
+func (ml *Mailer) waitRoom(ctx context.Context, id int64) bool {
+	for {
+		ml.mu.Lock()
+		n := ml.flights[id]
+		ml.mu.Unlock()
+		if n < maxInFlight {
 			return true
 		}
+		select {
+		case <-ml.room:
+		case <-ctx.Done():
+			return false
+		}
 	}
-	return false
 }
 
 // OnDone records the Outbox's verdict on a letter; it is the Outbox's
@@ -257,18 +292,22 @@ func (ml *Mailer) OnDone(m Outgoing, sendErr error) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), DefaultStoreTimeout)
 	defer cancel()
 	if err := ml.mark(ctx, r); err != nil {
+		// Landed all the same, so that Release does not put it back: it
+		// stays sending and is not sent again.
 		ml.log.Error("mailing recipient not marked; it stays sending", "mailing_id", r.MailingID,
 			"contact_id", r.ContactID, "state", r.State, "err", err)
+		ml.land(m.MessageID)
 		return true
 	}
-	ml.mu.Lock()
-	delete(ml.inflight, m.MessageID)
-	ml.mu.Unlock()
+	ml.land(m.MessageID)
 	ml.progress(ctx, r.MailingID)
 	return true
 }
 
 func (ml *Mailer) progress(ctx context.Context, id int64) {
+	if ml.flying(id) && !ml.due(id) {
+		return
+	}
 	mg, err := ml.opt.Store.Mailing(ctx, id)
 	if err != nil {
 		return
@@ -295,6 +334,7 @@ func (ml *Mailer) Release(ctx context.Context) error {
 	for id, r := range ml.inflight {
 		rs = append(rs, r)
 		delete(ml.inflight, id)
+		ml.flights[r.MailingID]--
 	}
 	ml.mu.Unlock()
 	var first error

@@ -151,26 +151,17 @@ func (s *Server) getItem(w http.ResponseWriter, r *http.Request, p Principal) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// voicemailsScanned is how many recent voicemails voicemailOf looks
-// through for an item's recording.
-const voicemailsScanned = 1000
-
-// voicemailOf finds the recording of a voicemail item among the recent
-// ones, 0 when there is none.
-//
-// TODO(#4): look it up by item id once the store can.
+// voicemailOf finds the recording of a voicemail item, 0 when there is
+// none.
 func (s *Server) voicemailOf(r *http.Request, itemID int64) int64 {
-	vms, err := s.opt.Store.ListVoicemails(r.Context(), voicemailsScanned)
+	v, err := s.opt.Store.VoicemailOfItem(r.Context(), itemID)
 	if err != nil {
-		s.log.Warn("list voicemails", "item_id", itemID, "err", err)
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("voicemail of item", "item_id", itemID, "err", err)
+		}
 		return 0
 	}
-	for _, v := range vms {
-		if v.ItemID == itemID {
-			return v.ID
-		}
-	}
-	return 0
+	return v.ID
 }
 
 func (s *Server) maySee(r *http.Request, p Principal, it store.Item) bool {

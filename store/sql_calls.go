@@ -108,6 +108,13 @@ func (s *sqlStore) Voicemail(ctx context.Context, id int64) (Voicemail, error) {
 	return v, s.fail(err, "voicemail %d", id)
 }
 
+// VoicemailOfItem returns the first voicemail stored for itemID.
+func (s *sqlStore) VoicemailOfItem(ctx context.Context, itemID int64) (Voicemail, error) {
+	v, err := scanVoicemail(s.read().queryRow(ctx, `SELECT `+voicemailCols+` FROM voicemails
+		WHERE item_id = $1 ORDER BY id LIMIT 1`, itemID))
+	return v, s.fail(err, "voicemail of item %d", itemID)
+}
+
 // ListVoicemails returns up to n voicemails (0 means 100), newest first.
 func (s *sqlStore) ListVoicemails(ctx context.Context, n int) ([]Voicemail, error) {
 	vs, err := collect(scanVoicemail)(s.read().query(ctx, `SELECT `+voicemailCols+` FROM voicemails

@@ -156,6 +156,9 @@ type Calls interface {
 type Voicemails interface {
 	CreateVoicemail(ctx context.Context, v Voicemail) (Voicemail, error)
 	Voicemail(ctx context.Context, id int64) (Voicemail, error)
+	// VoicemailOfItem returns the recording of a voicemail item, the first
+	// one stored when there are several.
+	VoicemailOfItem(ctx context.Context, itemID int64) (Voicemail, error)
 	// ListVoicemails returns up to limit voicemails (0 means 100, at most
 	// 1000), newest first.
 	ListVoicemails(ctx context.Context, limit int) ([]Voicemail, error)

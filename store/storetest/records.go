@@ -79,9 +79,12 @@ func testVoicemails(t *testing.T, open Open) {
 		made = append(made, v)
 	}
 	diff(t, "get", must[store.Voicemail](t, "get")(s.Voicemail(ctx, made[1].ID)), made[1])
+	diff(t, "of the item", must[store.Voicemail](t, "of item")(s.VoicemailOfItem(ctx, it.ID)), made[0])
+	_, err := s.VoicemailOfItem(ctx, it.ID+1000)
+	wantErr(t, "of an item without one", err, store.ErrNotFound)
 	diff(t, "list newest first", must[[]store.Voicemail](t, "list")(s.ListVoicemails(ctx, 2)),
 		[]store.Voicemail{made[2], made[1]})
-	_, err := s.Voicemail(ctx, 999)
+	_, err = s.Voicemail(ctx, 999)
 	wantErr(t, "unknown", err, store.ErrNotFound)
 	_, err = s.CreateVoicemail(ctx, store.Voicemail{CallID: "x"})
 	wantErr(t, "no path", err, store.ErrInvalid)

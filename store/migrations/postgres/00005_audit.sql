@@ -1,4 +1,5 @@
--- The audit log: what supervisors and admins did, kept for review.
+-- The audit log: what supervisors and admins did, kept for review; and an
+-- index to find a voicemail item's recording.
 
 -- +goose Up
 CREATE TABLE audit (
@@ -10,5 +11,9 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_at ON audit (at);
 
+-- The console finds a voicemail item's recording by its item.
+CREATE INDEX voicemails_item ON voicemails (item_id);
+
 -- +goose Down
+DROP INDEX voicemails_item;
 DROP TABLE audit;

@@ -25,7 +25,10 @@
 //     Credentials: digest authentication (RFC 3261 §22.4) with one-use,
 //     expiring nonces bound to the client's IP, one 401 for known and
 //     unknown users alike, per-IP failure counting and bans, and a
-//     location store (Server.Locations).
+//     location store (Server.Locations; Server.Target names the phone to
+//     ring, at the address its REGISTER came from). Secrets are HA1
+//     digests (HA1), never passwords.
+//   - Behind a 1:1 NAT, Config.PublicIP is what SDP and Contact name.
 //
 // # What it does not own
 //

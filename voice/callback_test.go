@@ -199,3 +199,24 @@ func awaitEvent(t *testing.T, ch <-chan acd.Event) acd.Event {
 		return acd.Event{}
 	}
 }
+
+func TestSIPCallbacksTrunkTarget(t *testing.T) {
+	tests := []struct {
+		target  string
+		wantErr bool
+	}{
+		{"127.0.0.1:5080", false},
+		{"sip:trunk.example;transport=udp", false},
+		{"sip:ded@trunk.example:5060", false},
+		{"", true},
+		{"sip:", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			_, err := voice.SIPCallbacks(nil, voice.TrunkConfig{Target: tt.target})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("trunk %q: got error %v, want error %v", tt.target, err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -53,7 +53,12 @@ func trunkScenario(t *testing.T, name string, sink *rtpSink) (addr string, wait 
 // addr until the test ends.
 func startCallbacks(t *testing.T, h *harness, addr string) {
 	t.Helper()
-	d, err := voice.SIPCallbacks(h.dialer, voice.TrunkConfig{Target: addr, CallerID: "ded"})
+	startCallbacksWith(t, h, voice.TrunkConfig{Target: addr, CallerID: "ded"})
+}
+
+func startCallbacksWith(t *testing.T, h *harness, trunk voice.TrunkConfig) {
+	t.Helper()
+	d, err := voice.SIPCallbacks(h.dialer, trunk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,5 +223,35 @@ func TestSIPCallbacksTrunkTarget(t *testing.T) {
 				t.Errorf("trunk %q: got error %v, want error %v", tt.target, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// A trunk that asks for digest authentication gets the configured
+// account's answer, and the callback goes through.
+func TestCallbackThroughTrunkWithDigest(t *testing.T) {
+	h := newHarness(t, nil)
+	sink := newSink(t)
+	addr, wait := trunkScenario(t, "trunk_auth.xml", sink)
+	startCallbacksWith(t, h, voice.TrunkConfig{Target: addr, CallerID: "ded", Username: "ded", Password: "trunk-secret"})
+	phone, _ := deskPhone(t)
+	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
+	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
+		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
+		t.Fatal(err)
+	}
+	acceptOffers(t, h, helper, 1)
+	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
+		Subject: "+375291112255", ExternalID: "callback:auth"}, store.Event{Type: "missed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.awaitClosed(t, it.ID); got != acd.OutcomeCalledBack {
+		t.Errorf("callback outcome: got %q, want %q", got, acd.OutcomeCalledBack)
+	}
+	if err := wait(); err != nil {
+		t.Errorf("trunk (sipp): %v", err)
 	}
 }

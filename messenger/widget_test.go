@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/internal/chrometest"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -24,33 +24,7 @@ import (
 
 // browser starts headless Chromium, or skips when it is not installed
 // (a failure with MOROZ_REQUIRE_PEERS=1).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("MOROZ_REQUIRE_PEERS") == "1" {
-			t.Fatal("chromium is required (MOROZ_REQUIRE_PEERS=1) but not installed")
-		}
-		t.Skip("chromium not installed")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1000, 760),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a hang guard
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	root, cancelRoot := chromedp.NewContext(alloc)
-	t.Cleanup(cancelRoot)
-	if err := chromedp.Do(root); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return root
-}
+func browser(t *testing.T) context.Context { return chrometest.Start(t, 1000, 760) }
 
 // widgetPage is a browser tab on the site's page.
 type widgetPage struct {

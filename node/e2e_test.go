@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/smtp"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/morozhq/moroz/console"
+	"github.com/morozhq/moroz/internal/chrometest"
 	"github.com/morozhq/moroz/logging"
 	"github.com/morozhq/moroz/store"
 )
@@ -21,13 +21,7 @@ import (
 // SMTP, a helper answers it in the browser console, and the answer leaves
 // through the relay in the letter's thread.
 func TestLetterAnsweredInTheBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("MOROZ_REQUIRE_PEERS") == "1" {
-			t.Fatal("chromium is required (MOROZ_REQUIRE_PEERS=1) but not installed")
-		}
-		t.Skip("chromium not installed (Debian package chromium)")
-	}
+	page := chrometest.Start(t, 1440, 900)
 	ctx := context.Background()
 	relay := newRelaySink(t)
 	cfg := testConfig(t)
@@ -48,7 +42,6 @@ func TestLetterAnsweredInTheBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	page := openBrowser(t, chromium)
 	url := "http://" + n.Addr("http") + "/"
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -82,7 +75,7 @@ func TestLetterAnsweredInTheBrowser(t *testing.T) {
 	step("send", chromedp.Click(chromedp.CSS(`#reply-text`)), chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
 	until("reply in the thread", `!!document.querySelector('#item-view .msg.out')`)
 	if shot, err := chromedp.Run(page, chromedp.FullScreenshot(100)); err == nil {
-		os.WriteFile(filepath.Join(artifactDir(t), "e2e-letter-answered.png"), shot, 0o644)
+		os.WriteFile(filepath.Join(chrometest.Artifacts(t), "e2e-letter-answered.png"), shot, 0o644)
 	}
 
 	answer := string(relay.next(t))
@@ -91,31 +84,4 @@ func TestLetterAnsweredInTheBrowser(t *testing.T) {
 			t.Errorf("the answer that left lacks %q:\n%s", want, answer)
 		}
 	}
-}
-
-func openBrowser(t *testing.T, path string) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1440, 900),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	page, cancelPage := chromedp.NewContext(alloc)
-	t.Cleanup(cancelPage)
-	return page
-}
-
-func artifactDir(t *testing.T) string {
-	if dir := os.Getenv("MOROZ_ARTIFACTS"); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err == nil {
-			return dir
-		}
-	}
-	return t.TempDir()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/console"
+	"github.com/morozhq/moroz/internal/chrometest"
 	"github.com/morozhq/moroz/logging"
 	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/work"
@@ -66,33 +66,7 @@ func (s *site) user(t *testing.T, login, name string, role store.Role) store.Use
 
 // browser starts headless Chromium; each page it opens gets its own
 // browser context (its own cookies).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("MOROZ_REQUIRE_PEERS") == "1" {
-			t.Fatal("chromium is required (MOROZ_REQUIRE_PEERS=1) but not installed")
-		}
-		t.Skip("chromium not installed")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1440, 900),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	root, cancelRoot := chromedp.NewContext(alloc)
-	t.Cleanup(cancelRoot)
-	if err := chromedp.Do(root); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return root
-}
+func browser(t *testing.T) context.Context { return chrometest.Start(t, 1440, 900) }
 
 // page is one browser tab of its own browser context.
 type page struct {
@@ -110,15 +84,7 @@ func newPage(t *testing.T, root context.Context, who string) *page {
 	return &page{t: t, ctx: ctx, cancel: cancel, dir: artifacts(t), who: who}
 }
 
-func artifacts(t *testing.T) string {
-	if dir := os.Getenv("MOROZ_ARTIFACTS"); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
-	return t.TempDir()
-}
+func artifacts(t *testing.T) string { return chrometest.Artifacts(t) }
 
 func (p *page) run(step string, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()

@@ -45,7 +45,26 @@ func deskPhoneAccount(t *testing.T, account string) (uri, dir, port string) {
 	if err := media.WriteWAV(filepath.Join(dir, "tone.wav"), sine(toneHz, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	port = freePort(t)
+	// Another test may take the port between freePort and baresip's bind
+	// (packages run in parallel): a phone that exits before it is ready
+	// is started again on another port.
+	for attempt := 1; ; attempt++ {
+		port = freePort(t)
+		if startBaresip(t, bin, dir, port, account) {
+			break
+		}
+		if attempt == 3 {
+			t.Fatal("baresip exited before it was ready, three times")
+		}
+	}
+	return fmt.Sprintf("sip:helper@127.0.0.1:%s", port), dir, port
+}
+
+// startBaresip writes baresip's configuration for port and account into
+// dir and starts it, reporting whether it became ready; it is stopped
+// with the test.
+func startBaresip(t *testing.T, bin, dir, port, account string) bool {
+	t.Helper()
 	conf := strings.Join([]string{
 		"sip_listen 127.0.0.1:" + port,
 		"module_path /usr/lib/baresip/modules",
@@ -72,13 +91,12 @@ func deskPhoneAccount(t *testing.T, account string) (uri, dir, port string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); cmd.Wait() })
-	awaitLine(t, out, "baresip is ready")
-	return fmt.Sprintf("sip:helper@127.0.0.1:%s", port), dir, port
+	return awaitLine(out, "baresip is ready")
 }
 
-// awaitLine reads r until a line contains want, then drains it.
-func awaitLine(t *testing.T, r interface{ Read([]byte) (int, error) }, want string) {
-	t.Helper()
+// awaitLine reads r until a line contains want, reporting whether one did
+// before r ended, then drains it.
+func awaitLine(r interface{ Read([]byte) (int, error) }, want string) bool {
 	found := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(r)
@@ -93,9 +111,7 @@ func awaitLine(t *testing.T, r interface{ Read([]byte) (int, error) }, want stri
 			found <- false
 		}
 	}()
-	if !<-found {
-		t.Fatalf("baresip exited before %q", want)
-	}
+	return <-found
 }
 
 func write(t *testing.T, path, s string) {

@@ -251,12 +251,22 @@ func tail(b []byte, n int) []byte {
 // freePort finds a UDP port for a peer that reads 0 as its default.
 func freePort(t *testing.T) string {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	for range 20 {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		// SIP peers listen on TCP too: the port must be free for both.
+		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		c.Close()
+		if err == nil {
+			l.Close()
+			return itoa(port)
+		}
 	}
-	defer c.Close()
-	return itoa(c.LocalAddr().(*net.UDPAddr).Port)
+	t.Fatal("no port free on both UDP and TCP")
+	return ""
 }
 
 // rtpSink collects the RTP sent to it.

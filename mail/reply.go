@@ -44,8 +44,7 @@ var ErrNoLetter = errors.New("no letter to answer")
 
 // Send answers the item's latest inbound letter: it records the answer as
 // an outbound message of the item and queues it. Once Send returns nil the
-// answer is stored; delivery is the Outbox's (see its TODO on
-// durability).
+// answer is stored; delivery, with its retries, is the Outbox's.
 func (r *Replier) Send(ctx context.Context, a Answer) (store.Message, error) {
 	if strings.TrimSpace(a.Text) == "" {
 		return store.Message{}, fmt.Errorf("answer item %d: empty text", a.ItemID)

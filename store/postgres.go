@@ -144,28 +144,10 @@ func (q pgQuerier) queryRow(ctx context.Context, query string, args ...any) row 
 	return &firstRow{rs: rs, err: err}
 }
 
-// pgArgs stores zero times as NULL and JSON as text.
+// pgArgs stores times as timestamptz in UTC, zero ones and empty JSON as
+// NULL, and JSON as text.
 func pgArgs(args []any) []any {
-	out := make([]any, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
-		case time.Time:
-			if v.IsZero() {
-				out[i] = nil
-			} else {
-				out[i] = v.UTC()
-			}
-		case json.RawMessage:
-			if len(v) == 0 {
-				out[i] = nil
-			} else {
-				out[i] = string(v)
-			}
-		default:
-			out[i] = a
-		}
-	}
-	return out
+	return encodeArgs(args, func(t time.Time) any { return t.UTC() })
 }
 
 type pgRows struct{ rs pgx.Rows }

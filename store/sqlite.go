@@ -258,28 +258,10 @@ func sqliteSQL(query string) string {
 	return string(b)
 }
 
-// sqliteArgs stores times as microseconds since the epoch and JSON as text.
+// sqliteArgs stores times as microseconds since the epoch, zero ones and
+// empty JSON as NULL, and JSON as text.
 func sqliteArgs(args []any) []any {
-	out := make([]any, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
-		case time.Time:
-			if v.IsZero() {
-				out[i] = nil
-			} else {
-				out[i] = v.UnixMicro()
-			}
-		case json.RawMessage:
-			if len(v) == 0 {
-				out[i] = nil
-			} else {
-				out[i] = string(v)
-			}
-		default:
-			out[i] = a
-		}
-	}
-	return out
+	return encodeArgs(args, func(t time.Time) any { return t.UnixMicro() })
 }
 
 // sqliteScan scans with scan into dest, converting times and JSON back.

@@ -174,6 +174,28 @@ func decodeJSON(b []byte, v any) error {
 	return nil
 }
 
+// encodeArgs turns query arguments into what a backend stores: a time by
+// the backend's own encoding, a zero time and empty JSON as NULL, JSON as
+// text; other values as they are.
+func encodeArgs(args []any, encodeTime func(time.Time) any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case time.Time:
+			if !v.IsZero() {
+				out[i] = encodeTime(v)
+			}
+		case json.RawMessage:
+			if len(v) > 0 {
+				out[i] = string(v)
+			}
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
+
 // limit applies the listing default of 100 and cap of 1000.
 func limit(n int) int {
 	switch {

@@ -41,19 +41,5 @@ func (s *Server) sendChatAction(w http.ResponseWriter, p map[string]string) {
 // WaitActions blocks until at least n chat actions were sent or ctx ends,
 // and returns those sent.
 func (s *Server) WaitActions(ctx context.Context, n int) []Action {
-	for {
-		s.mu.Lock()
-		if len(s.actions) >= n {
-			out := append([]Action(nil), s.actions...)
-			s.mu.Unlock()
-			return out
-		}
-		note := s.sentNote
-		s.mu.Unlock()
-		select {
-		case <-note:
-		case <-ctx.Done():
-			return s.Actions()
-		}
-	}
+	return waitLen(ctx, s, n, func() []Action { return s.actions })
 }

@@ -123,10 +123,17 @@ func (s *Server) Offsets() []int64 {
 // WaitSent blocks until at least n messages were sent or ctx ends, and
 // returns those sent.
 func (s *Server) WaitSent(ctx context.Context, n int) []Sent {
+	return waitLen(ctx, s, n, func() []Sent { return s.sent })
+}
+
+// waitLen blocks until list (read with s.mu held) has at least n entries
+// or ctx ends, and returns a copy of it; every send wakes it.
+func waitLen[T any](ctx context.Context, s *Server, n int, list func() []T) []T {
 	for {
 		s.mu.Lock()
-		if len(s.sent) >= n {
-			out := append([]Sent(nil), s.sent...)
+		got := list()
+		if len(got) >= n || ctx.Err() != nil {
+			out := append([]T(nil), got...)
 			s.mu.Unlock()
 			return out
 		}
@@ -135,7 +142,6 @@ func (s *Server) WaitSent(ctx context.Context, n int) []Sent {
 		select {
 		case <-note:
 		case <-ctx.Done():
-			return s.Sent()
 		}
 	}
 }

@@ -137,9 +137,9 @@ func (p *tab) login(url, login string) {
 	p.until("phone ready", `!!(window.moroz && window.moroz.phone && window.moroz.phone.ready)`)
 }
 
-// click presses the button sel. The call panel redraws itself every second (its timer), so a node found
-// by one DevTools call may be gone by the next: the button is found and
-// clicked in one step, in the page.
+// click presses the button sel. The call panel redraws itself every
+// second (its timer), so a node found by one DevTools call may be gone by
+// the next: the button is found and clicked in one step, in the page.
 func (p *tab) click(step, sel string) {
 	p.t.Helper()
 	p.run(step, chromedp.WaitVisible(chromedp.CSS(sel)),

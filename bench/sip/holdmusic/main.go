@@ -1,10 +1,12 @@
 // Command holdmusic measures the media layer's paced sender at scale:
 // N legs on loopback each play looped hold music (a 440 Hz tone) to a
-// receiver that timestamps every packet. It reports the send jitter (how
-// far each packet's arrival strays from 20 ms after the previous one of
-// the same stream, p50/p99/max), packets lost, the CPU time used, and the
-// heap and goroutines per leg. Traffic stays on 127.0.0.1; the run stops
-// by itself after -for.
+// receiver. It reports the send jitter (how far each packet's arrival
+// strays from 20 ms after the previous one of the same stream, p50/p99/
+// max), packets lost, the CPU time used, and the heap and goroutines per
+// leg. Arrival is the kernel's receive timestamp (SO_TIMESTAMPNS), so the
+// receiver's own scheduling is not in the jitter; -kernel-ts=false takes
+// the time when the receiver reads the packet instead. Traffic stays on
+// 127.0.0.1; the run stops by itself after -for.
 package main
 
 import (
@@ -20,17 +22,20 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
 	n := flag.Int("legs", 2000, "concurrent legs playing hold music")
 	dur := flag.Duration("for", 20*time.Second, "how long to measure")
 	shared := flag.Bool("pacer", true, "pace all legs with one shared media.Pacer (false: a timer per leg)")
+	kernelTS := flag.Bool("kernel-ts", true, "time arrivals by the kernel's receive timestamp (false: when the receiver reads them)")
 	flag.Parse()
-	if err := run(*n, *dur, *shared); err != nil {
+	if err := run(*n, *dur, *shared, *kernelTS); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -43,13 +48,18 @@ type stream struct {
 	seen    bool
 }
 
-func run(n int, dur time.Duration, shared bool) error {
+func run(n int, dur time.Duration, shared, kernelTS bool) error {
 	ip := netip.MustParseAddr("127.0.0.1")
 	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return err
 	}
 	sink.SetReadBuffer(8 << 20)
+	if kernelTS {
+		if err := enableTimestamps(sink); err != nil {
+			return err
+		}
+	}
 	ports, err := media.NewPortRange(ip, 40000, 40000+2*n+100)
 	if err != nil {
 		return err
@@ -102,7 +112,10 @@ func run(n int, dur time.Duration, shared bool) error {
 
 	var ru0 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	jitter, packets, lost := receive(sink, dur)
+	jitter, packets, lost, err := receive(sink, dur, kernelTS)
+	if err != nil {
+		return err
+	}
 	var ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
@@ -121,7 +134,7 @@ func run(n int, dur time.Duration, shared bool) error {
 		}
 		return jitter[min(len(jitter)-1, int(p*float64(len(jitter))))]
 	}
-	fmt.Printf("legs %d, shared pacer %v, %v: %d packets (%.0f/s), lost %d (%.3f%%)\n", n, shared, dur, packets,
+	fmt.Printf("legs %d, shared pacer %v, kernel timestamps %v, %v: %d packets (%.0f/s), lost %d (%.3f%%)\n", n, shared, kernelTS, dur, packets,
 		float64(packets)/dur.Seconds(), lost, 100*float64(lost)/float64(max(1, packets+lost)))
 	fmt.Printf("send jitter p50 %v, p99 %v, max %v\n", pct(0.5), pct(0.99), pct(1))
 	fmt.Printf("cpu %v (%.0f%% of one core, %.1f µs per packet, receiver included)\n", cpu,
@@ -130,21 +143,63 @@ func run(n int, dur time.Duration, shared bool) error {
 	return nil
 }
 
+// enableTimestamps asks the kernel to stamp each datagram sink receives.
+func enableTimestamps(sink *net.UDPConn) error {
+	raw, err := sink.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("SO_TIMESTAMPNS: %w", serr)
+	}
+	return nil
+}
+
+// kernelTime returns the receive timestamp in a datagram's control data.
+func kernelTime(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
+}
+
 // receive reads packets until dur passes and returns each packet's
 // deviation from the 20 ms spacing of its stream, the packet count and the
-// packets lost (sequence gaps).
-func receive(sink *net.UDPConn, dur time.Duration) (jitter []time.Duration, packets, lost int) {
+// packets lost (sequence gaps). With kernelTS a packet without its
+// timestamp is an error rather than a silently different measure.
+func receive(sink *net.UDPConn, dur time.Duration, kernelTS bool) (jitter []time.Duration, packets, lost int, err error) {
 	streams := map[uint32]*stream{}
 	buf := make([]byte, 1500)
+	oob := make([]byte, 128)
 	end := time.Now().Add(dur)
 	var p rtp.Packet
 	for {
 		sink.SetReadDeadline(end)
-		n, err := sink.Read(buf)
-		if err != nil {
-			return jitter, packets, lost
+		n, oobn, _, _, rerr := sink.ReadMsgUDP(buf, oob)
+		if rerr != nil {
+			return jitter, packets, lost, nil
 		}
 		now := time.Now()
+		if kernelTS {
+			t, ok := kernelTime(oob[:oobn])
+			if !ok {
+				return nil, 0, 0, fmt.Errorf("a datagram came without its kernel timestamp")
+			}
+			now = t
+		}
 		if p.Unmarshal(buf[:n]) != nil {
 			continue
 		}

@@ -33,8 +33,9 @@ type rtcConn struct {
 	done    chan struct{}
 	once    sync.Once
 	pool    sync.Pool
-	held    atomic.Bool   // the browser's audio is not relayed
-	dropped atomic.Uint64 // packets from the browser dropped: queue full
+	held    atomic.Bool             // the browser's audio is not relayed
+	dropped atomic.Uint64           // packets from the browser dropped: queue full
+	mon     atomic.Pointer[Monitor] // a supervisor's, while one monitors the call
 }
 
 func newRTCConn(track *webrtc.TrackLocalStaticRTP, dtmfPT uint8) *rtcConn {
@@ -64,6 +65,12 @@ func (c *rtcConn) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) {
 	if pt := b[1] & 0x7f; c.dtmfPT != 0 && pt == c.dtmfPT {
 		return len(b), nil
 	}
+	if m := c.mon.Load(); m != nil {
+		if _, err := c.track.Write(m.toBrowser(b)); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
 	return c.track.Write(b)
 }
 
@@ -78,7 +85,8 @@ func (c *rtcConn) Close() error {
 }
 
 // pumpTrack feeds the browser's RTP to the media leg until the track ends
-// (its peer connection closed). While held the packets are dropped.
+// (its peer connection closed). While held the packets are dropped; while
+// a supervisor monitors the call they pass through the monitor.
 func (c *rtcConn) pumpTrack(t *webrtc.TrackRemote) {
 	for {
 		p := c.pool.Get().(*packet)
@@ -92,6 +100,9 @@ func (c *rtcConn) pumpTrack(t *webrtc.TrackRemote) {
 			continue
 		}
 		p.n = n
+		if m := c.mon.Load(); m != nil {
+			m.fromBrowser(p.b[:n])
+		}
 		c.push(p)
 	}
 }

@@ -43,6 +43,7 @@ type Leg struct {
 	stopHold context.CancelFunc     // guarded by mu: set while held
 	err      error                  // guarded by mu: why the leg ended
 	transfer *acd.Target            // guarded by mu: where the helper sent the caller
+	monitor  *Monitor               // guarded by mu: a supervisor's, while one monitors
 }
 
 func (p *Phone) newLeg(helper int64, c Caller) *Leg {
@@ -151,7 +152,7 @@ func (l *Leg) end(reason error) {
 		l.mu.Lock()
 		l.err = reason
 		close(l.done)
-		pc, m, conn := l.pc, l.media, l.conn
+		pc, m, conn, mon := l.pc, l.media, l.conn, l.monitor
 		if l.lostT != nil {
 			l.lostT.Stop()
 		}
@@ -160,6 +161,9 @@ func (l *Leg) end(reason error) {
 		}
 		l.mu.Unlock()
 
+		if mon != nil {
+			mon.stop(errCallEnded)
+		}
 		if pc != nil {
 			pc.Close()
 		}
@@ -249,16 +253,23 @@ func (o offered) has(c media.Codec) bool {
 	return false
 }
 
-// connect builds a peer connection for the offer, with the leg's track,
-// and waits for its ICE candidates to be gathered (no trickle from us).
+// connect builds a peer connection for the offer, with the leg's track.
 func (l *Leg) connect(ctx context.Context, conn *rtcConn, sdpOffer string) (*webrtc.PeerConnection, error) {
-	api := l.p.apis[l.Media().Codec()]
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: l.p.opt.Config.iceServers()})
+	return l.p.answerPC(ctx, l.Media().Codec(), sdpOffer, conn.track, l.onTrack, l.onState)
+}
+
+// answerPC builds a peer connection speaking codec that sends track and
+// answers the offer, and waits for its ICE candidates to be gathered (no
+// trickle from us). onTrack gets the browser's track, onState the
+// connection's changes of state.
+func (p *Phone) answerPC(ctx context.Context, codec media.Codec, sdpOffer string, track webrtc.TrackLocal,
+	onTrack func(*webrtc.TrackRemote), onState func(*webrtc.PeerConnection, webrtc.PeerConnectionState)) (*webrtc.PeerConnection, error) {
+	pc, err := p.apis[codec].NewPeerConnection(webrtc.Configuration{ICEServers: p.opt.Config.iceServers()})
 	if err != nil {
 		return nil, err
 	}
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { l.onTrack(t) })
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { l.onState(pc, s) })
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { onTrack(t) })
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { onState(pc, s) })
 	steps := []func() error{
 		func() error {
 			err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpOffer})
@@ -267,7 +278,7 @@ func (l *Leg) connect(ctx context.Context, conn *rtcConn, sdpOffer string) (*web
 			}
 			return nil
 		},
-		func() error { _, err := pc.AddTrack(conn.track); return err },
+		func() error { _, err := pc.AddTrack(track); return err },
 		func() error {
 			ans, err := pc.CreateAnswer(nil)
 			if err != nil {

@@ -48,6 +48,10 @@ type Options struct {
 	HoldMusic func() media.Source
 	// Logger receives the phone's logs; nil discards them.
 	Logger *slog.Logger
+	// Describe returns the work item and queue of a call (by the
+	// caller's call id) for the wallboard's live calls; nil or zero
+	// values leave them out.
+	Describe func(ctx context.Context, callID string) (itemID int64, queue string)
 }
 
 // Phone is the browser legs of one node. Its methods are safe for

@@ -35,6 +35,7 @@ type Store interface {
 	Templates
 	Mailings
 	Outbound
+	AutoReplies
 	IMAPMarks
 	Audit
 }
@@ -99,6 +100,9 @@ type Contacts interface {
 	// same contact.
 	ResolveContact(ctx context.Context, id Identity, name string) (Contact, error)
 	Contact(ctx context.Context, id int64) (Contact, error)
+	// FindContact returns the contact that owns id without making one;
+	// ErrNotFound when none does.
+	FindContact(ctx context.Context, id Identity) (Contact, error)
 	// UpdateContact writes Name, Lang and Fields.
 	UpdateContact(ctx context.Context, c Contact) error
 	// AddIdentity joins id to the contact; an identity another contact owns
@@ -117,6 +121,14 @@ type Items interface {
 	// not JSON, is ErrInvalid; a ContactID, HelperID or ParentID that does
 	// not exist is ErrNotFound.
 	CreateItem(ctx context.Context, it Item, first Event) (stored Item, created bool, err error)
+	// FileItem stores an Arrival in one commit: it resolves a.Contact,
+	// creates a.Item with a.First as CreateItem does and, when the item is
+	// new, stores a.Messages, queues a.Out and marks a.AutoReplied. An
+	// item already stored under its channel and external id is returned
+	// with Created false and nothing else of a is written but the contact.
+	// Any failure stores none of it; errors are those of the methods
+	// named.
+	FileItem(ctx context.Context, a Arrival) (Filed, error)
 	Item(ctx context.Context, id int64) (Item, error)
 	ItemByExternalID(ctx context.Context, ch acd.Channel, externalID string) (Item, error)
 	// ListItems returns items in ID order, at most f.Limit of them.

@@ -45,8 +45,11 @@ func Run(t *testing.T, open Open) {
 		{"JSON", testJSON},
 		{"Durability", testDurability},
 		{"Outbox", testOutbox},
+		{"OutboxChannels", testOutboxChannels},
 		{"IMAPMarks", testIMAPMarks},
 		{"FileLetter", testFileLetter},
+		{"FileItem", testFileItem},
+		{"AutoReplies", testAutoReplies},
 		{"Audit", testAudit},
 	}
 	for _, s := range suites {

@@ -2,38 +2,54 @@
 // loopback UDP (what a SIP phone's RTP is to Moroz) each bridged through
 // a media leg to a softphone leg, whose peer is a pion-based browser
 // stand-in with DTLS-SRTP and ICE like Chromium's. Both ends send a PCMU
-// frame every 20 ms and count what they receive. It reports the CPU time
-// of the whole process per call (the callers and the stand-ins included),
-// packet loss each way, the heap and the goroutines per call.
+// frame every 20 ms and count what they receive by sequence number.
+//
+// Moroz's side (the callers' media legs, the softphone and its bridges)
+// runs in a child process of its own, so its CPU time (getrusage) is the
+// server's alone; the callers' sockets and the browser stand-ins run in
+// this process and signal to the server over the child's stdin and
+// stdout, as a browser would over the console's websocket. It reports
+// the server's CPU per call and per relayed packet, packet loss each way,
+// and the server's heap, resident memory and goroutines per call.
 //
 //	go run ./bench/softphone -calls 300 -for 30s
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
+	"io"
 	"net"
+	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/morozhq/moroz/sip/media"
-	"github.com/morozhq/moroz/softphone"
 )
 
 func main() {
 	n := flag.Int("calls", 300, "concurrent bridged calls")
 	dur := flag.Duration("for", 30*time.Second, "how long to measure, after all calls are up")
+	server := flag.Bool("serve", false, "internal: run as the server process")
 	flag.Parse()
+	if *server {
+		if err := serve(); err != nil {
+			fmt.Fprintln(os.Stderr, "server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*n, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -76,13 +92,15 @@ func (c *counter) result() (got, lost int64) {
 	return c.got, max(0, c.extended-c.got)
 }
 
-// call is one bridged call and its two simulated ends.
+// call is one bridged call's two simulated ends.
 type call struct {
 	id      string
-	sock    *net.UDPConn // the caller's phone
-	leg     *media.Leg   // Moroz's leg for the caller
+	sock    *net.UDPConn   // the caller's phone
+	to      netip.AddrPort // Moroz's media leg for the caller
 	browser *webrtc.PeerConnection
 	track   *webrtc.TrackLocalStaticRTP // the browser's microphone
+	legAt   chan string                 // the leg's address, from the server
+	sdp     chan msg                    // the server's answer to the stand-in's offer
 	toB     counter                     // caller → browser, counted at the browser
 	toC     counter                     // browser → caller, counted at the caller
 	seqC    uint16                      // the speaker's own: next sequence numbers and frame
@@ -90,36 +108,56 @@ type call struct {
 	frames  int
 }
 
-func (c *call) ID() string     { return c.id }
-func (c *call) Caller() string { return "+375290000000" }
-
-// standIns answer the phone's rings as a browser would.
-type standIns struct {
-	api   *webrtc.API
-	phone *softphone.Phone
-	mu    sync.Mutex
-	calls map[string]*call // by call id
+// load is this process: the callers, the stand-ins and the pipe to the
+// server.
+type load struct {
+	api     *webrtc.API
+	out     io.Writer // the server's stdin, written by one goroutine at a time
+	outMu   sync.Mutex
+	calls   []*call
+	byID    map[string]*call
+	bridged chan error // one per call: nil once bridged
+	control chan msg   // started and report
 }
 
-func (s *standIns) SendSoftphone(_ int64, msg any) int {
-	b, _ := json.Marshal(msg)
-	var ev struct{ Event, Call string }
-	json.Unmarshal(b, &ev)
-	if ev.Event == "ring" {
-		s.mu.Lock()
-		c := s.calls[ev.Call]
-		s.mu.Unlock()
-		go s.answer(c)
+func (l *load) send(m msg) {
+	b, _ := json.Marshal(m)
+	l.outMu.Lock()
+	defer l.outMu.Unlock()
+	l.out.Write(append(b, '\n'))
+}
+
+// dispatch reads the server's messages until its stdout closes.
+func (l *load) dispatch(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		var m msg
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		switch m.Op {
+		case "leg":
+			l.calls[m.I].legAt <- m.Addr
+		case "ring":
+			go l.answer(l.byID[m.Call])
+		case "answered":
+			l.byID[m.Call].sdp <- m
+		case "bridged":
+			l.bridged <- nil
+		case "failed":
+			l.bridged <- fmt.Errorf("call %d: %s", m.I, m.Err)
+		default:
+			l.control <- m
+		}
 	}
-	return 1
+	close(l.control)
 }
 
-func (s *standIns) Connected(int64) bool { return true }
-
-// answer offers audio from the stand-in and applies the phone's answer.
-func (s *standIns) answer(c *call) {
+// answer offers audio from the stand-in and applies the server's answer.
+func (l *load) answer(c *call) {
 	err := func() error {
-		pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+		pc, err := l.api.NewPeerConnection(webrtc.Configuration{})
 		if err != nil {
 			return err
 		}
@@ -136,13 +174,12 @@ func (s *standIns) answer(c *call) {
 			return err
 		}
 		<-webrtc.GatheringCompletePromise(pc)
-		req, _ := json.Marshal(softphone.Request{Op: "answer", Call: c.id, SDP: pc.LocalDescription().SDP})
-		res, err := s.phone.Signal(context.Background(), 1, req)
-		if err != nil {
-			return err
+		l.send(msg{Op: "answer", Call: c.id, SDP: pc.LocalDescription().SDP})
+		res := <-c.sdp
+		if res.Err != "" {
+			return errors.New(res.Err)
 		}
-		return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer,
-			SDP: res.(map[string]string)["sdp"]})
+		return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: res.SDP})
 	}()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stand-in", c.id, err)
@@ -180,114 +217,115 @@ func standInAPI() (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(&me), webrtc.WithSettingEngine(se)), nil
 }
 
+// startServer runs this program again as the server process.
+func startServer() (*exec.Cmd, io.WriteCloser, io.Reader, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cmd := exec.Command(exe, "-serve")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cmd, in, out, cmd.Start()
+}
+
 func run(n int, dur time.Duration) error {
 	api, err := standInAPI()
 	if err != nil {
 		return err
 	}
-	s := &standIns{api: api, calls: map[string]*call{}}
-	phone, err := softphone.New(softphone.Options{Signal: s, Logger: slog.New(slog.DiscardHandler),
-		Config: softphone.Config{Loopback: true}})
+	cmd, in, out, err := startServer()
 	if err != nil {
 		return err
 	}
-	s.phone = phone
-	defer phone.Close()
+	l := &load{api: api, out: in, byID: map[string]*call{}, bridged: make(chan error, n), control: make(chan msg, 4)}
+	for i := range n {
+		c, err := newCall(i)
+		if err != nil {
+			return err
+		}
+		l.calls = append(l.calls, c)
+		l.byID[c.id] = c
+	}
+	go l.dispatch(out)
+	defer cmd.Wait()
+	defer in.Close() // the server ends when its stdin closes
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel() // before the wait: it ends the bridges and the speaker
-	var memBefore runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&memBefore)
-	goBefore := runtime.NumGoroutine()
-
+	defer cancel() // before the wait: it ends the speakers
 	shards := make([]live, runtime.GOMAXPROCS(0))
 	for i := range shards {
 		wg.Add(1)
 		go func() { defer wg.Done(); speak(ctx, &shards[i]) }()
 	}
-	calls, err := connect(ctx, &wg, s, phone, n, shards)
-	if err != nil {
+	if err := l.connect(&wg, shards); err != nil {
 		return err
 	}
 	time.Sleep(2 * time.Second) // let every stream settle before counting
-	for _, c := range calls {
+	for _, c := range l.calls {
 		c.toB.reset()
 		c.toC.reset()
 	}
-	var memAfter runtime.MemStats
-	runtime.ReadMemStats(&memAfter)
-	goAfter := runtime.NumGoroutine()
-	cpu0 := cpuTime()
+	load0 := loadAverage()
+	l.send(msg{Op: "start"})
+	<-l.control
 	t0 := time.Now()
 	time.Sleep(dur)
-	cpu := cpuTime() - cpu0
+	l.send(msg{Op: "stop"})
+	rep := <-l.control
 	wall := time.Since(t0)
-	report(calls, cpu, wall, memAfter.HeapInuse-memBefore.HeapInuse, goAfter-goBefore)
-	for _, c := range calls {
-		c.browser.Close()
+	if rep.Report == nil {
+		return errors.New("server gave no report")
+	}
+	report(l.calls, *rep.Report, wall, load0, loadAverage())
+	for _, c := range l.calls {
+		if c.browser != nil {
+			c.browser.Close()
+		}
 	}
 	return nil
 }
 
-// connect rings and bridges n calls, a few at a time.
-func connect(ctx context.Context, wg *sync.WaitGroup, s *standIns, phone *softphone.Phone, n int, shards []live) ([]*call, error) {
-	calls := make([]*call, n)
+// connect rings and bridges every call, a few at a time.
+func (l *load) connect(wg *sync.WaitGroup, shards []live) error {
 	sem := make(chan struct{}, 8)
-	errs := make(chan error, n)
-	var ramp sync.WaitGroup
-	for i := range calls {
-		c, err := newCall(i)
-		if err != nil {
-			return nil, err
-		}
-		calls[i] = c
-		s.mu.Lock()
-		s.calls[c.id] = c
-		s.mu.Unlock()
-		shards[i%len(shards)].add(c)
-		ramp.Add(1)
+	var errs []error
+	pending := 0
+	for i, c := range l.calls {
 		sem <- struct{}{}
-		go func() {
-			defer ramp.Done()
-			defer func() { <-sem }()
-			leg, err := phone.Dial(ctx, softphone.Target(1), c)
-			if err != nil {
-				errs <- fmt.Errorf("call %d: %w", i, err)
-				return
+		l.send(msg{Op: "call", I: i, Addr: c.sock.LocalAddr().String()})
+		c.to = netip.MustParseAddrPort(<-c.legAt)
+		wg.Add(1)
+		go func() { defer wg.Done(); listen(c) }()
+		shards[i%len(shards)].add(c)
+		pending++
+		for pending > 0 && len(sem) == cap(sem) {
+			if err := <-l.bridged; err != nil {
+				errs = append(errs, err)
 			}
-			wg.Add(2)
-			go func() { defer wg.Done(); c.leg.Bridge(ctx, leg.Media()) }()
-			go func() { defer wg.Done(); listen(c) }()
-		}()
+			pending--
+			<-sem
+		}
 	}
-	ramp.Wait()
-	close(errs)
-	return calls, errors.Join(collect(errs)...)
-}
-
-func collect(ch <-chan error) []error {
-	var out []error
-	for e := range ch {
-		out = append(out, e)
+	for ; pending > 0; pending-- {
+		if err := <-l.bridged; err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return out
+	return errors.Join(errs...)
 }
 
 func newCall(i int) (*call, error) {
-	lo := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
-	legConn, err := net.ListenUDP("udp4", lo)
-	if err != nil {
-		return nil, err
-	}
-	sock, err := net.ListenUDP("udp4", lo)
-	if err != nil {
-		return nil, err
-	}
-	leg, err := media.NewLeg(legConn, media.LegConfig{Codec: media.PCMU, DTMFPayloadType: 101,
-		Remote: sock.LocalAddr().(*net.UDPAddr).AddrPort(), Logger: slog.New(slog.DiscardHandler)})
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +334,7 @@ func newCall(i int) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &call{id: fmt.Sprintf("bench-%d@loopback", i), sock: sock, leg: leg, track: track}, nil
+	return &call{id: callID(i), sock: sock, track: track, legAt: make(chan string, 1), sdp: make(chan msg, 1)}, nil
 }
 
 // listen counts what the caller's phone receives.
@@ -350,7 +388,6 @@ func speak(ctx context.Context, l *live) {
 		case <-ctx.Done():
 			for _, c := range l.all() {
 				c.sock.Close()
-				c.leg.Close()
 			}
 			return
 		case <-tick.C:
@@ -364,7 +401,7 @@ func speak(ctx context.Context, l *live) {
 				ts := uint32(c.frames * media.FrameSamples)
 				h := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: c.seqC, Timestamp: ts, SSRC: 0xca11}
 				b, _ := h.MarshalTo(buf[:cap(buf)])
-				c.sock.WriteToUDPAddrPort(append(buf[:b], payload...), c.leg.LocalAddr())
+				c.sock.WriteToUDPAddrPort(append(buf[:b], payload...), c.to)
 				c.seqC++
 				c.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: c.seqB, Timestamp: ts},
 					Payload: payload})
@@ -374,13 +411,15 @@ func speak(ctx context.Context, l *live) {
 	}
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
-func report(calls []*call, cpu, wall time.Duration, heap uint64, goroutines int) {
+func report(calls []*call, rep serverReport, wall time.Duration, load0, load1 string) {
 	var gotB, lostB, gotC, lostC int64
 	for _, c := range calls {
 		g, l := c.toB.result()
@@ -390,14 +429,16 @@ func report(calls []*call, cpu, wall time.Duration, heap uint64, goroutines int)
 	}
 	n := len(calls)
 	pct := func(lost, got int64) float64 { return 100 * float64(lost) / float64(max(1, lost+got)) }
-	fmt.Printf("calls %d, measured %v\n", n, wall.Round(time.Millisecond))
+	cpu := time.Duration(rep.CPUNanos)
+	fmt.Printf("calls %d, measured %v, load %s → %s\n", n, wall.Round(time.Millisecond), load0, load1)
 	nominal := float64(n) * 50 * wall.Seconds()
 	fmt.Printf("sent %.1f%% of the nominal 50 packets/s per direction (the senders' own pace)\n",
 		100*float64(gotB+lostB+gotC+lostC)/(2*nominal))
 	fmt.Printf("caller→browser: %d packets, lost %d (%.3f%%)\n", gotB, lostB, pct(lostB, gotB))
 	fmt.Printf("browser→caller: %d packets, lost %d (%.3f%%)\n", gotC, lostC, pct(lostC, gotC))
-	fmt.Printf("CPU %.2f cores in all, %.2f ms of CPU per call per second\n",
-		cpu.Seconds()/wall.Seconds(), 1000*cpu.Seconds()/wall.Seconds()/float64(n))
-	fmt.Printf("CPU %.1f µs per packet relayed (both ways)\n", float64(cpu.Microseconds())/float64(max(1, gotB+gotC)))
-	fmt.Printf("heap %.1f KiB and %d goroutines per call\n", float64(heap)/1024/float64(n), goroutines/n)
+	fmt.Printf("server CPU %.3f cores, %.2f ms of CPU per call per second, %.1f µs per relayed packet (%d)\n",
+		cpu.Seconds()/wall.Seconds(), 1000*cpu.Seconds()/wall.Seconds()/float64(n),
+		float64(rep.CPUNanos)/1e3/float64(max(1, rep.Relayed)), rep.Relayed)
+	fmt.Printf("server memory per call: %.1f KiB heap, %.1f KiB resident, %.1f goroutines\n",
+		rep.HeapPerCall/1024, rep.RSSPerCall/1024, rep.Goroutines)
 }

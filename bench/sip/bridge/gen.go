@@ -141,7 +141,8 @@ func kernelTime(oob []byte) (int64, bool) {
 // are; the shard looks every millisecond and sends what fell due, so a
 // tick the scheduler delayed is made up at once and the offered load
 // stays at 50 packets a second per end.
-func send(ctx context.Context, ends []*end, start time.Time, wg *sync.WaitGroup) {
+// Frames sent while the phase is phaseWindow are added to sent.
+func send(ctx context.Context, ends []*end, start time.Time, phase *atomic.Int32, sent *atomic.Int64, wg *sync.WaitGroup) {
 	defer wg.Done()
 	pkt := make([]byte, 12+media.FrameSamples)
 	for i := 12 + 12; i < len(pkt); i++ {
@@ -156,13 +157,18 @@ func send(ctx context.Context, ends []*end, start time.Time, wg *sync.WaitGroup)
 		case <-tick.C:
 		}
 		elapsed := time.Since(start)
+		n := 0
 		for _, e := range ends {
 			if elapsed < e.offset {
 				continue
 			}
 			for due := int((elapsed-e.offset)/media.FrameDuration) + 1; e.due < due; e.due++ {
 				e.frame(pkt)
+				n++
 			}
+		}
+		if phase.Load() == phaseWindow {
+			sent.Add(int64(n))
 		}
 	}
 }

@@ -159,6 +159,7 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 
 	load0 := loadAverage()
 	var phase atomic.Int32
+	var sent atomic.Int64
 	var receivers, senders sync.WaitGroup
 	ends := make([]*end, 0, 2*n)
 	for i, p := range calls {
@@ -176,7 +177,7 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 	start := time.Now()
 	for s := range shards {
 		senders.Add(1)
-		go send(ctx, shard(ends, s, shards), start, &senders)
+		go send(ctx, shard(ends, s, shards), start, &phase, &sent, &senders)
 	}
 
 	time.Sleep(warmup)
@@ -208,7 +209,7 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 		e.conn.Close()
 	}
 	receivers.Wait()
-	printResult(kind, n, wall, ends, rep, load0, loadAverage())
+	printResult(kind, n, wall, ends, sent.Load(), rep, load0, loadAverage())
 	return nil
 }
 
@@ -243,7 +244,7 @@ func loadAverage() string {
 	return strings.Join(f[:3], " ")
 }
 
-func printResult(kind string, n int, wall time.Duration, ends []*end, rep report, load0, load1 string) {
+func printResult(kind string, n int, wall time.Duration, ends []*end, sent int64, rep report, load0, load1 string) {
 	var got, lost, late int64
 	var lat []int32
 	for _, e := range ends {
@@ -259,6 +260,7 @@ func printResult(kind string, n int, wall time.Duration, ends []*end, rep report
 	}
 	nominal := float64(2*n) * 50 * wall.Seconds()
 	fmt.Printf("%s: %d calls, %v, load %s → %s\n", kind, n, wall.Round(time.Millisecond), load0, load1)
+	fmt.Printf("  sent %d packets in the window (%.1f%% of nominal)\n", sent, 100*float64(sent)/nominal)
 	fmt.Printf("  received %d packets (%.0f/s, %.1f%% of nominal), lost %d (%.4f%%), reordered %d\n",
 		got, float64(got)/wall.Seconds(), 100*float64(got)/nominal, lost,
 		100*float64(lost)/float64(max(1, got+lost)), late)

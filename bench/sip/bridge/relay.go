@@ -61,7 +61,7 @@ func serve(kind, cpuProfile string) error {
 	return window(in, r, len(pairs), cpuProfile, func() (float64, float64, float64) {
 		heap, rss, g := memory()
 		n := float64(len(pairs))
-		return float64(heap-heap0) / n, float64(rss-rss0) / n, float64(g-g0) / n
+		return growth(heap, heap0) / n, growth(rss, rss0) / n, float64(g-g0) / n
 	})
 }
 
@@ -140,6 +140,9 @@ func memory() (heap, rss uint64, goroutines int) {
 	return m.HeapInuse, residentBytes(), runtime.NumGoroutine()
 }
 
+// growth is b minus a, which may be negative.
+func growth(b, a uint64) float64 { return float64(int64(b) - int64(a)) }
+
 func residentBytes() uint64 {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
@@ -164,7 +167,7 @@ type morozRelay struct {
 }
 
 func newMorozRelay(pairs [][2]netip.AddrPort) (relay, [][2]netip.AddrPort, error) {
-	ports, err := media.NewPortRange(netip.MustParseAddr("127.0.0.1"), 30000, 30000+4*len(pairs)+200)
+	ports, err := media.NewPortRange(netip.MustParseAddr("127.0.0.1"), 20000, 60000)
 	if err != nil {
 		return nil, nil, err
 	}

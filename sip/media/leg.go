@@ -119,6 +119,7 @@ type Leg struct {
 	relayDelta uint32    // guarded by sendMu: our timestamp minus theirs
 	relayOn    bool      // guarded by sendMu: relayDelta is set
 	wbuf       []byte    // guarded by sendMu
+	lawBuf     []byte    // guarded by sendMu: a relayed payload mapped to our law
 
 	shard *pacerShard // nil: the leg's own sendLoop paces it
 	paced bool        // guarded by shard.mu: the leg is in shard's list
@@ -474,6 +475,7 @@ func (l *Leg) relay(in *rtp.Packet, inCodec Codec, inDTMF uint8) {
 
 	pt := codec.PayloadType
 	payload := in.Payload
+	mapped := false
 	switch {
 	case inDTMF != 0 && in.PayloadType == inDTMF:
 		if dtmfPT == 0 {
@@ -481,12 +483,18 @@ func (l *Leg) relay(in *rtp.Packet, inCodec Codec, inDTMF uint8) {
 		}
 		pt = dtmfPT
 	case inCodec.law != codec.law:
-		payload = append([]byte(nil), payload...)
-		transcode(inCodec, codec, payload)
+		mapped = true
 	}
 
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
+	if mapped {
+		// Mapped in a buffer of ours: the payload is the other leg's
+		// receive buffer, and a copy per packet would be garbage.
+		l.lawBuf = append(l.lawBuf[:0], payload...)
+		transcode(inCodec, codec, l.lawBuf)
+		payload = l.lawBuf
+	}
 	if !l.relayOn || l.relayIn != in.SSRC {
 		l.catchUpLocked(time.Now())
 		l.relayIn, l.relayOn = in.SSRC, true

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -72,7 +73,7 @@ type OutboxConfig struct {
 // every store.Store is one.
 type OutboxStore interface {
 	EnqueueOut(ctx context.Context, l store.OutLetter) (store.OutLetter, bool, error)
-	PendingOut(ctx context.Context, afterID int64, limit int) ([]store.OutLetter, error)
+	PendingOut(ctx context.Context, channel acd.Channel, afterID int64, limit int) ([]store.OutLetter, error)
 	MarkOut(ctx context.Context, u store.OutLetter) error
 }
 
@@ -259,7 +260,7 @@ func (o *Outbox) load(ctx context.Context) error {
 	var after int64
 	n := 0
 	for {
-		ls, err := o.st.PendingOut(ctx, after, 1000)
+		ls, err := o.st.PendingOut(ctx, acd.Email, after, 1000)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

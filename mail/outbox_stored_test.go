@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -75,7 +76,7 @@ func TestStoredOutboxSurvivesRestart(t *testing.T) {
 	if n := len(s.got); n != 2 {
 		t.Errorf("letters the relay took: got %d, want 2", n)
 	}
-	pending, err := st.PendingOut(context.Background(), 0, 0)
+	pending, err := st.PendingOut(context.Background(), acd.Email, 0, 0)
 	if err != nil || len(pending) != 0 {
 		t.Errorf("pending after delivery: got %d letters (error %v), want none", len(pending), err)
 	}
@@ -121,7 +122,7 @@ func TestStoredOutboxRecordsAttempts(t *testing.T) {
 
 	st = openDiskStore(t, dir)
 	defer st.Close()
-	pending, err := st.PendingOut(context.Background(), 0, 0)
+	pending, err := st.PendingOut(context.Background(), acd.Email, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestAutoReplyQueuedDurably(t *testing.T) {
 	out := NewStoredOutbox(nil, st, OutboxConfig{}, discard()) // not run
 	srv, err := NewServer(Config{DataDir: dir, Domains: []string{"moroz.test"},
 		AutoReply: AutoReplyConfig{Enabled: true}},
-		ServerOptions{Store: st, Intake: IntakeFunc(st.CreateItem), Outbox: out, Logger: discard()})
+		ServerOptions{Store: st, Intake: IntakeFunc(st.FileItem), Outbox: out, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestAutoReplyQueuedDurably(t *testing.T) {
 
 	st = openDiskStore(t, dir)
 	defer st.Close()
-	pending, err := st.PendingOut(context.Background(), 0, 0)
+	pending, err := st.PendingOut(context.Background(), acd.Email, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

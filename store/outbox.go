@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/morozhq/moroz/acd"
 )
 
 // The states of an OutLetter.
@@ -12,16 +14,23 @@ const (
 	OutFailed  = "failed"  // given up: a permanent failure or too many attempts
 )
 
-// OutLetter is a letter in the outbound queue: a reply or an auto-reply
-// Moroz sends through its relay.
+// OutLetter is one message in the outbound queue: a letter (a reply or
+// an auto-reply Moroz sends through its relay) or a Telegram reply. Channel
+// says which sender takes it and how the other fields read:
+//
+//   - acd.Email (the default when empty): From and To are the envelope,
+//     Raw is the whole RFC 5322 letter, MessageID its Message-ID.
+//   - acd.Telegram: To is the chat id, Raw the sendMessage parameters as
+//     JSON, MessageID a key the sender makes unique per reply part.
 type OutLetter struct {
 	ID        int64
-	ItemID    int64    // the item it answers, 0 when none
-	MessageID string   // without brackets; unique in the outbox
-	From      string   // envelope sender; empty is the null path
-	To        []string // envelope recipients, at least one
-	Raw       []byte   // the whole RFC 5322 letter
-	Attempts  int      // attempts made so far
+	Channel   acd.Channel // the sender's channel; empty is acd.Email
+	ItemID    int64       // the item it answers, 0 when none
+	MessageID string      // without brackets; unique in the outbox
+	From      string      // envelope sender; empty is the null path
+	To        []string    // envelope recipients (a chat for Telegram), at least one
+	Raw       []byte      // the whole RFC 5322 letter, or a Bot API payload
+	Attempts  int         // attempts made so far
 	NextAt    time.Time
 	State     string // OutPending, OutSent or OutFailed
 	LastError string // the last attempt's error
@@ -29,18 +38,19 @@ type OutLetter struct {
 	UpdatedAt time.Time
 }
 
-// Outbound holds the outbound mail queue, so letters not yet sent survive
-// a restart.
+// Outbound holds the outbound queue of every channel that sends through
+// one (mail, Telegram), so messages not yet sent survive a restart.
 type Outbound interface {
 	// EnqueueOut stores l as pending (a zero NextAt is now) and returns
 	// it with ID set. A letter with the same MessageID already queued is
 	// returned as stored with created false. No recipient, no Raw or no
 	// MessageID is ErrInvalid.
 	EnqueueOut(ctx context.Context, l OutLetter) (stored OutLetter, created bool, err error)
-	// PendingOut returns up to limit pending letters (0 means 100, at
-	// most 1000) with IDs above afterID, in ID order: a caller pages
-	// through them all by passing the last ID it got.
-	PendingOut(ctx context.Context, afterID int64, limit int) ([]OutLetter, error)
+	// PendingOut returns up to limit pending letters of channel (0 means
+	// 100, at most 1000) with IDs above afterID, in ID order: a caller
+	// pages through them all by passing the last ID it got. An empty
+	// channel is acd.Email.
+	PendingOut(ctx context.Context, channel acd.Channel, afterID int64, limit int) ([]OutLetter, error)
 	// MarkOut records an attempt's result: u.State, u.Attempts, u.NextAt
 	// and u.LastError of the letter u.ID. An unknown ID is ErrNotFound.
 	MarkOut(ctx context.Context, u OutLetter) error

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/morozhq/moroz/acd"
 )
 
-const outCols = `id, COALESCE(item_id, 0), message_id, from_addr, to_addrs, raw, attempts, next_at,
+const outCols = `id, channel, COALESCE(item_id, 0), message_id, from_addr, to_addrs, raw, attempts, next_at,
 	state, last_error, created_at, updated_at`
 
 func scanOut(r row) (OutLetter, error) {
@@ -14,7 +16,7 @@ func scanOut(r row) (OutLetter, error) {
 		l  OutLetter
 		to string
 	)
-	err := r.Scan(&l.ID, &l.ItemID, &l.MessageID, &l.From, &to, &l.Raw, &l.Attempts, &l.NextAt,
+	err := r.Scan(&l.ID, &l.Channel, &l.ItemID, &l.MessageID, &l.From, &to, &l.Raw, &l.Attempts, &l.NextAt,
 		&l.State, &l.LastError, &l.CreatedAt, &l.UpdatedAt)
 	if to != "" {
 		l.To = strings.Split(to, "\n")
@@ -22,8 +24,18 @@ func scanOut(r row) (OutLetter, error) {
 	return l, err
 }
 
+// outChannel is the channel a row is stored under: acd.Email when empty.
+func outChannel(ch acd.Channel) acd.Channel {
+	if ch == "" {
+		return acd.Email
+	}
+	return ch
+}
+
 func checkOut(l OutLetter) error {
 	switch {
+	case !outChannel(l.Channel).Valid():
+		return fmt.Errorf("channel %q: %w", l.Channel, ErrInvalid)
 	case l.MessageID == "":
 		return fmt.Errorf("no message id: %w", ErrInvalid)
 	case len(l.To) == 0 || len(l.Raw) == 0:
@@ -44,7 +56,7 @@ func (s *sqlStore) EnqueueOut(ctx context.Context, l OutLetter) (OutLetter, bool
 		return OutLetter{}, false, fmt.Errorf("enqueue letter %s: %w", l.MessageID, err)
 	}
 	now := s.stamp()
-	l.ID, l.State, l.Attempts, l.LastError = 0, OutPending, 0, ""
+	l.ID, l.Channel, l.State, l.Attempts, l.LastError = 0, outChannel(l.Channel), OutPending, 0, ""
 	l.CreatedAt, l.UpdatedAt, l.NextAt = now, now, roundTime(l.NextAt)
 	if l.NextAt.IsZero() {
 		l.NextAt = now
@@ -65,12 +77,12 @@ func (s *sqlStore) EnqueueOut(ctx context.Context, l OutLetter) (OutLetter, bool
 }
 
 func (s *sqlStore) insertOut(ctx context.Context, q querier, l OutLetter) (OutLetter, bool, error) {
-	err := q.queryRow(ctx, `INSERT INTO outbox (item_id, message_id, from_addr, to_addrs, raw,
+	err := q.queryRow(ctx, `INSERT INTO outbox (channel, item_id, message_id, from_addr, to_addrs, raw,
 		attempts, next_at, state, last_error, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, $7, '', $8, $9)
+		VALUES ($10, $1, $2, $3, $4, $5, 0, $6, $7, '', $8, $9)
 		ON CONFLICT (message_id) DO NOTHING RETURNING id`,
 		nullID(l.ItemID), l.MessageID, l.From, strings.Join(l.To, "\n"), l.Raw,
-		l.NextAt, l.State, l.CreatedAt, l.UpdatedAt).Scan(&l.ID)
+		l.NextAt, l.State, l.CreatedAt, l.UpdatedAt, string(l.Channel)).Scan(&l.ID)
 	if isNoRows(err) {
 		stored, err := scanOut(q.queryRow(ctx, `SELECT `+outCols+` FROM outbox WHERE message_id = $1`,
 			l.MessageID))
@@ -103,7 +115,7 @@ func (s *sqlStore) FileLetter(ctx context.Context, msgs []Message, out []OutLett
 		if err := checkOut(*l); err != nil {
 			return FiledLetter{}, fmt.Errorf("file letter: queue %s: %w", l.MessageID, err)
 		}
-		l.ID, l.State, l.Attempts, l.LastError = 0, OutPending, 0, ""
+		l.ID, l.Channel, l.State, l.Attempts, l.LastError = 0, outChannel(l.Channel), OutPending, 0, ""
 		l.CreatedAt, l.UpdatedAt, l.NextAt = now, now, roundTime(l.NextAt)
 		if l.NextAt.IsZero() {
 			l.NextAt = now
@@ -134,11 +146,12 @@ func (s *sqlStore) FileLetter(ctx context.Context, msgs []Message, out []OutLett
 	return res, nil
 }
 
-// PendingOut returns pending letters after afterID in ID order.
-func (s *sqlStore) PendingOut(ctx context.Context, afterID int64, n int) ([]OutLetter, error) {
+// PendingOut returns pending letters of channel after afterID in ID order.
+func (s *sqlStore) PendingOut(ctx context.Context, channel acd.Channel, afterID int64, n int) ([]OutLetter, error) {
 	ls, err := collect(scanOut)(s.read().query(ctx, `SELECT `+outCols+` FROM outbox
-		WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2`, afterID, limit(n)))
-	return ls, s.fail(err, "pending letters")
+		WHERE state = 'pending' AND channel = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		string(outChannel(channel)), afterID, limit(n)))
+	return ls, s.fail(err, "pending %s letters", outChannel(channel))
 }
 
 // OutLetter returns the queued letter with id.

@@ -23,9 +23,9 @@ func testOutbox(t *testing.T, open Open) {
 		t.Errorf("enqueued: got state %q next %v item %d, want pending at %v item %d",
 			a.State, a.NextAt, a.ItemID, stored(at(2)), it.ID)
 	}
-	pending := must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, 0, 0))
+	pending := must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, acd.Email, 0, 0))
 	diff(t, "pending in id order", pending, []store.OutLetter{a, b})
-	pending = must[[]store.OutLetter](t, "pending after a")(s.PendingOut(ctx, a.ID, 0))
+	pending = must[[]store.OutLetter](t, "pending after a")(s.PendingOut(ctx, acd.Email, a.ID, 0))
 	diff(t, "pending after a", pending, []store.OutLetter{b})
 
 	b.State, b.Attempts, b.LastError = store.OutSent, 1, ""
@@ -35,7 +35,7 @@ func testOutbox(t *testing.T, open Open) {
 	wantErr(t, "close", s.Close(), nil)
 
 	s = open(t)
-	pending = must[[]store.OutLetter](t, "pending after reopen")(s.PendingOut(ctx, 0, 0))
+	pending = must[[]store.OutLetter](t, "pending after reopen")(s.PendingOut(ctx, acd.Email, 0, 0))
 	if len(pending) != 1 || pending[0].ID != a.ID || pending[0].Attempts != 1 ||
 		pending[0].LastError != "421 busy" || !pending[0].NextAt.Equal(stored(at(9))) {
 		t.Errorf("pending after reopen: got %+v, want only a with its attempt", pending)
@@ -131,7 +131,7 @@ func testFileLetter(t *testing.T, open Open) {
 	diff(t, "created", [][]bool{got.Created, got.OutCreated}, [][]bool{{true, true}, {true}})
 	stored := must[[]store.Message](t, "messages")(s.Messages(ctx, it.ID))
 	diff(t, "messages", stored, got.Messages)
-	pending := must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, 0, 0))
+	pending := must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, acd.Email, 0, 0))
 	diff(t, "pending", pending, got.Out)
 
 	again := must[store.FiledLetter](t, "file again")(s.FileLetter(ctx, msgs, out))
@@ -148,7 +148,7 @@ func testFileLetter(t *testing.T, open Open) {
 	if n := len(must[[]store.Message](t, "messages")(s.Messages(ctx, it.ID))); n != 2 {
 		t.Errorf("messages after a failed file: got %d, want 2 (none of the batch)", n)
 	}
-	if n := len(must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, 0, 0))); n != 1 {
+	if n := len(must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, acd.Email, 0, 0))); n != 1 {
 		t.Errorf("pending after a failed file: got %d, want 1 (none of the batch)", n)
 	}
 	_, err = s.FileLetter(ctx, []store.Message{{ItemID: it.ID, Direction: "sideways"}}, nil)

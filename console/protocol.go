@@ -153,4 +153,6 @@ type request struct {
 	Queue      string      `json:"queue"`
 	// Softphone is the body of a softphone request (softphone.go).
 	Softphone json.RawMessage `json:"softphone,omitempty"`
+	// Monitor is the body of a supervisor's monitor request (softphone.go).
+	Monitor json.RawMessage `json:"monitor,omitempty"`
 }

@@ -1,9 +1,11 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/morozhq/moroz/console/hub"
 	"github.com/morozhq/moroz/store"
@@ -23,8 +25,22 @@ type Softphone interface {
 	Signal(ctx context.Context, helperID int64, msg json.RawMessage) (any, error)
 }
 
+// msgMonitor is a supervisor's request about live browser calls: list
+// them, listen, whisper, barge, leave (protocol.md, "Supervisor listen,
+// whisper and barge").
+const msgMonitor = "monitor"
+
+// Monitor is the side of the softphone that lets supervisors monitor
+// helpers' calls; a Softphone that also is one serves msgMonitor
+// requests. Monitor runs one request of a supervisor's wallboard; its
+// errors are as Signal's.
+type Monitor interface {
+	Monitor(ctx context.Context, supervisorID int64, msg json.RawMessage) (any, error)
+}
+
 func init() {
 	ops[msgSoftphone] = op{store.RoleHelper, (*Server).opSoftphone}
+	ops[msgMonitor] = op{store.RoleSupervisor, (*Server).opMonitor}
 }
 
 func (s *Server) opSoftphone(ctx context.Context, p Principal, r request) (any, error) {
@@ -34,12 +50,46 @@ func (s *Server) opSoftphone(ctx context.Context, p Principal, r request) (any, 
 	if len(r.Softphone) == 0 {
 		return nil, bad("softphone: missing the softphone field")
 	}
-	data, err := s.opt.Softphone.Signal(ctx, p.UserID, r.Softphone)
+	return signalResult(s.opt.Softphone.Signal(ctx, p.UserID, r.Softphone))
+}
+
+// signalResult maps the phone's coded errors onto the request's codes.
+func signalResult(data any, err error) (any, error) {
 	var coded interface{ SignalCode() string }
 	if errors.As(err, &coded) {
 		return nil, &requestError{coded.SignalCode(), err.Error()}
 	}
 	return data, err
+}
+
+// opMonitor runs a supervisor's monitor request; starting, switching the
+// mode and leaving are audited.
+func (s *Server) opMonitor(ctx context.Context, p Principal, r request) (any, error) {
+	m, ok := s.opt.Softphone.(Monitor)
+	if !ok {
+		return nil, &requestError{errUnavailable, "no softphone on this server"}
+	}
+	if len(r.Monitor) == 0 {
+		return nil, bad("monitor: missing the monitor field")
+	}
+	var head struct{ Op, Call, Mode string }
+	if err := json.Unmarshal(r.Monitor, &head); err != nil {
+		return nil, bad("monitor: malformed message")
+	}
+	data, err := signalResult(m.Monitor(ctx, p.UserID, r.Monitor))
+	if err != nil {
+		return nil, err
+	}
+	switch head.Op {
+	case "start":
+		mode := cmp.Or(head.Mode, "listen")
+		s.audit.record(p, "monitor", fmt.Sprintf("%s call %s", mode, head.Call))
+	case "mode":
+		s.audit.record(p, "monitor", fmt.Sprintf("%s call %s", head.Mode, head.Call))
+	case "leave":
+		s.audit.record(p, "monitor", fmt.Sprintf("leave call %s", head.Call))
+	}
+	return data, nil
 }
 
 // SendSoftphone sends a softphone event to every console the helper has

@@ -116,3 +116,75 @@ func TestSoftphoneEventsReachOnlyTheirHelper(t *testing.T) {
 		}
 	}
 }
+
+// fakeMonitorPhone is a fakePhone that also serves monitor requests.
+type fakeMonitorPhone struct {
+	fakePhone
+	supervisor int64 // guarded by fakePhone.mu: the last monitor request's sender
+}
+
+func (f *fakeMonitorPhone) Monitor(_ context.Context, supervisorID int64, msg json.RawMessage) (any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.supervisor, f.msg = supervisorID, msg
+	return f.data, f.err
+}
+
+// Monitor requests are for supervisors and admins only, checked on each
+// message; starting, switching and leaving are audited, listing is not,
+// and a refused request leaves no audit entry.
+func TestMonitorRequests(t *testing.T) {
+	tests := []struct {
+		name      string
+		role      store.Role
+		phone     Softphone
+		body      any
+		wantError string
+		wantAudit []string
+	}{
+		{name: "a helper may not", role: store.RoleHelper, phone: &fakeMonitorPhone{},
+			body: map[string]any{"op": "calls"}, wantError: errForbidden},
+		{name: "a phone that cannot monitor", role: store.RoleSupervisor, phone: &fakePhone{},
+			body: map[string]any{"op": "calls"}, wantError: errUnavailable},
+		{name: "missing body", role: store.RoleSupervisor, phone: &fakeMonitorPhone{}, wantError: errBadRequest},
+		{name: "list is not audited", role: store.RoleSupervisor, phone: &fakeMonitorPhone{},
+			body: map[string]any{"op": "calls"}},
+		{name: "listen by default", role: store.RoleSupervisor, phone: &fakeMonitorPhone{},
+			body: map[string]any{"op": "start", "call": "c1", "sdp": "v=0"}, wantAudit: []string{"listen call c1"}},
+		{name: "an admin barges", role: store.RoleAdmin, phone: &fakeMonitorPhone{},
+			body: map[string]any{"op": "mode", "call": "c1", "mode": "barge"}, wantAudit: []string{"barge call c1"}},
+		{name: "leave", role: store.RoleSupervisor, phone: &fakeMonitorPhone{},
+			body: map[string]any{"op": "leave", "call": "c1"}, wantAudit: []string{"leave call c1"}},
+		{name: "refused is not audited", role: store.RoleSupervisor,
+			phone: &fakeMonitorPhone{fakePhone: fakePhone{err: codedError{errWrongState}}},
+			body:  map[string]any{"op": "start", "call": "c1"}, wantError: errWrongState},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixtureWith(t, Options{Desk: newFakeDesk(), Hub: hub.Options{Gather: -1}, Softphone: tt.phone})
+			u := f.user("boss", tt.role)
+			c := f.ws("boss", nil)
+			c.readType(msgSnapshot)
+			req := map[string]any{"type": msgMonitor}
+			if tt.body != nil {
+				req["monitor"] = tt.body
+			}
+			res := c.request(req)
+			if got, _ := res["error"].(string); got != tt.wantError {
+				t.Fatalf("error: got %q, want %q (%v)", got, tt.wantError, res)
+			}
+			var audit []string
+			for _, e := range f.console.audit.latest() {
+				if e.Action == "monitor" {
+					audit = append(audit, e.Detail)
+				}
+			}
+			if diff := cmp.Diff(audit, tt.wantAudit); diff != "" {
+				t.Errorf("audit (-got +want):\n%s", diff)
+			}
+			if m, ok := tt.phone.(*fakeMonitorPhone); ok && tt.wantError == "" && m.supervisor != u.ID {
+				t.Errorf("supervisor: got %d, want %d", m.supervisor, u.ID)
+			}
+		})
+	}
+}

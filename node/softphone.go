@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/config"
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/sip/media"
@@ -59,12 +60,22 @@ func (n *Node) startPhone() error {
 	}
 	n.phoneSignal = &consoleSignal{}
 	p, err := softphone.New(softphone.Options{Config: phoneConfig(n.cfg), Signal: n.phoneSignal,
-		HoldMusic: hold, Logger: n.log.With("component", "softphone")})
+		HoldMusic: hold, Describe: n.describeCall, Logger: n.log.With("component", "softphone")})
 	if err != nil {
 		return err
 	}
 	n.phone = p
 	return nil
+}
+
+// describeCall names the voice item and queue of a call for the
+// wallboard's live calls.
+func (n *Node) describeCall(ctx context.Context, callID string) (int64, string) {
+	it, err := n.store.ItemByExternalID(ctx, acd.Voice, callID)
+	if err != nil {
+		return 0, ""
+	}
+	return it.ID, it.Queue
 }
 
 // phoneConfig maps the configuration's softphone keys onto the phone's.

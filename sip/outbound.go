@@ -103,7 +103,7 @@ func (s *Server) NewDialer() (*Dialer, error) {
 func (d *Dialer) init() error {
 	sl := newSipgoLogger(d.log)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(d.srv.cfg.UserAgent),
-		sipgo.WithUserAgentHostname(d.srv.cfg.MediaIP),
+		sipgo.WithUserAgentHostname(d.srv.publicIP.String()),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sl),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {})))
@@ -114,7 +114,10 @@ func (d *Dialer) init() error {
 	if err != nil {
 		return fmt.Errorf("new sip dialer: %w", err)
 	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sl), sipgo.WithClientHostname(d.srv.cfg.MediaIP))
+	// The INVITEs go out from the dialer's socket, so that the Via's port
+	// is the one the responses and the callee's BYE come back to.
+	client, err := sipgo.NewClient(ua, append(d.srv.viaOptions(), sipgo.WithClientLogger(sl),
+		sipgo.WithClientConnectionAddr(d.addr.String()))...)
 	if err != nil {
 		return fmt.Errorf("new sip dialer: %w", err)
 	}

@@ -2,8 +2,12 @@ package sip
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/sdp/v3"
 )
@@ -62,5 +66,92 @@ func TestPublicIPConfig(t *testing.T) {
 				t.Errorf("public ip %q: got error %v, want error %v", tt.ip, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestPublicIPInVia checks that behind NAT the requests Moroz sends name
+// the public IP in Via (RFC 3261 §18.1.1: responses go to its sent-by),
+// with rport: the BYE of a call it hangs up and the dialer's INVITE.
+func TestPublicIPInVia(t *testing.T) {
+	srv := testServerWithHandler(t, Config{PublicIP: "203.0.113.7"}, func(ctx context.Context, c *Call) {
+		c.Answer() // the handler returns at once: the server hangs up after the ACK
+	})
+	u := newUAC(t, srv, false)
+	if m := u.invite("sendrecv"); m.status() != 200 {
+		t.Fatalf("invite: got %d, want 200", m.status())
+	}
+	u.request("ACK", 1, "")
+	bye := u.read()
+	if !strings.HasPrefix(bye.first, "BYE ") {
+		t.Fatalf("after ack: got %q, want a BYE", bye.first)
+	}
+	u.replyOK(bye)
+	checkVia(t, "bye", bye.header("Via"), srv.UDPAddr().Port())
+
+	d, err := srv.NewDialer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	callee, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Close()
+	dialed := make(chan error, 1)
+	go func() {
+		_, err := d.Dial(context.Background(), "sip:elf@"+callee.LocalAddr().String(), DialOptions{})
+		dialed <- err
+	}()
+	inv := readRequest(t, callee)
+	busy := "SIP/2.0 486 Busy Here\r\n"
+	for _, h := range []string{"via", "from", "to", "call-id", "cseq"} {
+		busy += h + ": " + inv.msg.header(h) + "\r\n"
+	}
+	if _, err := callee.WriteTo([]byte(busy+"Content-Length: 0\r\n\r\n"), inv.from); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-dialed; !errors.Is(err, ErrDialBusy) {
+		t.Errorf("dial: got %v, want busy", err)
+	}
+	checkVia(t, "dialer's invite", inv.msg.header("Via"), d.Addr().Port())
+}
+
+// checkVia checks a Via's sent-by is the public IP with the port port.
+func checkVia(t *testing.T, what, via string, port uint16) {
+	t.Helper()
+	want := fmt.Sprintf("SIP/2.0/UDP 203.0.113.7:%d;", port)
+	if !strings.HasPrefix(via, want) || !strings.Contains(via, ";rport") {
+		t.Errorf("%s via: got %q, want it to start %q and ask for rport", what, via, want)
+	}
+}
+
+type received struct {
+	msg  message
+	from net.Addr
+}
+
+// readRequest reads the first SIP request sent to conn.
+func readRequest(t *testing.T, conn net.PacketConn) received {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("read sip: %v", err)
+		}
+		head, body, _ := strings.Cut(string(buf[:n]), "\r\n\r\n")
+		lines := strings.Split(head, "\r\n")
+		if strings.HasPrefix(lines[0], "SIP/2.0") {
+			continue
+		}
+		m := message{first: lines[0], headers: map[string][]string{}, body: body}
+		for _, l := range lines[1:] {
+			name, v, _ := strings.Cut(l, ":")
+			k := strings.ToLower(strings.TrimSpace(name))
+			m.headers[k] = append(m.headers[k], strings.TrimSpace(v))
+		}
+		return received{m, from}
 	}
 }

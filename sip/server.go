@@ -112,7 +112,7 @@ func (s *Server) initSipgo() error {
 	sl := newCountingSipgoLogger(s.log, &s.stats.unparseable)
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(s.cfg.UserAgent),
-		sipgo.WithUserAgentHostname(s.cfg.MediaIP),
+		sipgo.WithUserAgentHostname(s.publicIP.String()),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sl),
@@ -125,7 +125,7 @@ func (s *Server) initSipgo() error {
 	if err != nil {
 		return fmt.Errorf("new sip server: %w", err)
 	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sl), sipgo.WithClientHostname(s.cfg.MediaIP))
+	client, err := sipgo.NewClient(ua, append(s.viaOptions(), sipgo.WithClientLogger(sl))...)
 	if err != nil {
 		return fmt.Errorf("new sip server: client: %w", err)
 	}
@@ -140,6 +140,16 @@ func (s *Server) initSipgo() error {
 	}
 	srv.OnNoRoute(s.validated(func(*sip.Request, sip.ServerTransaction) {}))
 	return nil
+}
+
+// viaOptions make the Via of the requests Moroz sends (BYE, CANCEL, the
+// dialer's INVITEs) name the public IP: RFC 3261 §18.1.1 has the peer
+// send its responses to the Via's sent-by, which behind a 1:1 NAT must
+// be the outside address, not the media IP the sockets bind to. sipgo
+// fills in only the port, from the socket. rport (RFC 3581) lets a peer
+// that honours it answer the packet's source instead.
+func (s *Server) viaOptions() []sipgo.ClientOption {
+	return []sipgo.ClientOption{sipgo.WithClientHostname(s.publicIP.String()), sipgo.WithClientNAT()}
 }
 
 // route registers h behind validation.

@@ -9,6 +9,7 @@ import './desk.js';
 import './board.js';
 import './admin.js';
 import {phone} from './softphone.js';
+import {monitor} from './monitor.js';
 import './callpanel.js';
 import {visitorTyping} from './typing.js';
 
@@ -36,7 +37,7 @@ class MorozApp extends HTMLElement {
       if (s === 'open') phone.open();
     });
     phone.attach(this.socket);
-    window.moroz = {socket: this.socket, state, phone};
+    window.moroz = {socket: this.socket, state, phone, monitor};
     this.renderShell();
     this.socket.open();
   }

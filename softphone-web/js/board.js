@@ -6,6 +6,7 @@ import {h, replace, clock, since, toast} from './dom.js';
 import {t, localeTime, awayReason} from './i18n.js';
 import {state} from './state.js';
 import {bars, hourly} from './chart.js';
+import './livecalls.js';
 
 const counts = ['offered', 'answered', 'missed', 'abandoned', 'voicemail', 'open_callbacks', 'unanswered'];
 
@@ -16,8 +17,9 @@ class MorozBoard extends HTMLElement {
     this.helpersBox = h('div', {class: 'card'});
     this.missedBox = h('div', {class: 'card'});
     this.charts = h('div', {class: 'card charts'});
+    this.liveBox = document.createElement('moroz-livecalls');
     replace(this, h('div', {class: 'board'}, this.tiles,
-      h('div', {class: 'board-grid'}, this.queuesBox, this.helpersBox, this.missedBox, this.charts)));
+      h('div', {class: 'board-grid'}, this.liveBox, this.queuesBox, this.helpersBox, this.missedBox, this.charts)));
     this.onChange = (ev) => {
       if (ev.detail === 'board') this.render();
       if (ev.detail === 'event') this.soon();

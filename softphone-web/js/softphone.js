@@ -7,7 +7,7 @@ const micKey = 'moroz.mic';
 
 // gathered resolves once pc has its ICE candidates, or after a short wait:
 // the server takes whatever candidates the offer holds by then.
-function gathered(pc, ms) {
+export function gathered(pc, ms) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => { clearTimeout(timer); resolve(); };
@@ -123,8 +123,13 @@ export class Phone extends EventTarget {
     }
   }
 
-  // onMessage takes a softphone event of the server.
+  // onMessage takes a softphone event of the server; a supervisor's
+  // monitor events go on to the monitor (monitor.js).
   onMessage(m) {
+    if (m.event === 'monitor_ended') {
+      this.dispatchEvent(new CustomEvent('monitor', {detail: m}));
+      return;
+    }
     if (m.event === 'ring' && !this.calls.has(m.call)) {
       this.calls.set(m.call, new Call(m.call, m.from));
     } else if (m.event === 'ended') {
@@ -233,6 +238,23 @@ export class Phone extends EventTarget {
     let best = 0;
     for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
     return {hz: best * this.ctx.sampleRate / call.analyser.fftSize, db: bins[best]};
+  }
+
+  // levelAt is the level in dB of what the helper hears at hz.
+  levelAt(call, hz) {
+    return call && call.analyser ? this.levelIn(call.analyser, hz) : -Infinity;
+  }
+
+  // levelIn is analyser's loudest bin within 30 Hz of hz, in dB.
+  levelIn(analyser, hz) {
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(bins);
+    const width = this.ctx.sampleRate / analyser.fftSize;
+    let best = -Infinity;
+    for (let i = Math.max(0, Math.floor((hz - 30) / width)); i <= Math.ceil((hz + 30) / width) && i < bins.length; i++) {
+      best = Math.max(best, bins[i]);
+    }
+    return best;
   }
 
   async reject(id) {

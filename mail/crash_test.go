@@ -109,7 +109,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	out := NewOutbox(senderFunc(func(context.Context, Outgoing) error { return nil }), OutboxConfig{}, discard())
 	srv, err := NewServer(Config{DataDir: dir, Domains: []string{"moroz.test"}, AutoReply: AutoReplyConfig{Enabled: true}},
-		ServerOptions{Store: st, Intake: IntakeFunc(st.CreateItem), Outbox: out})
+		ServerOptions{Store: st, Intake: IntakeFunc(st.FileItem), Outbox: out})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,15 +19,6 @@ const (
 	EventMessage  = "message"  // a reply joined an open item's thread
 )
 
-// autoRepliedField is the contact field holding the time of the last
-// auto-reply to one of the contact's replies, RFC 3339. (A new letter's
-// auto-reply is recorded in its item.)
-//
-// TODO(#7): a contact field stands in for a per-sender table, which the
-// store lacks; a contact edited in the console at the same moment can lose
-// the mark (UpdateContact rewrites all fields).
-const autoRepliedField = "mail.auto_replied_at"
-
 // maxThreadLookups bounds how many References a reply may make the intake
 // look up.
 const maxThreadLookups = 10
@@ -94,7 +85,7 @@ func (s *Server) file(ctx context.Context, env envelope, l *Letter, raw rawLette
 	}
 	unlock := s.lockSender(sender.Norm())
 	defer unlock()
-	contact, err := s.contact(ctx, sender)
+	contact, err := s.contact(ctx, sender, open.ID != 0)
 	if err != nil {
 		return received{}, fmt.Errorf("letter %s: contact: %w", id, err)
 	}
@@ -195,11 +186,22 @@ func (s *Server) lockSender(addr string) func() {
 	return s.senders.lock(addr)
 }
 
-func (s *Server) contact(ctx context.Context, a Address) (store.Contact, error) {
+// contact returns the sender's contact. A reply's contact is made when
+// missing; a new letter's is only looked up (zero when new), since
+// FileItem makes it in the letter's own commit.
+func (s *Server) contact(ctx context.Context, a Address, create bool) (store.Contact, error) {
 	if !strings.Contains(a.Addr, "@") {
 		return store.Contact{}, nil
 	}
-	return s.opts.Store.ResolveContact(ctx, store.Identity{Kind: "email", Value: a.Norm()}, a.Name)
+	id := store.Identity{Kind: "email", Value: a.Norm()}
+	if create {
+		return s.opts.Store.ResolveContact(ctx, id, a.Name)
+	}
+	c, err := s.opts.Store.FindContact(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Contact{}, nil
+	}
+	return c, err
 }
 
 // joinThread adds the letter to its open item.
@@ -223,14 +225,38 @@ func (s *Server) joinThread(ctx context.Context, f *filing, it store.Item) (rece
 	}
 	f.closes = false // the item is the router's now; only a helper closes it
 	if f.reply != nil {
-		s.markReplied(ctx, f.contact, it.ID)
+		s.markReplied(ctx, f.sender, it.ID)
 		res.autoReply = s.sendReply(ctx, f, it)
 	}
 	return res, nil
 }
 
-// newItem makes the letter an item through the Intake.
+// newItem makes the letter an item through the Intake: the sender's
+// contact, the item, the letter and its auto-reply with the auto-reply's
+// place in a stored outbox are one commit. The auto-reply is queued for
+// sending after it.
 func (s *Server) newItem(ctx context.Context, f *filing, parent store.Item) (received, error) {
+	filed, err := s.submit(ctx, f, parent)
+	if err != nil {
+		return received{}, err
+	}
+	stored := filed.Item
+	res := received{item: stored, messageID: f.id, created: filed.Created}
+	if !filed.Created {
+		// Stored before; a letter filed by an older release may lack its
+		// message, which AddMessage adds or finds.
+		_, _, err := s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
+		return res, wrapMsgErr(f, stored, err)
+	}
+	if f.l.Report != nil && f.l.Report.Failed() {
+		s.markBounced(ctx, f.l.Report, stored.ID)
+	}
+	res.autoReply = s.queueReply(ctx, f, filed)
+	return res, nil
+}
+
+// arrival is the letter f as one store.Arrival.
+func (s *Server) arrival(f *filing, parent store.Item) store.Arrival {
 	it := store.Item{
 		Channel:    acd.Email,
 		ExternalID: f.id,
@@ -245,56 +271,41 @@ func (s *Server) newItem(ctx context.Context, f *filing, parent store.Item) (rec
 		it.State, it.Outcome = acd.StateClosed, acd.OutcomeAutoReplied
 		it.ClosedAt = s.opts.Now()
 	}
-	stored, created, err := s.submit(ctx, f, it)
-	if err != nil {
-		return received{}, err
+	a := store.Arrival{Item: it, First: store.Event{Type: EventReceived, Data: it.Data}}
+	if strings.Contains(f.sender.Addr, "@") {
+		a.Contact, a.ContactName = store.Identity{Kind: "email", Value: f.sender.Norm()}, f.sender.Name
 	}
-	res := received{item: stored, messageID: f.id, created: created}
-	if created && f.l.Report != nil && f.l.Report.Failed() {
-		s.markBounced(ctx, f.l.Report, stored.ID)
+	// The auto-reply follows the letter, so the thread reads in order.
+	a.Messages = []store.Message{s.message(f, 0)}
+	if f.reply != nil {
+		a.Messages = append(a.Messages, s.replyMessage(f, *f.reply))
+		a.AutoReplied = f.sender.Norm()
+		if s.opts.Outbox.durable() {
+			a.Out = []store.OutLetter{outLetter(*f.reply)}
+		}
 	}
-	if !created {
-		_, _, err := s.opts.Store.AddMessage(ctx, s.message(f, stored.ID))
-		return res, wrapMsgErr(f, stored, err)
-	}
-	res.autoReply, err = s.fileLetter(ctx, f, stored)
-	return res, wrapMsgErr(f, stored, err)
+	return a
 }
 
-// fileLetter stores a new item's letter and its auto-reply, with the
-// auto-reply's place in a stored outbox, in one commit, and then queues
-// the auto-reply. It returns the auto-reply's Message-ID, or "" when none
+// queueReply hands a new item's auto-reply to the outbox: the stored
+// outbox entry when the outbox keeps its queue in the store, else the
+// letter itself. It returns the auto-reply's Message-ID, or "" when none
 // went out.
-func (s *Server) fileLetter(ctx context.Context, f *filing, it store.Item) (string, error) {
-	// The auto-reply follows the letter, so the thread reads in order.
-	msgs := []store.Message{s.message(f, it.ID)}
-	var (
-		reply Outgoing
-		outs  []store.OutLetter
-	)
-	if f.reply != nil {
-		reply = *f.reply
-		reply.ItemID = it.ID
-		msgs = append(msgs, s.replyMessage(f, reply))
-		if s.opts.Outbox.durable() {
-			outs = append(outs, outLetter(reply))
-		}
-	}
-	filed, err := s.opts.Store.FileLetter(ctx, msgs, outs)
+func (s *Server) queueReply(ctx context.Context, f *filing, filed store.Filed) string {
 	switch {
-	case err != nil:
-		return "", err
 	case f.reply == nil:
-		return "", nil
+		return ""
 	case len(filed.Out) > 0:
 		s.opts.Outbox.queueStored(filed.Out[0])
-	default:
-		if err := s.opts.Outbox.EnqueueContext(ctx, reply); err != nil {
-			s.log.Warn("auto-reply not queued", "item_id", it.ID, "message_id", reply.MessageID, "err", err)
-			return "", nil
-		}
+		return f.reply.MessageID
 	}
-	return reply.MessageID, nil
+	reply := *f.reply
+	reply.ItemID = filed.Item.ID
+	if err := s.opts.Outbox.EnqueueContext(ctx, reply); err != nil {
+		s.log.Warn("auto-reply not queued", "item_id", reply.ItemID, "message_id", reply.MessageID, "err", err)
+		return ""
+	}
+	return reply.MessageID
 }
 
 func wrapMsgErr(f *filing, it store.Item, err error) error {
@@ -304,22 +315,20 @@ func wrapMsgErr(f *filing, it store.Item, err error) error {
 	return nil
 }
 
-// submit hands the item to the Intake. A Message-ID already held by
+// submit hands the letter to the Intake. A Message-ID already held by
 // another sender's letter (a forged or careless one) must not swallow this
 // letter as a duplicate: it is filed again under the id of its own bytes.
-func (s *Server) submit(ctx context.Context, f *filing, it store.Item) (store.Item, bool, error) {
-	stored, created, err := s.opts.Intake.Submit(ctx, it, store.Event{Type: EventReceived, Data: it.Data})
-	if err == nil && !created && stored.ContactID != f.contact.ID && f.id != s.syntheticID(f.raw) {
-		s.log.Warn("message id taken by another sender", "message_id", f.id, "item_id", stored.ID)
+func (s *Server) submit(ctx context.Context, f *filing, parent store.Item) (store.Filed, error) {
+	filed, err := s.opts.Intake.File(ctx, s.arrival(f, parent))
+	if err == nil && !filed.Created && filed.Item.ContactID != filed.Contact.ID && f.id != s.syntheticID(f.raw) {
+		s.log.Warn("message id taken by another sender", "message_id", f.id, "item_id", filed.Item.ID)
 		f.id = s.syntheticID(f.raw)
-		it.ExternalID = f.id
-		it.Data = s.itemData(f)
-		stored, created, err = s.opts.Intake.Submit(ctx, it, store.Event{Type: EventReceived, Data: it.Data})
+		filed, err = s.opts.Intake.File(ctx, s.arrival(f, parent))
 	}
 	if err != nil {
-		return store.Item{}, false, fmt.Errorf("letter %s: submit: %w", f.id, err)
+		return store.Filed{}, fmt.Errorf("letter %s: submit: %w", f.id, err)
 	}
-	return stored, created, nil
+	return filed, nil
 }
 
 func (s *Server) itemData(f *filing) json.RawMessage {

@@ -3,11 +3,9 @@ package mail
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"slices"
 	"time"
 
-	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -18,7 +16,7 @@ func (s *Server) decideReply(ctx context.Context, f *filing) {
 	if !ar.Enabled || s.opts.Outbox == nil {
 		return
 	}
-	last, err := s.lastAutoReply(ctx, f.contact, s.opts.Now().Add(-ar.Window))
+	last, err := s.lastAutoReply(ctx, f.sender)
 	if err != nil {
 		s.log.Warn("no auto-reply: sender's history unreadable", "message_id", f.id, "err", err)
 		return
@@ -44,41 +42,13 @@ func (s *Server) decideReply(ctx context.Context, f *filing) {
 	f.closes = slices.Contains(ar.Closes, f.env.queue)
 }
 
-// maxHistory bounds how many of a sender's items the window check reads;
-// a sender with more is treated as answered just now.
-const maxHistory = 1000
-
-// lastAutoReply returns when the contact last got an auto-reply, looking
-// no further back than since. A new letter's auto-reply is recorded in its
-// item's Data, which costs no write of its own; an auto-reply to a reply
-// is recorded on the contact (markReplied).
-func (s *Server) lastAutoReply(ctx context.Context, c store.Contact, since time.Time) (time.Time, error) {
-	last, _ := time.Parse(time.RFC3339Nano, c.Fields[autoRepliedField])
-	if c.ID == 0 {
-		return last, nil
+// lastAutoReply returns when the sender last got an auto-reply, from the
+// store's per-sender marks (FileItem and markReplied write them).
+func (s *Server) lastAutoReply(ctx context.Context, sender Address) (time.Time, error) {
+	if sender.Norm() == "" {
+		return time.Time{}, nil
 	}
-	its, err := s.opts.Store.ListItems(ctx, store.ItemFilter{
-		ContactID: c.ID, Channel: acd.Email, Limit: maxHistory})
-	if err != nil {
-		return time.Time{}, err
-	}
-	if len(its) == maxHistory {
-		return s.opts.Now(), nil
-	}
-	for _, it := range its {
-		if it.CreatedAt.After(last) && !it.CreatedAt.Before(since) && autoReplied(it) {
-			last = it.CreatedAt
-		}
-	}
-	return last, nil
-}
-
-// autoReplied reports whether an item's letter got an auto-reply.
-func autoReplied(it store.Item) bool {
-	var d struct {
-		AutoReply string `json:"auto_reply"`
-	}
-	return json.Unmarshal(it.Data, &d) == nil && d.AutoReply != ""
+	return s.opts.Store.LastAutoReply(ctx, sender.Norm())
 }
 
 func (s *Server) composeAutoReply(ctx context.Context, f *filing) (Outgoing, error) {
@@ -135,19 +105,11 @@ func (s *Server) sendReply(ctx context.Context, f *filing, it store.Item) string
 	return out.MessageID
 }
 
-// markReplied records the time of an auto-reply to a reply on the contact,
-// for the window; a new letter's auto-reply is in its item's Data. A
-// failure is logged: at worst the sender gets a second auto-reply.
-func (s *Server) markReplied(ctx context.Context, c store.Contact, itemID int64) {
-	if c.ID == 0 {
-		return
-	}
-	c.Fields = maps.Clone(c.Fields)
-	if c.Fields == nil {
-		c.Fields = map[string]string{}
-	}
-	c.Fields[autoRepliedField] = s.opts.Now().UTC().Format(time.RFC3339Nano)
-	if err := s.opts.Store.UpdateContact(ctx, c); err != nil {
+// markReplied records the time of an auto-reply to a reply, for the
+// window; a new letter's mark is stored with it by FileItem. A failure is
+// logged: at worst the sender gets a second auto-reply.
+func (s *Server) markReplied(ctx context.Context, sender Address, itemID int64) {
+	if err := s.opts.Store.MarkAutoReply(ctx, sender.Norm(), s.opts.Now()); err != nil {
 		s.log.Warn("auto-reply window not recorded", "item_id", itemID, "err", err)
 	}
 }

@@ -42,11 +42,11 @@ func newIMAPRigConfig(t *testing.T, edit func(*IMAPConfig), editCfg func(*Config
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r.out = NewOutbox(nil, OutboxConfig{}, log) // not run: auto-replies stay queued
-	intake := IntakeFunc(func(ctx context.Context, it store.Item, first store.Event) (store.Item, bool, error) {
+	intake := IntakeFunc(func(ctx context.Context, a store.Arrival) (store.Filed, error) {
 		if r.refuse.Load() {
-			return store.Item{}, false, errors.New("store unavailable")
+			return store.Filed{}, errors.New("store unavailable")
 		}
-		return r.st.CreateItem(ctx, it, first)
+		return r.st.FileItem(ctx, a)
 	})
 	cfg := Config{DataDir: dir, Domains: []string{"moroz.test"}, IMAP: imapCfg, AutoReply: AutoReplyConfig{Enabled: true}}
 	if editCfg != nil {

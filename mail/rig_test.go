@@ -61,7 +61,7 @@ func newRigDB(t *testing.T, edit func(*Config), out *Outbox, db string) *rig {
 	if out == nil {
 		out = NewOutbox(senderFunc(func(context.Context, Outgoing) error { return nil }), OutboxConfig{}, log)
 	}
-	srv, err := NewServer(cfg, ServerOptions{Store: st, Intake: IntakeFunc(st.CreateItem), Outbox: out, Logger: log})
+	srv, err := NewServer(cfg, ServerOptions{Store: st, Intake: IntakeFunc(st.FileItem), Outbox: out, Logger: log})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}

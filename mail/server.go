@@ -19,35 +19,39 @@ import (
 )
 
 // Intake takes a new letter's item: the service layer implements it by
-// storing the item durably (store.CreateItem) and then handing it to the
-// router. A nil error means the item is stored; created is false when an
-// item with the same channel and external id already existed, which is
-// then returned. An item may arrive already closed (State closed, Outcome
-// auto-replied) when its queue's policy is that the auto-reply answers it;
-// it is stored but not routed.
+// storing the arrival durably in one commit (store.FileItem: the sender's
+// contact, the item, the letter and its auto-reply with the auto-reply's
+// place in the outbox) and then handing the item to the router. A nil
+// error means all of it is stored; Created is false when an item with the
+// same channel and external id already existed, which is then returned
+// and nothing else was written. An item may arrive already closed (State
+// closed, Outcome auto-replied) when its queue's policy is that the
+// auto-reply answers it; it is stored but not routed.
 type Intake interface {
-	Submit(ctx context.Context, it store.Item, first store.Event) (stored store.Item, created bool, err error)
+	File(ctx context.Context, a store.Arrival) (store.Filed, error)
 }
 
-// IntakeFunc adapts a function to Intake; store.Store's CreateItem is
-// one (an intake that stores but routes nothing).
-type IntakeFunc func(ctx context.Context, it store.Item, first store.Event) (store.Item, bool, error)
+// IntakeFunc adapts a function to Intake; store.Store's FileItem is one
+// (an intake that stores but routes nothing).
+type IntakeFunc func(ctx context.Context, a store.Arrival) (store.Filed, error)
 
-// Submit calls f.
-func (f IntakeFunc) Submit(ctx context.Context, it store.Item, first store.Event) (store.Item, bool, error) {
-	return f(ctx, it, first)
+// File calls f.
+func (f IntakeFunc) File(ctx context.Context, a store.Arrival) (store.Filed, error) {
+	return f(ctx, a)
 }
 
 // Store is the part of store.Store the intake uses for contacts and
 // messages; every store.Store is one.
 type Store interface {
 	ResolveContact(ctx context.Context, id store.Identity, name string) (store.Contact, error)
+	FindContact(ctx context.Context, id store.Identity) (store.Contact, error)
 	UpdateContact(ctx context.Context, c store.Contact) error
+	LastAutoReply(ctx context.Context, sender string) (time.Time, error)
+	MarkAutoReply(ctx context.Context, sender string, at time.Time) error
 	AddMessage(ctx context.Context, m store.Message) (store.Message, bool, error)
 	FileLetter(ctx context.Context, msgs []store.Message, out []store.OutLetter) (store.FiledLetter, error)
 	AppendEvent(ctx context.Context, e store.Event) (store.Event, error)
 	ItemByMessageExternalID(ctx context.Context, externalID string) (store.Item, error)
-	ListItems(ctx context.Context, f store.ItemFilter) ([]store.Item, error)
 	Messages(ctx context.Context, itemID int64) ([]store.Message, error)
 }
 

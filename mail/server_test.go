@@ -347,7 +347,7 @@ func TestServeStopsWithIdleClient(t *testing.T) {
 	defer st.Close()
 	// The idle client never quits: the drain ends at once and drops it.
 	srv, err := NewServer(Config{DataDir: dir, DrainTimeout: time.Nanosecond},
-		ServerOptions{Store: st, Intake: IntakeFunc(st.CreateItem)})
+		ServerOptions{Store: st, Intake: IntakeFunc(st.FileItem)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func prepareOut(out []OutLetter, now time.Time) error {
 		if err := checkOut(*l); err != nil {
 			return fmt.Errorf("queue %s: %w", l.MessageID, err)
 		}
-		l.ID, l.State, l.Attempts, l.LastError = 0, OutPending, 0, ""
+		l.ID, l.Channel, l.State, l.Attempts, l.LastError = 0, outChannel(l.Channel), OutPending, 0, ""
 		l.CreatedAt, l.UpdatedAt, l.NextAt = now, now, roundTime(l.NextAt)
 		if l.NextAt.IsZero() {
 			l.NextAt = now

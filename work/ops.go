@@ -22,15 +22,25 @@ import (
 // first.At now. An item submitted closed (answered on arrival, as a letter
 // whose queue lets the auto-reply answer it) is stored and not routed.
 func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) (store.Item, bool, error) {
+	f, err := s.File(ctx, store.Arrival{Item: it, First: first})
+	return f.Item, f.Created, err
+}
+
+// File is Submit for an item that arrives with more than its first
+// event: its sender's contact, its first messages, the letters queued in
+// answer (see store.Arrival). All of it is stored in one commit before
+// the item is routed, so a nil error means all of it is durable.
+func (s *Service) File(ctx context.Context, a store.Arrival) (store.Filed, error) {
+	it := &a.Item
 	if !it.Channel.Valid() {
-		return store.Item{}, false, fmt.Errorf("submit: unknown channel %q", it.Channel)
+		return store.Filed{}, fmt.Errorf("submit: unknown channel %q", it.Channel)
 	}
 	now := s.now()
 	if it.Queue == "" {
 		it.Queue = s.queueFor(it.Channel)
 	}
 	if !s.queues[it.Queue] {
-		return store.Item{}, false, fmt.Errorf("submit: %w %q", acd.ErrUnknownQueue, it.Queue)
+		return store.Filed{}, fmt.Errorf("submit: %w %q", acd.ErrUnknownQueue, it.Queue)
 	}
 	closed := it.State == acd.StateClosed // answered on arrival (an auto-reply that closes)
 	if !closed {
@@ -42,21 +52,21 @@ func (s *Service) Submit(ctx context.Context, it store.Item, first store.Event) 
 	if closed && it.ClosedAt.IsZero() {
 		it.ClosedAt = now
 	}
-	if first.Type == "" {
-		first.Type = "received"
+	if a.First.Type == "" {
+		a.First.Type = "received"
 	}
-	if first.At.IsZero() {
-		first.At = now
+	if a.First.At.IsZero() {
+		a.First.At = now
 	}
-	stored, created, err := s.st.CreateItem(ctx, it, first)
-	if err != nil || !created || closed {
-		return stored, created, err
+	f, err := s.st.FileItem(ctx, a)
+	if err != nil || !f.Created || closed {
+		return f, err
 	}
-	if stored.Channel == acd.Voicemail {
-		s.day.Observe(stats.KindVoicemail, stored.CreatedAt)
+	if f.Item.Channel == acd.Voicemail {
+		s.day.Observe(stats.KindVoicemail, f.Item.CreatedAt)
 	}
-	s.route(stored)
-	return stored, true, nil
+	s.route(f.Item)
+	return f, nil
 }
 
 // Keep stores an item that is not for a helper yet (a chat still talking to

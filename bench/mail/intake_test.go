@@ -48,7 +48,7 @@ func intake(b *testing.B, autoReply bool) {
 		DataDir:   dir,
 		Domains:   []string{"moroz.test"},
 		AutoReply: mail.AutoReplyConfig{Enabled: autoReply},
-	}, mail.ServerOptions{Store: st, Intake: mail.IntakeFunc(st.CreateItem), Outbox: out, Logger: log})
+	}, mail.ServerOptions{Store: st, Intake: mail.IntakeFunc(st.FileItem), Outbox: out, Logger: log})
 	if err != nil {
 		b.Fatal(err)
 	}

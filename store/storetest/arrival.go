@@ -39,7 +39,7 @@ func testFileItem(t *testing.T, open Open) {
 	if len(got.Out) != 1 || got.Out[0].ItemID != got.Item.ID || got.Out[0].State != store.OutPending {
 		t.Fatalf("queued: got %+v, want one pending letter of the item", got.Out)
 	}
-	diff(t, "queued", must[store.OutLetter](t, "queued letter")(s.OutLetter(ctx, got.Out[0].ID)), got.Out[0])
+	diff(t, "queued", must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, acd.Email, 0, 0)), got.Out)
 	if ev := must[[]store.Event](t, "events")(s.Events(ctx, got.Item.ID)); len(ev) != 1 || ev[0].Type != "received" {
 		t.Errorf("events: got %+v, want the first event only", ev)
 	}

@@ -88,7 +88,7 @@ func (r *Router) bestFor(h *helper, voiceOnly bool) *item {
 // place offers a waiting item to a free helper chosen by its queue's
 // strategy, or to every eligible free helper in a ring-all queue.
 func (r *Router) place(it *item) {
-	if !it.waiting() {
+	if !it.waiting() || it.later != nil {
 		return
 	}
 	if h := it.stickyTo; h != nil {

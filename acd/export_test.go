@@ -57,8 +57,11 @@ func (r *Router) checkItem(it *item) error {
 	_, inWait := it.queue.wait[it.ID]
 	switch it.state {
 	case StateQueued:
-		if len(it.offers) > 0 || !it.inHeap() || !inWait {
-			return errors.New("queued but offered, or not in its queue")
+		if len(it.offers) > 0 || it.inHeap() == (it.later != nil) || !inWait {
+			return errors.New("queued but offered, not in its queue, or postponed in a heap")
+		}
+		if it.later != nil {
+			return nil
 		}
 		if h := it.stickyTo; h != nil && r.eligible(h, it) {
 			return fmt.Errorf("waits while its preferred helper %d is free", h.id)

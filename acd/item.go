@@ -60,6 +60,7 @@ type item struct {
 	offers   []*offer
 	helper   *helper // the helper working on it (active, wrap-up)
 	avoid    *helper // not offered to this helper until avoidTimer fires
+	later    *timer  // while set, offered to nobody and in no heap (Postpone)
 
 	escTimer, maxWaitTimer, stickyTimer, avoidTimer, noReplyTimer *timer
 

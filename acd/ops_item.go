@@ -124,10 +124,10 @@ func (r *Router) enterQueueAt(it *item, q *queue, since time.Time) {
 func (r *Router) leaveQueue(it *item) {
 	delete(it.queue.wait, it.ID)
 	r.heapOut(it)
-	for _, t := range []*timer{it.escTimer, it.maxWaitTimer, it.stickyTimer, it.avoidTimer} {
+	for _, t := range []*timer{it.escTimer, it.maxWaitTimer, it.stickyTimer, it.avoidTimer, it.later} {
 		r.cancel(t)
 	}
-	it.escTimer, it.maxWaitTimer, it.stickyTimer, it.avoidTimer = nil, nil, nil, nil
+	it.escTimer, it.maxWaitTimer, it.stickyTimer, it.avoidTimer, it.later = nil, nil, nil, nil, nil
 	it.stickyTo, it.avoid = nil, nil
 }
 

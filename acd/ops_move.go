@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // Transfer moves a queued, offered or active item to another queue, to a
@@ -110,6 +111,31 @@ func (r *Router) Recall(itemID int64) ([]Event, error) {
 		default:
 			return fmt.Errorf("recall item %d: %s: %w", itemID, it.state, ErrState)
 		}
+		return nil
+	})
+}
+
+// Postpone takes an active item back from its helper, as Recall does,
+// and returns it to its queue, where it waits with its created time but is
+// offered to nobody before until: a callback whose number did not answer
+// is tried again later rather than at once. Any helper may get it then,
+// also the one who tried. A transfer or a close ends the postponement. It
+// fails with ErrState unless the item is active.
+func (r *Router) Postpone(itemID int64, until time.Time) ([]Event, error) {
+	return r.do(func() error {
+		it, err := r.item("postpone", itemID)
+		if err != nil {
+			return err
+		}
+		if it.state != StateActive {
+			return fmt.Errorf("postpone item %d: %s: %w", itemID, it.state, ErrState)
+		}
+		h := r.release(it)
+		r.emit(r.itemEvent(EventRecalled, it, h))
+		if until.After(r.now) {
+			it.later = r.schedule(until, &timer{kind: tLater, it: it})
+		}
+		r.enterQueue(it, it.queue)
 		return nil
 	})
 }

@@ -143,6 +143,47 @@ func TestRecall(t *testing.T) {
 	})
 }
 
+// A postponed item waits in its queue, offered to nobody, until its time;
+// then any helper may take it, also the one it came back from. Removing
+// it meanwhile ends the postponement.
+func TestPostpone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, queues("q"))
+		f.login(1, []string{"q"}, nil)
+		f.enqueue(acd.Item{ID: 10, Channel: acd.Callback, Queue: "q"})
+		f.accept(10, 1)
+		evs := f.must(f.r.Postpone(10, time.Now().Add(time.Minute)))
+		if !hasEvent(evs, acd.EventRecalled, 10, 1) {
+			t.Errorf("events %v, want recalled from helper 1", types(evs))
+		}
+		f.login(2, []string{"q"}, nil)
+		f.check()
+		advance(time.Minute - time.Nanosecond)
+		f.wantOffer(10, 0)
+		if got := f.state(10); got != acd.StateQueued {
+			t.Errorf("postponed state: got %s, want %s", got, acd.StateQueued)
+		}
+		f.check()
+		advance(time.Nanosecond)
+		if got := f.offeredTo(10); len(got) != 1 {
+			t.Errorf("after the postponement: offered to %v, want one helper", got)
+		}
+		f.check()
+
+		f.enqueue(acd.Item{ID: 11, Channel: acd.Callback, Queue: "q"})
+		f.accept(11, f.offeredTo(11)[0])
+		f.must(f.r.Postpone(11, time.Now().Add(time.Hour)))
+		f.must(f.r.Remove(11, acd.OutcomeAnswered))
+		advance(time.Hour)
+		if got := f.state(11); got != acd.StateClosed {
+			t.Errorf("removed while postponed: got %s, want %s", got, acd.StateClosed)
+		}
+		_, err := f.r.Postpone(10, time.Now())
+		wantErr(t, err, acd.ErrState)
+		f.check()
+	})
+}
+
 func TestAbandonWithdrawsRinging(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, acd.Config{Queues: []acd.QueueConfig{{Name: "q", Strategy: acd.RingAll}}})

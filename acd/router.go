@@ -287,7 +287,7 @@ func (r *Router) unindex(h *helper) {
 // heapIn puts a waiting item where helpers look for it: the sticky heap of
 // its preferred helper, or a bucket of each of its queues.
 func (r *Router) heapIn(it *item) {
-	if it.inHeap() {
+	if it.inHeap() || it.later != nil {
 		return
 	}
 	if it.stickyTo != nil {

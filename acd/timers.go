@@ -37,6 +37,7 @@ const (
 	tSticky                    // an item's preferred helper expires
 	tAvoid                     // an item may go back to the helper it avoided
 	tHours                     // a queue opens or closes
+	tLater                     // a postponed item may be offered again
 )
 
 // timer is one scheduled action. The router keeps every timer in one heap
@@ -163,5 +164,9 @@ func (r *Router) fire(t *timer) {
 		r.markItem(t.it)
 	case tHours:
 		r.hoursChanged(t.q)
+	case tLater:
+		t.it.later = nil
+		r.heapIn(t.it)
+		r.markItem(t.it)
 	}
 }

@@ -55,7 +55,8 @@
 //
 // Time comes from Config.Clock. Every timer (offer deadline, delay, wrap-up,
 // no-reply take-back, escalation step, max wait, sticky expiry, postponed
-// item, business hours) is an entry in one heap, and one Clock timer is armed for the
-// earliest: decisions are made on the event, never by polling. Under
-// testing/synctest the default Clock is the bubble's fake time.
+// item, business hours) is an entry in one heap, and one Clock timer is
+// armed for the earliest: decisions are made on the event, never by
+// polling. Under testing/synctest the default Clock is the bubble's fake
+// time.
 package acd

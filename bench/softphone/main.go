@@ -18,6 +18,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -56,24 +57,31 @@ func main() {
 	}
 }
 
-// counter counts one direction of one call's packets by sequence number.
+// counter counts one direction of one call's packets by the sender's
+// own sequence number, which the payload carries through Moroz unchanged
+// (Moroz renumbers the RTP header, so a packet lost on the way in would
+// leave no gap there).
 type counter struct {
-	mu          sync.Mutex
-	first, last uint16
-	extended    int64 // packets spanned from first to last, unwrapped
-	got         int64
-	started     bool
+	mu       sync.Mutex
+	last     uint32
+	extended int64 // packets spanned from the first to the last
+	got      int64
+	started  bool
 }
 
-func (c *counter) add(seq uint16) {
+func (c *counter) add(payload []byte) {
+	if len(payload) < 4 {
+		return
+	}
+	seq := binary.BigEndian.Uint32(payload)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.got++
 	if !c.started {
-		c.first, c.last, c.extended, c.started = seq, seq, 1, true
+		c.last, c.extended, c.started = seq, 1, true
 		return
 	}
-	if d := int16(seq - c.last); d > 0 {
+	if d := int32(seq - c.last); d > 0 {
 		c.extended += int64(d)
 		c.last = seq
 	}
@@ -103,8 +111,8 @@ type call struct {
 	sdp     chan msg                    // the server's answer to the stand-in's offer
 	toB     counter                     // caller → browser, counted at the browser
 	toC     counter                     // browser → caller, counted at the caller
-	seqC    uint16                      // the speaker's own: next sequence numbers and frame
-	seqB    uint16
+	seqC    uint32                      // the speaker's own: next sequence numbers and frame
+	seqB    uint32
 	frames  int
 }
 
@@ -195,7 +203,7 @@ func drain(t *webrtc.TrackRemote, into *counter) {
 			return
 		}
 		if p.Unmarshal(buf[:n]) == nil {
-			into.add(p.SequenceNumber)
+			into.add(p.Payload)
 		}
 	}
 }
@@ -346,8 +354,8 @@ func listen(c *call) {
 		if err != nil {
 			return
 		}
-		if _, err := h.Unmarshal(buf[:n]); err == nil {
-			c.toC.add(h.SequenceNumber)
+		if hn, err := h.Unmarshal(buf[:n]); err == nil {
+			c.toC.add(buf[hn:n])
 		}
 	}
 }
@@ -399,11 +407,13 @@ func speak(ctx context.Context, l *live) {
 			}
 			for ; c.frames < due; c.frames++ {
 				ts := uint32(c.frames * media.FrameSamples)
-				h := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: c.seqC, Timestamp: ts, SSRC: 0xca11}
+				h := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(c.seqC), Timestamp: ts, SSRC: 0xca11}
 				b, _ := h.MarshalTo(buf[:cap(buf)])
+				binary.BigEndian.PutUint32(payload, uint32(c.seqC))
 				c.sock.WriteToUDPAddrPort(append(buf[:b], payload...), c.to)
 				c.seqC++
-				c.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: c.seqB, Timestamp: ts},
+				binary.BigEndian.PutUint32(payload, uint32(c.seqB))
+				c.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(c.seqB), Timestamp: ts},
 					Payload: payload})
 				c.seqB++
 			}

@@ -67,7 +67,7 @@ func (s *sqlStore) fileItem(ctx context.Context, q querier, a Arrival, it Item, 
 	}
 	for i, m := range a.Messages {
 		m.ItemID = res.Item.ID
-		stored, _, err := s.insertMessage(ctx, q, m, heads[i])
+		stored, _, err := s.insertMessageIn(ctx, q, m, res.Item.Channel, heads[i])
 		if err != nil {
 			return Filed{}, fmt.Errorf("message %q: %w", m.ExternalID, err)
 		}

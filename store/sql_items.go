@@ -349,6 +349,12 @@ func (s *sqlStore) insertMessage(ctx context.Context, q querier, m Message, head
 	if err := q.queryRow(ctx, `SELECT channel FROM items WHERE id = $1`, m.ItemID).Scan(&ch); err != nil {
 		return Message{}, false, err
 	}
+	return s.insertMessageIn(ctx, q, m, ch, headers)
+}
+
+// insertMessageIn is insertMessage for a message whose item's channel is
+// known to be ch.
+func (s *sqlStore) insertMessageIn(ctx context.Context, q querier, m Message, ch acd.Channel, headers any) (Message, bool, error) {
 	err := q.queryRow(ctx, `INSERT INTO messages (item_id, channel, direction, external_id, from_addr,
 		to_addr, subject, text, html, headers, helper_id, template_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)

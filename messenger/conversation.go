@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -175,7 +176,7 @@ func (m *Messenger) talk(ctx context.Context, v visitor, c store.Contact, conv *
 			return outcome{}, err
 		}
 	}
-	created, err := m.storeTurn(ctx, it, c, in, st, turn.Replies)
+	created, err := m.storeTurn(ctx, v, it, c, in, st, turn.Replies)
 	if err != nil || !created {
 		return outcome{Duplicate: !created}, err
 	}
@@ -260,26 +261,48 @@ func (m *Messenger) keep(ctx context.Context, v visitor, c store.Contact, queue 
 }
 
 // storeTurn stores the visitor's message, with the bot's state after it,
-// and then the bot's replies. created is false when the message was
-// stored before (a redelivery that raced this one).
-func (m *Messenger) storeTurn(ctx context.Context, it store.Item, c store.Contact, in inbound, st BotState, replies []string) (bool, error) {
+// the bot's replies and, on Telegram, their places in the outbox, in one
+// commit; the replies are then handed to the Telegram senders. created is
+// false when the message was stored before (a redelivery that raced this
+// one): nothing is stored or queued twice, since the replies' ids derive
+// from the message's.
+func (m *Messenger) storeTurn(ctx context.Context, v visitor, it store.Item, c store.Contact, in inbound, st BotState, replies []string) (bool, error) {
 	head, err := withBotState(in.Headers, st)
 	if err != nil {
 		return false, fmt.Errorf("item %d: %w", it.ID, err)
 	}
-	msg := store.Message{ItemID: it.ID, Direction: "in", ExternalID: in.ExternalID, From: c.Name,
-		Text: in.Text, Headers: head, CreatedAt: in.At}
-	if _, created, err := m.st.AddMessage(ctx, msg); err != nil || !created {
-		if err != nil {
-			return false, fmt.Errorf("item %d: add message: %w", it.ID, err)
+	msgs := []store.Message{{ItemID: it.ID, Direction: "in", ExternalID: in.ExternalID, From: c.Name,
+		Text: in.Text, Headers: head, CreatedAt: in.At}}
+	key := in.ExternalID
+	if key == "" {
+		key = randomID()
+	}
+	for i, r := range replies {
+		reply := store.Message{ItemID: it.ID, Direction: "out", From: botName, Text: r, CreatedAt: m.now()}
+		if in.ExternalID != "" {
+			reply.ExternalID = fmt.Sprintf("%s:bot:%d", in.ExternalID, i)
 		}
+		msgs = append(msgs, reply)
+	}
+	var out []store.OutLetter
+	if v.ch == acd.Telegram && m.tg != nil {
+		chat, err := strconv.ParseInt(v.id.Value, 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("item %d: telegram chat %q: %w", it.ID, v.id.Value, err)
+		}
+		if out, err = outRows(it.ID, chat, key, replies); err != nil {
+			return false, err
+		}
+	}
+	filed, err := m.st.FileLetter(ctx, msgs, out)
+	if err != nil {
+		return false, fmt.Errorf("item %d: store the bot's turn: %w", it.ID, err)
+	}
+	if !filed.Created[0] {
 		return false, nil
 	}
-	for _, r := range replies {
-		reply := store.Message{ItemID: it.ID, Direction: "out", From: botName, Text: r, CreatedAt: m.now()}
-		if _, _, err := m.st.AddMessage(ctx, reply); err != nil {
-			return true, fmt.Errorf("item %d: bot reply: %w", it.ID, err)
-		}
+	if m.tg != nil {
+		m.tg.queue(filed.Out)
 	}
 	return true, nil
 }

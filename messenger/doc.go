@@ -36,9 +36,23 @@
 // carries the bot's state after it in Headers["bot"]. A restart therefore
 // loses no conversation: the bot carries on from the stored state, and the
 // handoff routes the same item (work.Service.Route) with its transcript.
-// The fields the bot collects are written to the contact at once. Replies
-// still in the Telegram outbox at Close are stored but not sent
-// (TODO(#8): a durable outbox).
+// The fields the bot collects are written to the contact at once.
+//
+// # The Telegram outbox
+//
+// Every reply to Telegram, the bot's and the helpers', waits in the
+// store's outbox (channel telegram: the chat and the sendMessage
+// parameters) before it is sent: the bot's answers are stored in the same
+// commit as the message they answer, a helper's reply before Send returns.
+// A restart resumes what is pending, in order per chat. Each chat gets at
+// most one message a second and the bot about 30 a second overall, as
+// Telegram documents; a 429 waits out its retry_after; other failures are
+// retried with a doubling backoff (1s to 5 min, 20 attempts); 400 and 403
+// (chat not found, bot blocked) give the reply up at once. A reply given up
+// is marked failed in the outbox and noted on its item as a send_failed
+// event. A stop lets a send under way finish, so a clean restart sends
+// nothing twice; after a crash, a reply sent but not yet marked is sent
+// again.
 //
 // # Typing indicators
 //
@@ -51,6 +65,6 @@
 // # Concurrency
 //
 // A Messenger's handlers and Send methods are safe for concurrent use. It
-// owns the goroutines of the Telegram outbox and poller and of every chat
+// owns the goroutines of the Telegram senders and poller and of every chat
 // socket; Close ends them all and waits for them. Close is idempotent.
 package messenger

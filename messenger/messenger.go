@@ -60,8 +60,9 @@ type Messenger struct {
 }
 
 // New checks the configuration, registers the Telegram and chat senders
-// with opt.Work, and starts the Telegram outbox (and poller, when
-// configured). The caller must Close it.
+// with opt.Work, and starts the Telegram senders on the replies the store
+// holds pending (and the poller, when configured). The caller must Close
+// it.
 func New(opt Options) (*Messenger, error) {
 	if opt.Store == nil || opt.Work == nil || opt.Logger == nil {
 		return nil, errors.New("messenger: Store, Work and Logger are required")
@@ -132,9 +133,10 @@ func (m *Messenger) CrossOrigin() []string {
 	return []string{"POST /api/v1/forms/{form}", "POST " + WebhookPath}
 }
 
-// Close stops the Telegram poller and outbox and closes every chat socket,
-// and waits for their goroutines. Replies still queued for Telegram are
-// dropped (they stay stored). It is idempotent.
+// Close stops the Telegram poller and senders and closes every chat
+// socket, and waits for their goroutines (a send under way finishes).
+// Replies still queued for Telegram stay in the store's outbox for the
+// next start. It is idempotent.
 func (m *Messenger) Close() error {
 	m.closeOnce.Do(func() {
 		m.cancel()

@@ -6,9 +6,11 @@ package messenger
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +59,7 @@ func TestTelegramBotConversationSurvivesRestart(t *testing.T) {
 	}
 	kept := items[0]
 	before := transcript(t, e, kept.ID)
-	waitSent(t, fake, 2) // the outbox is memory: a reply still queued at a stop stays stored, unsent
+	waitSent(t, fake, 2) // so that no send is in flight at the stop (one would be sent again)
 	e.stop()
 
 	e = tgEnvAt(t, dir, api.URL) // the bot is asking for the name
@@ -94,6 +96,9 @@ func TestTelegramBotConversationSurvivesRestart(t *testing.T) {
 	}
 	sent := waitSent(t, fake, 5) // greeting, name, age, nobody on duty, the helper
 	if last := sent[len(sent)-1]; last.ChatID != olyaChat || last.Text != "Здравствуй, Оля!" {
+		for _, s := range fake.Sent() {
+			t.Logf("sent %q", s.Text)
+		}
 		t.Errorf("the helper's reply sent as %+v", last)
 	}
 }
@@ -164,5 +169,128 @@ func TestChatBotConversationSurvivesRestart(t *testing.T) {
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("transcript (-got +want):\n%s", diff)
+	}
+}
+
+func TestTelegramRepliesQueuedAtStopAreSentOnceAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	fake := telegramtest.New(botToken)
+	fake.Refuse(-1, http.StatusBadGateway) // Telegram's servers are in trouble
+	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
+	dir := t.TempDir()
+
+	e := tgEnvAt(t, dir, api.URL)
+	e.deliver(t, tgSecret, tgUpdate(400, 1, "привет"))
+	e.deliver(t, tgSecret, tgUpdate(401, 2, "позовите оператора"))
+	kept := e.items(t, acd.Telegram)[0]
+	elf := e.helper(t, "elf")
+	if err := e.work.SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEvent(t, acd.EventOffered, kept.ID)
+	if err := e.work.Accept(ctx, kept.ID, elf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.work.Reply(ctx, kept.ID, elf.ID, store.Message{Text: "Здравствуй, Оля!"}); err != nil {
+		t.Fatal(err)
+	}
+	waitRefused(t, fake, 1)
+	e.stop()
+
+	e = tgEnvAt(t, dir, api.URL)
+	var want []string // the bot's two answers and the helper's, in order
+	for _, m := range e.messages(t, kept.ID) {
+		if m.Direction == "out" {
+			want = append(want, m.Text)
+		}
+	}
+	if len(want) != 3 {
+		t.Fatalf("stored replies %q, want three", want)
+	}
+	if pending := e.pendingTelegram(t); len(pending) != 3 {
+		t.Fatalf("%d replies pending after the restart, want 3", len(pending))
+	}
+	fake.Refuse(0, 0)
+	waitSent(t, fake, 3)
+	for len(e.pendingTelegram(t)) > 0 {
+		time.Sleep(10 * time.Millisecond) // the last send is being marked
+	}
+	var got []string
+	for _, s := range fake.Sent() {
+		if s.ChatID != olyaChat {
+			t.Errorf("sent to chat %d, want %d", s.ChatID, olyaChat)
+		}
+		got = append(got, s.Text)
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("sent after the restart (-got +want), each once in order:\n%s", diff)
+	}
+}
+
+func TestTelegramReplyToBlockedChatIsNotedOnTheItem(t *testing.T) {
+	ctx := context.Background()
+	e, fake := tgEnv(t, false)
+	e.deliver(t, tgSecret, tgUpdate(500, 1, "оператор"))
+	kept := e.items(t, acd.Telegram)[0]
+	waitSent(t, fake, 2) // greeting and handoff
+	fake.FailChat(olyaChat, http.StatusForbidden, "Forbidden: bot was blocked by the user")
+	elf := e.helper(t, "elf")
+	if err := e.work.SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEvent(t, acd.EventOffered, kept.ID)
+	if err := e.work.Accept(ctx, kept.ID, elf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.work.Reply(ctx, kept.ID, elf.ID, store.Message{Text: "Здравствуй!"}); err != nil {
+		t.Fatal(err)
+	}
+	var failed store.Event
+	for deadline := time.Now().Add(waitLimit); failed.Type == "" && time.Now().Before(deadline); {
+		evs, err := e.st.Events(ctx, kept.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if ev.Type == EventSendFailed {
+				failed = ev
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if failed.Type == "" {
+		t.Fatal("no send_failed event on the item")
+	}
+	var d struct {
+		Error    string `json:"error"`
+		Attempts int    `json:"attempts"`
+	}
+	if err := json.Unmarshal(failed.Data, &d); err != nil || d.Attempts != 1 || !strings.Contains(d.Error, "403") {
+		t.Errorf("send_failed data %s, want the 403 after one attempt", failed.Data)
+	}
+	if n := len(e.pendingTelegram(t)); n != 0 {
+		t.Errorf("%d replies still pending, want the refused one given up", n)
+	}
+}
+
+// pendingTelegram returns the Telegram replies pending in the outbox.
+func (e *env) pendingTelegram(t *testing.T) []store.OutLetter {
+	t.Helper()
+	ls, err := e.st.PendingOut(context.Background(), acd.Telegram, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}
+
+// waitRefused waits until the fake has refused n sends.
+func waitRefused(t *testing.T, fake *telegramtest.Server, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(waitLimit); fake.Refused() < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sends refused, want %d", fake.Refused(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -24,29 +24,22 @@ import (
 
 // Telegram limits.
 const (
-	outboxSize      = 1024             // replies waiting to be sent, per shard
-	outboxShards    = 8                // senders; a chat always uses the same one, so its replies keep their order
-	maxSendAttempts = 5                // per reply, 429s included
-	maxUpdateBody   = 1 << 20          // bytes of one webhook update
-	pollBackoffMax  = 30 * time.Second // longest pause after a failed getUpdates
+	maxUpdateBody  = 1 << 20          // bytes of one webhook update
+	pollBackoffMax = 30 * time.Second // longest pause after a failed getUpdates
 )
 
-// telegram is the bot: webhook or poller in, rate-limited outbox out.
+// telegram is the bot: webhook or poller in, the store's outbox out,
+// sent within Telegram's rate limits (tgoutbox.go).
 type telegram struct {
 	m       *Messenger
 	api     *botapi.Client
 	secret  []byte
-	outbox  []chan outMessage // by chat, modulo outboxShards
+	shards  []*tgShard // by chat, modulo outboxShards
+	marks   outMarker  // the store, where attempts are recorded
 	overall *rate.Limiter
 
 	mu      sync.Mutex
 	perChat map[int64]*rate.Limiter // guarded by mu
-}
-
-// outMessage is a reply waiting in the outbox.
-type outMessage struct {
-	chat int64
-	text string
 }
 
 func (m *Messenger) startTelegram(client *http.Client) error {
@@ -57,14 +50,17 @@ func (m *Messenger) startTelegram(client *http.Client) error {
 		client = &http.Client{Timeout: m.cfg.Telegram.PollTimeout + 30*time.Second}
 	}
 	tc := m.cfg.Telegram
-	tg := &telegram{m: m, secret: []byte(tc.WebhookSecret), outbox: newOutbox(),
+	tg := &telegram{m: m, secret: []byte(tc.WebhookSecret), shards: newShards(), marks: m.st,
 		api:     botapi.New(tc.API, tc.Token, client),
 		overall: rate.NewLimiter(rate.Limit(tc.RatePerSecond), tc.RatePerSecond),
 		perChat: map[int64]*rate.Limiter{}}
+	if err := tg.load(m.ctx); err != nil {
+		return err
+	}
 	m.tg = tg
 	m.work.SetSender(acd.Telegram, tg)
-	for _, q := range tg.outbox {
-		m.goOwned(func(ctx context.Context) { tg.sendLoop(ctx, q) })
+	for _, sh := range tg.shards {
+		m.goOwned(func(ctx context.Context) { tg.sendLoop(ctx, sh) })
 	}
 	if tc.Poll {
 		m.goOwned(tg.pollLoop)
@@ -163,14 +159,8 @@ func (tg *telegram) handle(ctx context.Context, u botapi.Update) error {
 	if msg.Date == 0 {
 		at = tg.m.now()
 	}
-	out, err := tg.m.receive(ctx, v, inbound{ExternalID: ext, Text: text, Headers: headers, At: at})
-	if err != nil {
-		return err
-	}
-	for _, r := range out.Replies {
-		tg.enqueue(msg.Chat.ID, r)
-	}
-	return nil
+	_, err = tg.m.receive(ctx, v, inbound{ExternalID: ext, Text: text, Headers: headers, At: at})
+	return err // the bot's answers are in the outbox with the message
 }
 
 func chatName(msg *botapi.Message) string {
@@ -266,18 +256,23 @@ func (tg *telegram) fetch(ctx context.Context, chat int64, fileID, uniqueID, kin
 	return Attachment{Kind: kind, File: rel, Mime: mt, Size: st.Size()}, nil
 }
 
-// Send queues a helper's reply to the item's Telegram chat (work.Sender).
-// It fails only when the chat is unknown or the outbox is full.
+// Send queues a helper's stored reply to the item's Telegram chat in the
+// store's outbox (work.Sender), cut into parts Telegram takes, in one
+// commit. A nil error means it is queued durably: a restart sends it.
 func (tg *telegram) Send(ctx context.Context, it store.Item, m store.Message) error {
 	chat, err := telegramChat(it)
 	if err != nil {
 		return err
 	}
-	for _, part := range splitText(m.Text, maxTelegramText) {
-		if !tg.enqueue(chat, part) {
-			return fmt.Errorf("telegram item %d: outbox full", it.ID)
-		}
+	rows, err := outRows(it.ID, chat, fmt.Sprintf("%d:m%d", it.ID, m.ID), splitText(m.Text, maxTelegramText))
+	if err != nil || len(rows) == 0 {
+		return err
 	}
+	filed, err := tg.m.st.FileLetter(ctx, nil, rows)
+	if err != nil {
+		return fmt.Errorf("telegram item %d: queue the reply: %w", it.ID, err)
+	}
+	tg.queue(filed.Out)
 	return nil
 }
 
@@ -322,70 +317,6 @@ func telegramChat(it store.Item) (int64, error) {
 		return 0, fmt.Errorf("telegram item %d: chat %q: %w", it.ID, d.Peer, err)
 	}
 	return chat, nil
-}
-
-func newOutbox() []chan outMessage {
-	out := make([]chan outMessage, outboxShards)
-	for i := range out {
-		out[i] = make(chan outMessage, outboxSize)
-	}
-	return out
-}
-
-func (tg *telegram) enqueue(chat int64, text string) bool {
-	shard := uint64(chat) % uint64(len(tg.outbox))
-	select {
-	case tg.outbox[shard] <- outMessage{chat: chat, text: text}:
-		return true
-	default:
-		tg.m.log.Error("telegram outbox full; reply dropped (it stays stored)", "peer", chat)
-		return false
-	}
-}
-
-// sendLoop sends the replies of one shard in order within Telegram's
-// limits: about 30 messages a second overall and one a second per chat. A
-// chat held by its limit or by flood control holds only its shard.
-func (tg *telegram) sendLoop(ctx context.Context, q <-chan outMessage) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case om := <-q:
-			tg.sendOne(ctx, om)
-		}
-	}
-}
-
-// sendOne sends one reply, waiting out flood control (429 retry_after)
-// and retrying other failures a few times.
-func (tg *telegram) sendOne(ctx context.Context, om outMessage) {
-	for attempt := 1; ; attempt++ {
-		if tg.overall.Wait(ctx) != nil || tg.chatLimiter(om.chat).Wait(ctx) != nil {
-			return
-		}
-		err := tg.api.SendMessage(ctx, om.chat, om.text)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		wait := time.Duration(attempt) * time.Second
-		var ae *botapi.APIError
-		if errors.As(err, &ae) {
-			if ae.RetryAfter > 0 {
-				wait = ae.RetryAfter
-			} else if ae.Code >= 400 && ae.Code < 500 && ae.Code != http.StatusTooManyRequests {
-				attempt = maxSendAttempts // blocked by the user, chat gone: retrying will not help
-			}
-		}
-		if attempt >= maxSendAttempts {
-			tg.m.log.Error("telegram reply not sent", "peer", om.chat, "err", err)
-			return
-		}
-		tg.m.log.Warn("telegram send failed; retrying", "peer", om.chat, "err", err, "retry_in", wait.String())
-		if !sleepCtx(ctx, wait) {
-			return
-		}
-	}
 }
 
 func (tg *telegram) chatLimiter(chat int64) *rate.Limiter {

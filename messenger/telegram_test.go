@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -248,27 +249,70 @@ func (tr handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// memMarks records the outbox marks and item events of a sender run
+// without a store.
+type memMarks struct {
+	mu     sync.Mutex
+	marks  []store.OutLetter
+	events []store.Event
+}
+
+func (mm *memMarks) MarkOut(ctx context.Context, u store.OutLetter) error {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mm.marks = append(mm.marks, u)
+	return nil
+}
+
+func (mm *memMarks) UpdateItem(ctx context.Context, id int64, u store.ItemUpdate) (store.Item, error) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	u.Event.ItemID = id
+	mm.events = append(mm.events, u.Event)
+	return store.Item{ID: id}, nil
+}
+
+// sender starts a Telegram sender on fake inside a synctest bubble; rows
+// queued with send get ids in order.
+func sender(t *testing.T, fake *telegramtest.Server) (tg *telegram, mm *memMarks, send func(chat int64, text string), stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Messenger{log: logging.Discard(), cfg: Config{}.WithDefaults(), ctx: ctx, cancel: cancel, now: time.Now}
+	mm = &memMarks{}
+	tg = &telegram{m: m, shards: newShards(), marks: mm,
+		api:     botapi.New("http://api.invalid", botToken, &http.Client{Transport: handlerTransport{fake}}),
+		overall: rate.NewLimiter(30, 30), perChat: map[int64]*rate.Limiter{}}
+	for _, sh := range tg.shards {
+		m.goOwned(func(ctx context.Context) { tg.sendLoop(ctx, sh) })
+	}
+	var id int64
+	send = func(chat int64, text string) {
+		rows, err := outRows(9, chat, "k"+strconv.FormatInt(id, 10), []string{text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rows {
+			id++
+			rows[i].ID, rows[i].State, rows[i].NextAt = id, store.OutPending, time.Now()
+		}
+		tg.queue(rows)
+	}
+	return tg, mm, send, func() { cancel(); m.wg.Wait() }
+}
+
 func TestTelegramSendLimitsAndFloodControl(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := telegramtest.New(botToken)
 		fake.Flood(1, 3) // the first send is refused: retry after 3s
-		ctx, cancel := context.WithCancel(context.Background())
-		m := &Messenger{log: logging.Discard(), cfg: Config{}.WithDefaults(), ctx: ctx, cancel: cancel}
-		tg := &telegram{m: m, outbox: newOutbox(),
-			api:     botapi.New("http://api.invalid", botToken, &http.Client{Transport: handlerTransport{fake}}),
-			overall: rate.NewLimiter(30, 30), perChat: map[int64]*rate.Limiter{}}
-		for _, q := range tg.outbox {
-			m.goOwned(func(ctx context.Context) { tg.sendLoop(ctx, q) })
-		}
+		_, mm, send, stop := sender(t, fake)
 		start := time.Now()
-		tg.enqueue(1, "a1")
+		send(1, "a1")
 		synctest.Wait() // a1 met flood control and waits
-		for _, om := range []outMessage{{1, "a2"}, {2, "b1"}, {1, "a3"}} {
-			tg.enqueue(om.chat, om.text)
-		}
-		sent := fake.WaitSent(ctx, 4)
-		cancel()
-		m.wg.Wait()
+		send(1, "a2")
+		send(2, "b1")
+		send(1, "a3")
+		sent := fake.WaitSent(t.Context(), 4)
+		synctest.Wait()
+		stop()
 		type at struct {
 			Chat int64
 			Text string
@@ -283,6 +327,46 @@ func TestTelegramSendLimitsAndFloodControl(t *testing.T) {
 		want := []at{{2, "b1", 0}, {1, "a1", 3}, {1, "a2", 4}, {1, "a3", 5}}
 		if diff := cmp.Diff(got, want); diff != "" {
 			t.Errorf("sends in fake seconds (-got +want):\n%s", diff)
+		}
+		if n := len(mm.marks); n != 4 {
+			t.Errorf("%d marks, want one per reply (flood control is no attempt): %+v", n, mm.marks)
+		}
+		for _, l := range mm.marks {
+			if l.State != store.OutSent || l.Attempts != 1 {
+				t.Errorf("mark %+v, want sent at its first attempt", l)
+			}
+		}
+	})
+}
+
+func TestTelegramSendRetriesAndGivesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := telegramtest.New(botToken)
+		fake.Refuse(2, http.StatusBadGateway) // Telegram's servers are away for two sends
+		fake.FailChat(5, http.StatusForbidden, "Forbidden: bot was blocked by the user")
+		_, mm, send, stop := sender(t, fake)
+		start := time.Now()
+		send(1, "after two failures")
+		send(5, "to a chat that blocked the bot")
+		sent := fake.WaitSent(t.Context(), 1)
+		synctest.Wait()
+		stop()
+		if len(sent) != 1 || sent[0].Text != "after two failures" {
+			t.Fatalf("sent %+v, want only the retried reply", sent)
+		}
+		if got := sent[0].At.Sub(start).Round(time.Second); got != 3*time.Second {
+			t.Errorf("sent after %v, want 3s (waits of 1s and 2s)", got)
+		}
+		states := map[string][]string{}
+		for _, l := range mm.marks {
+			states[first(l.To)] = append(states[first(l.To)], l.State)
+		}
+		want := map[string][]string{"1": {"pending", "pending", "sent"}, "5": {"failed"}}
+		if diff := cmp.Diff(states, want); diff != "" {
+			t.Errorf("marks by chat (-got +want):\n%s", diff)
+		}
+		if len(mm.events) != 1 || mm.events[0].Type != EventSendFailed || mm.events[0].ItemID != 9 {
+			t.Errorf("item events %+v, want one send_failed on item 9", mm.events)
 		}
 	})
 }

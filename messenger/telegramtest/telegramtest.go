@@ -49,6 +49,10 @@ type Server struct {
 	offsets  []int64              // offsets getUpdates was called with; guarded by mu
 	flood    int                  // sendMessage calls still to answer 429; guarded by mu
 	retry    int                  // retry_after of those answers, seconds; guarded by mu
+	refuse   int                  // sendMessage calls still to refuse, -1 for all; guarded by mu
+	refuseAs int                  // the status they get; guarded by mu
+	refused  int                  // sendMessage calls refused so far; guarded by mu
+	chatFail map[int64]failure    // sendMessage answers by chat; guarded by mu
 	nextMsg  int64                // guarded by mu
 	arrived  chan struct{}        // closed and replaced when an update is queued; guarded by mu
 	sentNote chan struct{}        // closed and replaced when a message is sent; guarded by mu
@@ -65,6 +69,12 @@ type Webhook struct {
 	MaxConnections int      // 40 when not given
 }
 
+// failure is a refusal the fake gives.
+type failure struct {
+	code int
+	desc string
+}
+
 type fileEntry struct {
 	path string
 	data []byte
@@ -72,7 +82,7 @@ type fileEntry struct {
 
 // New returns a fake for the bot with token.
 func New(token string) *Server {
-	return &Server{token: token, files: map[string]fileEntry{}, nextMsg: 1000,
+	return &Server{token: token, files: map[string]fileEntry{}, nextMsg: 1000, chatFail: map[int64]failure{},
 		arrived: make(chan struct{}), sentNote: make(chan struct{}), hookNote: make(chan struct{})}
 }
 
@@ -104,6 +114,32 @@ func (s *Server) Flood(n, retryAfter int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.flood, s.retry = n, retryAfter
+}
+
+// Refuse makes the next n sendMessage calls (every one while n is
+// negative, none from n 0 on) fail with status code, as Telegram does
+// while its servers are in trouble (500, 502); they count in Refused.
+func (s *Server) Refuse(n, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse, s.refuseAs = n, code
+}
+
+// Refused returns how many sendMessage calls Refuse has refused. A call
+// refused wakes WaitSent as a send does.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+// FailChat makes every sendMessage to chat fail with code and desc, as
+// Telegram answers a chat that blocked the bot (403 "Forbidden: bot was
+// blocked by the user") or is gone (400 "Bad Request: chat not found").
+func (s *Server) FailChat(chat int64, code int, desc string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chatFail[chat] = failure{code, desc}
 }
 
 // Sent returns the messages sent so far.
@@ -279,6 +315,21 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if f, ok := s.chatFail[chat]; ok {
+		fail(w, f.code, f.desc, 0)
+		return
+	}
+	if s.refuse != 0 {
+		s.refuse--
+		if s.refuse < 0 {
+			s.refuse = -1
+		}
+		s.refused++
+		close(s.sentNote)
+		s.sentNote = make(chan struct{})
+		fail(w, s.refuseAs, http.StatusText(s.refuseAs), 0)
+		return
+	}
 	if s.flood > 0 {
 		s.flood--
 		fail(w, http.StatusTooManyRequests, "Too Many Requests: retry after "+strconv.Itoa(s.retry), s.retry)

@@ -21,6 +21,12 @@ import (
 // browser starts headless Chromium whose fake microphone plays browserHz.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserWith(t, browserHz)
+}
+
+// browserWith starts headless Chromium whose fake microphone plays micHz.
+func browserWith(t *testing.T, micHz float64) context.Context {
+	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		if os.Getenv("MOROZ_REQUIRE_PEERS") == "1" {
@@ -29,7 +35,7 @@ func browser(t *testing.T) context.Context {
 		t.Skip("chromium not installed")
 	}
 	mic := filepath.Join(t.TempDir(), "mic.wav")
-	if err := media.WriteWAV(mic, sine(browserHz, 30*time.Second)); err != nil {
+	if err := media.WriteWAV(mic, sine(micHz, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	opts := []chromedp.ExecAllocatorOption{

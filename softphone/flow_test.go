@@ -86,6 +86,9 @@ func TestSIPCallAnsweredInTheBrowser(t *testing.T) {
 	p.click("answer", `#phone-answer`)
 	p.until("the browser hears the caller", hears(callerHz))
 	p.shot("flow-talking")
+	if live := r.phone.LiveCalls(ctx); len(live) != 1 || live[0].Queue != work.QueueCalls || live[0].ItemID == 0 || live[0].Helper != helper {
+		t.Errorf("live calls: got %+v, want one of helper %d in queue %s with its item", live, helper, work.QueueCalls)
+	}
 	p.until("three seconds of talk", `(() => { const c = [...window.moroz.phone.calls.values()][0];
 		return c && c.since && Date.now() - Date.parse(c.since) > 3000; })()`)
 	p.click("hang up", `#phone-hangup`)

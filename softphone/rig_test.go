@@ -72,8 +72,15 @@ func newRigWith(t *testing.T, tune func(*acd.Config)) *rig {
 	}
 	sig := &lateSignal{}
 	hold := media.NewClip(sine(holdHz, 2*time.Second))
+	describe := func(ctx context.Context, callID string) (int64, string) {
+		it, err := st.ItemByExternalID(ctx, acd.Voice, callID)
+		if err != nil {
+			return 0, ""
+		}
+		return it.ID, it.Queue
+	}
 	phone, err := softphone.New(softphone.Options{Signal: sig, Logger: log, HoldMusic: hold.Loop,
-		Config: softphone.Config{Loopback: true, Grace: 2 * time.Second}})
+		Describe: describe, Config: softphone.Config{Loopback: true, Grace: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,7 @@ const (
 	OutcomeAbandoned   Outcome = "abandoned"
 	OutcomeVoicemail   Outcome = "voicemail"
 	OutcomeCalledBack  Outcome = "called-back"
+	OutcomeUnreachable Outcome = "unreachable" // a callback whose number never answered
 	OutcomeSpam        Outcome = "spam"
 	OutcomeDuplicate   Outcome = "duplicate"
 	OutcomeTransferred Outcome = "transferred"

@@ -37,6 +37,10 @@ const (
 	DefaultPromptLang     = "ru"
 	DefaultAnnounce       = 30 * time.Second
 	DefaultMessageMax     = 3 * time.Minute
+	// DefaultCallbackRetry and DefaultCallbackAttempts are the
+	// sip.callbacks defaults.
+	DefaultCallbackRetry    = 5 * time.Minute
+	DefaultCallbackAttempts = 3
 )
 
 // Config is every setting of a Moroz node.
@@ -133,6 +137,31 @@ type SIP struct {
 	GreetingPIN string `yaml:"greeting_pin"`
 	// Trunk is the SIP trunk callbacks are placed through.
 	Trunk Trunk `yaml:"trunk"`
+	// Callbacks is when a callback whose number did not answer is tried
+	// again.
+	Callbacks Callbacks `yaml:"callbacks"`
+}
+
+// Callbacks is the retry policy of callbacks dialled through the trunk.
+type Callbacks struct {
+	// RetryAfter is how long a callback whose number was busy, did not
+	// answer or failed waits in its queue before it is offered again.
+	// Default 5m, at least 10s. Env MOROZ_SIP_CALLBACKS_RETRY_AFTER.
+	RetryAfter time.Duration `yaml:"retry_after"`
+	// MaxAttempts is how many unanswered calls of the number close the
+	// callback as unreachable. Default 3, 1 to 20. Env
+	// MOROZ_SIP_CALLBACKS_MAX_ATTEMPTS.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// validate checks the retry policy's keys.
+func (c Callbacks) validate(bad func(string, string, ...any)) {
+	if c.RetryAfter < 10*time.Second {
+		bad("sip.callbacks.retry_after", "%v is shorter than 10s", c.RetryAfter)
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 20 {
+		bad("sip.callbacks.max_attempts", "%d is not 1 to 20", c.MaxAttempts)
+	}
 }
 
 // Trunk is a SIP trunk for outbound calls.
@@ -219,7 +248,8 @@ func Default() Config {
 
 func defaultSIP() SIP {
 	return SIP{Addr: DefaultSIPAddr, RTPPorts: DefaultRTPPorts, Lang: DefaultPromptLang, Realm: DefaultSIPRealm,
-		AnnounceEvery: DefaultAnnounce, VoicemailMax: DefaultMessageMax, Trunk: Trunk{CallerID: "moroz"}}
+		AnnounceEvery: DefaultAnnounce, VoicemailMax: DefaultMessageMax, Trunk: Trunk{CallerID: "moroz"},
+		Callbacks: Callbacks{RetryAfter: DefaultCallbackRetry, MaxAttempts: DefaultCallbackAttempts}}
 }
 
 // KeyError says which key is wrong and why.
@@ -290,6 +320,7 @@ func (c *Config) Validate() error {
 		bad("sip.greeting_pin", "must be 4 to 16 digits when sip.greeting_number is set")
 	}
 	c.SIP.Trunk.validate(bad)
+	c.SIP.Callbacks.validate(bad)
 	c.Softphone.validate(bad)
 	c.ARI.validate(bad)
 	mc := c.Mail

@@ -83,6 +83,8 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{name: "public address a name", file: "sip:\n  public_addr: moroz.example\n", key: "sip.public_addr"},
 		{name: "public address unspecified", env: []string{"MOROZ_SIP_PUBLIC_ADDR=0.0.0.0"}, key: "sip.public_addr"},
 		{name: "trunk not an address", file: "sip:\n  trunk:\n    target: nowhere\n", key: "sip.trunk.target"},
+		{name: "callback retry too soon", env: []string{"MOROZ_SIP_CALLBACKS_RETRY_AFTER=1s"}, key: "sip.callbacks.retry_after"},
+		{name: "no callback attempt", file: "sip:\n  callbacks:\n    max_attempts: 0\n", key: "sip.callbacks.max_attempts"},
 		{name: "trunk user without password", env: []string{"MOROZ_SIP_TRUNK_TARGET=127.0.0.1:5080", "MOROZ_SIP_TRUNK_USERNAME=ded"}, key: "sip.trunk.password"},
 		{name: "realm with a quote", file: "sip:\n  realm: 'a\"b'\n", key: "sip.realm"},
 		{name: "announcements too often", env: []string{"MOROZ_SIP_ANNOUNCE_EVERY=1s"}, key: "sip.announce_every"},

@@ -111,7 +111,8 @@ func (n *Node) newCallbacks() error {
 		return err
 	}
 	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store, Dialer: d,
-		Phone: n.deskPhone, Logger: n.log.With("component", "callbacks")})
+		Phone: n.deskPhone, RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
+		Logger: n.log.With("component", "callbacks")})
 	return err
 }
 

@@ -2,8 +2,8 @@ package voice
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -19,11 +19,24 @@ const (
 	DefaultHelperRing = 30 * time.Second
 	// DefaultNumberRing is how long the number rings through the trunk.
 	DefaultNumberRing = 60 * time.Second
+	// DefaultRetryAfter is how long a callback whose number did not
+	// answer waits before it is offered again.
+	DefaultRetryAfter = 5 * time.Minute
+	// DefaultMaxAttempts is how many times a number is called before its
+	// callback closes unreachable.
+	DefaultMaxAttempts = 3
 )
 
-// EventCallbackUnanswered is the event a callback item gets when its
-// number did not answer; the item goes back to its queue.
-const EventCallbackUnanswered = "callback_unanswered"
+// Events of a callback's history.
+const (
+	// EventCallbackUnanswered is the event a callback item gets when its
+	// number did not answer (busy, no answer, or the trunk failed); its
+	// data has the attempt, the cause and when it is offered again.
+	EventCallbackUnanswered = "callback_unanswered"
+	// EventCallbackUnreachable is the event of a callback closed after
+	// its last unanswered attempt.
+	EventCallbackUnreachable = "callback_unreachable"
+)
 
 // CallbackDialer places the two legs of a callback: the helper's phone,
 // then the number through a trunk. Methods are safe for concurrent use.
@@ -50,14 +63,23 @@ type CallbackOptions struct {
 	// HelperRing and NumberRing bound the ringing of each leg; defaults
 	// DefaultHelperRing and DefaultNumberRing.
 	HelperRing, NumberRing time.Duration
+	// RetryAfter is how long a callback whose number did not answer waits
+	// in its queue, offered to nobody, before it is offered again; default
+	// DefaultRetryAfter.
+	RetryAfter time.Duration
+	// MaxAttempts is how many unanswered calls of the number close the
+	// callback unreachable; default DefaultMaxAttempts.
+	MaxAttempts int
 	// Logger receives the logs; nil discards them.
 	Logger *slog.Logger
 }
 
 // Callbacks calls callers back: when a helper accepts a callback item,
 // it rings the helper's desk phone, then the number through the trunk,
-// bridges them, and completes the item called-back when the talk ends;
-// a number that does not answer sends the item back to its queue. Create
+// bridges them, and completes the item called-back when the talk ends.
+// A number that does not answer sends the item back to its queue, where
+// it waits RetryAfter before it is offered again; after MaxAttempts such
+// calls it closes unreachable (see the package doc). Create
 // it with NewCallbacks, which starts following the router, and call Run
 // once: it dials what was accepted since.
 type Callbacks struct {
@@ -77,6 +99,12 @@ func NewCallbacks(opt CallbackOptions) (*Callbacks, error) {
 	}
 	if opt.NumberRing <= 0 {
 		opt.NumberRing = DefaultNumberRing
+	}
+	if opt.RetryAfter <= 0 {
+		opt.RetryAfter = DefaultRetryAfter
+	}
+	if opt.MaxAttempts <= 0 {
+		opt.MaxAttempts = DefaultMaxAttempts
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -184,19 +212,82 @@ func (cb *Callbacks) ring(ctx context.Context, d time.Duration, dial func(contex
 	return dial(rctx)
 }
 
-// unanswered sends the item of a number that did not answer back to its
-// queue, its created time kept.
+// unanswered records an attempt whose number did not answer. Before the
+// last attempt the item goes back to its queue, its created time kept,
+// and waits RetryAfter there before it is offered again (the router's
+// Postpone); after it, the callback closes unreachable.
 func (cb *Callbacks) unanswered(a accepted, cause error, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	log.Info("callback number did not answer; back to the queue", "err", cause)
-	data := []byte(fmt.Sprintf("{\"helper_id\":%d}", a.helper))
+	n := cb.attempts(ctx, a.item, log) + 1
+	retry := time.Now().Add(cb.opt.RetryAfter)
+	at := unansweredAttempt{Helper: a.helper, Attempt: n, Cause: causeOf(cause)}
+	if n < cb.opt.MaxAttempts {
+		at.RetryAt = &retry
+	}
+	data, _ := json.Marshal(at)
 	if _, err := cb.opt.Store.AppendEvent(ctx, store.Event{ItemID: a.item, Type: EventCallbackUnanswered, Data: data}); err != nil {
 		log.Warn("unanswered callback not recorded", "err", err)
 	}
-	if err := cb.opt.Work.Recall(ctx, a.item); err != nil {
+	if at.RetryAt == nil {
+		cb.unreachable(ctx, a, n, log)
+		return
+	}
+	log.Info("callback number did not answer; tried again later", "attempt", n, "retry_at", retry, "err", cause)
+	if _, err := cb.opt.Work.Router().Postpone(a.item, retry); err != nil {
 		log.Warn("unanswered callback not put back in its queue", "err", err)
 	}
+}
+
+// unansweredAttempt is the data of EventCallbackUnanswered.
+type unansweredAttempt struct {
+	Helper  int64      `json:"helper_id"`
+	Attempt int        `json:"attempt"`
+	Cause   string     `json:"cause"`              // busy, declined, no-answer or failed
+	RetryAt *time.Time `json:"retry_at,omitempty"` // unset after the last attempt
+}
+
+// causeOf names why a number did not answer.
+func causeOf(err error) string {
+	switch {
+	case errors.Is(err, ErrBusy):
+		return "busy"
+	case errors.Is(err, ErrDeclined):
+		return "declined"
+	case errors.Is(err, ErrNoAnswer), errors.Is(err, context.DeadlineExceeded):
+		return "no-answer"
+	}
+	return "failed"
+}
+
+// attempts counts the unanswered attempts in the item's history.
+func (cb *Callbacks) attempts(ctx context.Context, item int64, log *slog.Logger) int {
+	evs, err := cb.opt.Store.Events(ctx, item)
+	if err != nil {
+		log.Warn("callback history not read; counted as the first attempt", "err", err)
+		return 0
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == EventCallbackUnanswered {
+			n++
+		}
+	}
+	return n
+}
+
+// unreachable closes a callback whose number did not answer its last
+// attempt; the helper who tried goes to wrap-up as after any call.
+func (cb *Callbacks) unreachable(ctx context.Context, a accepted, n int, log *slog.Logger) {
+	data, _ := json.Marshal(map[string]int{"attempts": n})
+	if _, err := cb.opt.Store.AppendEvent(ctx, store.Event{ItemID: a.item, Type: EventCallbackUnreachable, Data: data}); err != nil {
+		log.Warn("unreachable callback not recorded", "err", err)
+	}
+	if err := cb.opt.Work.Complete(ctx, a.item, a.helper, acd.OutcomeUnreachable, ""); err != nil {
+		log.Warn("unreachable callback not closed", "err", err)
+		return
+	}
+	log.Info("callback closed unreachable", "attempts", n)
 }
 
 // done completes the item: the helper talked to the caller.

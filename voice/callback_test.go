@@ -2,6 +2,7 @@ package voice_test
 
 import (
 	"context"
+	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,12 @@ func trunk(t *testing.T, sink *rtpSink) (addr string, wait func() error) {
 // sink is for a scenario that answers no audio.
 func trunkScenario(t *testing.T, name string, sink *rtpSink) (addr string, wait func() error) {
 	t.Helper()
+	return trunkCalls(t, name, sink, 1)
+}
+
+// trunkCalls is trunkScenario for calls calls.
+func trunkCalls(t *testing.T, name string, sink *rtpSink, calls int) (addr string, wait func() error) {
+	t.Helper()
 	bin := needPeer(t, "sipp", "sip-tester")
 	scen, err := filepath.Abs(filepath.Join("testdata", "sipp", name))
 	if err != nil {
@@ -33,7 +40,7 @@ func trunkScenario(t *testing.T, name string, sink *rtpSink) (addr string, wait 
 	}
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	args := []string{"-sf", scen, "-m", "1", "-i", "127.0.0.1", "-p", port, "-timeout", "60s", "-timeout_error", "-nostdin"}
+	args := []string{"-sf", scen, "-m", itoa(calls), "-i", "127.0.0.1", "-p", port, "-timeout", "60s", "-timeout_error", "-nostdin"}
 	if sink != nil {
 		args = append(args, "-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", sink.port())
 	}
@@ -58,6 +65,12 @@ func startCallbacks(t *testing.T, h *harness, addr string) {
 
 func startCallbacksWith(t *testing.T, h *harness, trunk voice.TrunkConfig) {
 	t.Helper()
+	startCallbacksOpt(t, h, trunk, voice.CallbackOptions{})
+}
+
+// startCallbacksOpt is startCallbacksWith with the retry policy of opt.
+func startCallbacksOpt(t *testing.T, h *harness, trunk voice.TrunkConfig, opt voice.CallbackOptions) {
+	t.Helper()
 	d, err := voice.SIPCallbacks(h.dialer, trunk)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +79,7 @@ func startCallbacksWith(t *testing.T, h *harness, trunk voice.TrunkConfig) {
 		Phone: func(ctx context.Context, helperID int64) (string, error) {
 			p, err := h.st.Helper(ctx, helperID)
 			return p.Extension, err
-		}, Logger: testLogger()})
+		}, RetryAfter: opt.RetryAfter, MaxAttempts: opt.MaxAttempts, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +204,74 @@ func TestCallbackNumberBusyGoesBackToQueue(t *testing.T) {
 	}
 	if !slices.Contains(types, voice.EventCallbackUnanswered) {
 		t.Errorf("events of the callback: got %v, want one %s", types, voice.EventCallbackUnanswered)
+	}
+}
+
+// A number busy at every attempt is called again only after the retry
+// delay, then its callback closes unreachable after the last attempt,
+// each attempt in its history.
+func TestCallbackRetriedThenUnreachable(t *testing.T) {
+	h := newHarness(t, nil)
+	addr, wait := trunkCalls(t, "trunk_busy.xml", nil, 2)
+	const retry = 2 * time.Second
+	startCallbacksOpt(t, h, voice.TrunkConfig{Target: addr, CallerID: "ded"},
+		voice.CallbackOptions{RetryAfter: retry, MaxAttempts: 2})
+	phone, _ := deskPhone(t)
+	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
+	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
+		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
+		t.Fatal(err)
+	}
+	offered := make(chan time.Time, 4)
+	t.Cleanup(h.work.Listen(func(e acd.Event) {
+		if e.Type == acd.EventOffered && e.Channel == acd.Callback {
+			offered <- e.At
+		}
+	}))
+	acceptOffers(t, h, helper, 2)
+	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
+		Subject: "+375291112266", ExternalID: "callback:retry"}, store.Event{Type: "missed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.awaitClosed(t, it.ID); got != acd.OutcomeUnreachable {
+		t.Errorf("callback outcome: got %q, want %q", got, acd.OutcomeUnreachable)
+	}
+	if err := wait(); err != nil {
+		t.Errorf("trunk (sipp): %v", err)
+	}
+
+	evs, err := h.st.Events(context.Background(), it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts []map[string]any
+	unreachable := 0
+	for _, ev := range evs {
+		switch ev.Type {
+		case voice.EventCallbackUnanswered:
+			var a map[string]any
+			if err := json.Unmarshal(ev.Data, &a); err != nil {
+				t.Fatalf("%s data %s: %v", ev.Type, ev.Data, err)
+			}
+			attempts = append(attempts, a)
+		case voice.EventCallbackUnreachable:
+			unreachable++
+		}
+	}
+	if len(attempts) != 2 || unreachable != 1 {
+		t.Fatalf("history: got %d unanswered attempts and %d unreachable, want 2 and 1: %v", len(attempts), unreachable, attempts)
+	}
+	if attempts[0]["cause"] != "busy" || attempts[0]["retry_at"] == nil || attempts[1]["retry_at"] != nil {
+		t.Errorf("attempts: got %v, want busy, a retry time on the first only", attempts)
+	}
+	retryAt, _ := time.Parse(time.RFC3339Nano, attempts[0]["retry_at"].(string))
+	first, second := <-offered, <-offered
+	if second.Before(retryAt) || second.Sub(first) < retry {
+		t.Errorf("second offer at %v, first at %v: want it not before the retry time %v", second, first, retryAt)
 	}
 }
 

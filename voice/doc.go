@@ -11,7 +11,9 @@
 //
 //   - The order of a call's steps, and what each outcome leaves behind: a
 //     call record for every call (store.Call: arrival, answer, enqueue,
-//     connect, end, outcome, reason, helper), a callback item for every
+//     connect, end, outcome, reason, helper; written when a helper is
+//     connected and when the call ends, the missed call's reason with
+//     it, after its callback is stored), a callback item for every
 //     call that ended without a helper (one open callback per caller;
 //     another miss adds an event to it), a voicemail item through package
 //     voicemail.
@@ -29,6 +31,19 @@
 //     item, their desk phone rings first, then the number, and the two are
 //     bridged; the item closes called-back, or goes back to its queue when
 //     the number does not answer.
+//   - Retrying callbacks: a number that was busy, did not answer or failed
+//     is not offered again at once (the next helper would reach the same
+//     busy line): the item waits CallbackOptions.RetryAfter in its queue,
+//     its created time kept, offered to nobody (the router's Postpone, on
+//     the router's own timers). After MaxAttempts unanswered calls it
+//     closes with the outcome unreachable, each attempt and the close in
+//     its history (callback_unanswered, callback_unreachable). Closed,
+//     not left open: a contact centre stops dialling a number that never
+//     answers rather than keep offering it to helpers, while the missed
+//     call stays counted and the closed callback shows in the items with
+//     its outcome; when the caller phones again and misses, a new callback
+//     starts, with a fresh count. TODO(#5): the wait before a retry is not
+//     stored; after a restart a postponed callback is offered at once.
 //
 // # What it does not own
 //

@@ -173,25 +173,50 @@ func (s *sqlStore) MarkRecipient(ctx context.Context, r Recipient) error {
 	if r.State == "" {
 		return fmt.Errorf("mark recipient %d of mailing %d: empty state: %w", r.ContactID, r.MailingID, ErrInvalid)
 	}
+	err := s.write(ctx, func(q querier) error { return markRecipient(ctx, q, r) })
+	return s.fail(err, "mark recipient %d of mailing %d", r.ContactID, r.MailingID)
+}
+
+func markRecipient(ctx context.Context, q querier, r Recipient) error {
 	sentAt := roundTime(r.SentAt)
+	// The first update only matches a recipient not yet sent, so two
+	// concurrent marks cannot both count it.
+	n, err := q.exec(ctx, `UPDATE recipients SET state = $3, sent_at = $4, error = $5
+		WHERE mailing_id = $1 AND contact_id = $2 AND state <> 'sent'`,
+		r.MailingID, r.ContactID, r.State, sentAt, r.Error)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return affected(q.exec(ctx, `UPDATE recipients SET state = $3, sent_at = $4, error = $5
+			WHERE mailing_id = $1 AND contact_id = $2`, r.MailingID, r.ContactID, r.State, sentAt, r.Error))
+	}
+	if r.State != "sent" {
+		return nil
+	}
+	_, err = q.exec(ctx, `UPDATE mailings SET sent = sent + 1 WHERE id = $1`, r.MailingID)
+	return err
+}
+
+// QueueRecipient marks r and queues its letter in one commit.
+func (s *sqlStore) QueueRecipient(ctx context.Context, r Recipient, l OutLetter) (OutLetter, error) {
+	if r.State == "" {
+		return OutLetter{}, fmt.Errorf("queue recipient %d of mailing %d: empty state: %w", r.ContactID, r.MailingID, ErrInvalid)
+	}
+	out := []OutLetter{l}
+	if err := prepareOut(out, s.stamp()); err != nil {
+		return OutLetter{}, fmt.Errorf("queue recipient %d of mailing %d: %w", r.ContactID, r.MailingID, err)
+	}
+	var stored OutLetter
 	err := s.write(ctx, func(q querier) error {
-		// The first update only matches a recipient not yet sent, so two
-		// concurrent marks cannot both count it.
-		n, err := q.exec(ctx, `UPDATE recipients SET state = $3, sent_at = $4, error = $5
-			WHERE mailing_id = $1 AND contact_id = $2 AND state <> 'sent'`,
-			r.MailingID, r.ContactID, r.State, sentAt, r.Error)
-		if err != nil {
+		var err error
+		if stored, _, err = s.insertOut(ctx, q, out[0]); err != nil {
 			return err
 		}
-		if n == 0 {
-			return affected(q.exec(ctx, `UPDATE recipients SET state = $3, sent_at = $4, error = $5
-				WHERE mailing_id = $1 AND contact_id = $2`, r.MailingID, r.ContactID, r.State, sentAt, r.Error))
-		}
-		if r.State != "sent" {
-			return nil
-		}
-		_, err = q.exec(ctx, `UPDATE mailings SET sent = sent + 1 WHERE id = $1`, r.MailingID)
-		return err
+		return markRecipient(ctx, q, r)
 	})
-	return s.fail(err, "mark recipient %d of mailing %d", r.ContactID, r.MailingID)
+	if err != nil {
+		return OutLetter{}, s.fail(err, "queue recipient %d of mailing %d", r.ContactID, r.MailingID)
+	}
+	return stored, nil
 }

@@ -210,4 +210,10 @@ type Mailings interface {
 	// updates the mailing's Sent counter in the same commit: a recipient
 	// is counted once, however often it is marked sent.
 	MarkRecipient(ctx context.Context, r Recipient) error
+	// QueueRecipient marks r as MarkRecipient does and queues its letter l
+	// as EnqueueOut does, in one commit, and returns the queued letter: a
+	// letter already queued under l.MessageID is returned as it is stored
+	// (perhaps sent by now), so a retried hand-over queues nothing twice.
+	// Any failure stores neither.
+	QueueRecipient(ctx context.Context, r Recipient, l OutLetter) (OutLetter, error)
 }

@@ -138,3 +138,49 @@ func testAutoReplies(t *testing.T, open Open) {
 		t.Errorf("other sender: got %v, want %v", last, stored(at(1)))
 	}
 }
+
+func testQueueRecipient(t *testing.T, open Open) {
+	ctx := t.Context()
+	s := open(t)
+	tpl := must[store.Template](t, "template")(s.PutTemplate(ctx, store.Template{Name: "new year"}))
+	m := must[store.Mailing](t, "mailing")(s.PutMailing(ctx, store.Mailing{Name: "greetings", TemplateID: tpl.ID}))
+	var cs []int64
+	for _, addr := range []string{"a@x", "b@x"} {
+		c := must[store.Contact](t, "contact")(s.ResolveContact(ctx, store.Identity{Kind: "email", Value: addr}, ""))
+		cs = append(cs, c.ID)
+	}
+	must[int](t, "add")(s.AddRecipients(ctx, m.ID, cs))
+
+	r := store.Recipient{MailingID: m.ID, ContactID: cs[0], State: "queued"}
+	l := store.OutLetter{MessageID: "mailing-a@moroz", To: []string{"a@x"}, Raw: []byte("A\r\n")}
+	q := must[store.OutLetter](t, "queue")(s.QueueRecipient(ctx, r, l))
+	if q.ID == 0 || q.State != store.OutPending {
+		t.Errorf("queued: got %+v, want a pending letter", q)
+	}
+	diff(t, "pending letters", must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, acd.Email, 0, 0)), []store.OutLetter{q})
+	pending := must[[]store.Recipient](t, "pending recipients")(s.PendingRecipients(ctx, m.ID, 0))
+	if len(pending) != 1 || pending[0].ContactID != cs[1] {
+		t.Errorf("pending recipients: got %+v, want only the second", pending)
+	}
+
+	// A retried hand-over of a letter sent meanwhile returns it as sent.
+	q.State, q.Attempts = store.OutSent, 1
+	wantErr(t, "mark sent", s.MarkOut(ctx, q), nil)
+	again := must[store.OutLetter](t, "queue again")(s.QueueRecipient(ctx, r, l))
+	if again.ID != q.ID || again.State != store.OutSent {
+		t.Errorf("queued again: got id %d state %q, want id %d sent", again.ID, again.State, q.ID)
+	}
+
+	// Neither is stored when one fails.
+	_, err := s.QueueRecipient(ctx, store.Recipient{MailingID: m.ID, ContactID: cs[1] + 100, State: "queued"},
+		store.OutLetter{MessageID: "mailing-lost@moroz", To: []string{"b@x"}, Raw: []byte("B\r\n")})
+	wantErr(t, "queue an unknown recipient", err, store.ErrNotFound)
+	if n := len(must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, acd.Email, 0, 0))); n != 0 {
+		t.Errorf("pending letters after a failed hand-over: got %d, want 0", n)
+	}
+	_, err = s.QueueRecipient(ctx, store.Recipient{MailingID: m.ID, ContactID: cs[1]}, l)
+	wantErr(t, "queue with no state", err, store.ErrInvalid)
+	_, err = s.QueueRecipient(ctx, store.Recipient{MailingID: m.ID, ContactID: cs[1], State: "queued"},
+		store.OutLetter{MessageID: "x@moroz", Raw: []byte("X")})
+	wantErr(t, "queue a letter without recipient", err, store.ErrInvalid)
+}

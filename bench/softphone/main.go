@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -286,15 +287,17 @@ func run(n int, dur time.Duration) error {
 	load0 := loadAverage()
 	l.send(msg{Op: "start"})
 	<-l.control
+	drops0 := udpDrops()
 	t0 := time.Now()
 	time.Sleep(dur)
 	l.send(msg{Op: "stop"})
 	rep := <-l.control
 	wall := time.Since(t0)
+	drops := udpDrops() - drops0
 	if rep.Report == nil {
 		return errors.New("server gave no report")
 	}
-	report(l.calls, *rep.Report, wall, load0, loadAverage())
+	report(l.calls, *rep.Report, wall, drops, load0, loadAverage())
 	for _, c := range l.calls {
 		if c.browser != nil {
 			c.browser.Close()
@@ -337,6 +340,7 @@ func newCall(i int) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
+	sock.SetReadBuffer(1 << 20)
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU,
 		ClockRate: 8000, Channels: 1}, "mic", fmt.Sprintf("browser-%d", i))
 	if err != nil {
@@ -429,7 +433,7 @@ func loadAverage() string {
 	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
-func report(calls []*call, rep serverReport, wall time.Duration, load0, load1 string) {
+func report(calls []*call, rep serverReport, wall time.Duration, drops int64, load0, load1 string) {
 	var gotB, lostB, gotC, lostC int64
 	for _, c := range calls {
 		g, l := c.toB.result()
@@ -446,9 +450,37 @@ func report(calls []*call, rep serverReport, wall time.Duration, load0, load1 st
 		100*float64(gotB+lostB+gotC+lostC)/(2*nominal))
 	fmt.Printf("caller→browser: %d packets, lost %d (%.3f%%)\n", gotB, lostB, pct(lostB, gotB))
 	fmt.Printf("browser→caller: %d packets, lost %d (%.3f%%)\n", gotC, lostC, pct(lostC, gotC))
+	fmt.Printf("UDP receive-buffer drops on the whole machine in the window: %d\n", drops)
 	fmt.Printf("server CPU %.3f cores, %.2f ms of CPU per call per second, %.1f µs per relayed packet (%d)\n",
 		cpu.Seconds()/wall.Seconds(), 1000*cpu.Seconds()/wall.Seconds()/float64(n),
 		float64(rep.CPUNanos)/1e3/float64(max(1, rep.Relayed)), rep.Relayed)
 	fmt.Printf("server memory per call: %.1f KiB heap, %.1f KiB resident, %.1f goroutines\n",
 		rep.HeapPerCall/1024, rep.RSSPerCall/1024, rep.Goroutines)
+}
+
+// udpDrops is the machine's count of datagrams dropped for a full socket
+// receive buffer (RcvbufErrors in /proc/net/snmp), whoever's socket it was.
+func udpDrops() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, name := range names {
+			if name == "RcvbufErrors" && i < len(f) {
+				n, _ := strconv.ParseInt(f[i], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
 }

@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,9 +190,11 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 		}
 	}
 	phase.Store(phaseWindow)
+	drops0 := udpDrops()
 	t0 := time.Now()
 	time.Sleep(dur)
 	wall := time.Since(t0)
+	drops := udpDrops() - drops0
 	if relay != nil {
 		line, err := relay.ask("stop")
 		if err == nil {
@@ -209,7 +212,7 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 		e.conn.Close()
 	}
 	receivers.Wait()
-	printResult(kind, n, wall, ends, sent.Load(), rep, load0, loadAverage())
+	printResult(kind, n, wall, ends, sent.Load(), drops, rep, load0, loadAverage())
 	return nil
 }
 
@@ -244,7 +247,7 @@ func loadAverage() string {
 	return strings.Join(f[:3], " ")
 }
 
-func printResult(kind string, n int, wall time.Duration, ends []*end, sent int64, rep report, load0, load1 string) {
+func printResult(kind string, n int, wall time.Duration, ends []*end, sent, drops int64, rep report, load0, load1 string) {
 	var got, lost, late int64
 	var lat []int32
 	for _, e := range ends {
@@ -264,6 +267,7 @@ func printResult(kind string, n int, wall time.Duration, ends []*end, sent int64
 	fmt.Printf("  received %d packets (%.0f/s, %.1f%% of nominal), lost %d (%.4f%%), reordered %d\n",
 		got, float64(got)/wall.Seconds(), 100*float64(got)/nominal, lost,
 		100*float64(lost)/float64(max(1, got+lost)), late)
+	fmt.Printf("  UDP receive-buffer drops on the whole machine in the window: %d\n", drops)
 	fmt.Printf("  latency p50 %v, p99 %v, p99.9 %v, max %v\n",
 		pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond),
 		pct(0.999).Round(time.Microsecond), pct(1).Round(time.Microsecond))
@@ -275,4 +279,31 @@ func printResult(kind string, n int, wall time.Duration, ends []*end, sent int64
 		cpu.Seconds()/wall.Seconds(), float64(rep.CPUNanos)/1e3/float64(max(1, rep.Relayed)), rep.Relayed)
 	fmt.Printf("  relay memory per call: %.1f KiB heap, %.1f KiB resident, %.1f goroutines\n",
 		rep.HeapPerLeg/1024, rep.RSSPerLeg/1024, rep.Goroutines)
+}
+
+// udpDrops is the machine's count of datagrams dropped for a full socket
+// receive buffer (RcvbufErrors in /proc/net/snmp), whoever's socket it was.
+func udpDrops() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, name := range names {
+			if name == "RcvbufErrors" && i < len(f) {
+				n, _ := strconv.ParseInt(f[i], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
 }

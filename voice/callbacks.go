@@ -30,20 +30,24 @@ func (cl *call) queueCallback(reason string) {
 	defer cancel()
 
 	data, _ := json.Marshal(map[string]string{"number": cl.number, "call_id": cl.c.ID(), "reason": reason})
+	if cl.contactID == 0 { // another call of the number may have made it since
+		cl.findContact()
+	}
 	if open, ok := cl.openCallback(); ok {
 		if _, err := cl.f.opt.Store.AppendEvent(ctx, store.Event{ItemID: open.ID, Type: EventMissedAgain, Data: data}); err != nil {
 			cl.log.Error("missed call not added to its callback", "callback", open.ID, "err", err)
 		}
 		return
 	}
-	it, _, err := cl.f.opt.Work.Submit(ctx, store.Item{Channel: acd.Callback, ExternalID: "callback:" + cl.c.ID(),
+	f, err := cl.f.opt.Work.File(ctx, cl.arrival(store.Item{Channel: acd.Callback, ExternalID: "callback:" + cl.c.ID(),
 		ContactID: cl.contactID, ParentID: cl.itemID, Subject: cl.number, Data: data, CreatedAt: cl.rec.ArrivedAt},
-		store.Event{Type: "missed", Data: data})
+		store.Event{Type: "missed", Data: data}))
 	if err != nil {
 		cl.log.Error("callback not queued", "err", err)
 		return
 	}
-	cl.log.Info("callback queued", "callback", it.ID, "reason", reason)
+	cl.filed(f)
+	cl.log.Info("callback queued", "callback", f.Item.ID, "reason", reason)
 }
 
 // openCallback returns the caller's open callback item, if any.

@@ -46,22 +46,29 @@ func (f *Flow) newCall(ctx context.Context, c Call) *call {
 	cl.log = f.log.With("call_id", c.ID(), "queue", cl.queue)
 	cl.rec = store.Call{CallID: c.ID(), Direction: "in", From: cl.number, To: c.Dialled(),
 		Queue: cl.queue, ArrivedAt: f.opt.Now()}
-	cl.put()
-	cl.resolveContact()
+	cl.findContact()
 	return cl
 }
 
-// resolveContact finds (or makes) the caller's contact card; a contact's
-// own language wins over the queue's.
-func (cl *call) resolveContact() {
+// identity is the caller's number as a contact identity.
+func (cl *call) identity() store.Identity { return store.Identity{Kind: "phone", Value: cl.number} }
+
+// findContact looks up the caller's contact card, a read; a contact's own
+// language wins over the queue's. A first-time caller has none yet: it is
+// made in the commit of the call's first item (arrival), or by
+// ensureContact.
+func (cl *call) findContact() {
 	if cl.number == "" {
 		return
 	}
 	ctx, cancel := cl.storeCtx()
 	defer cancel()
-	ct, err := cl.f.opt.Store.ResolveContact(ctx, store.Identity{Kind: "phone", Value: cl.number}, cl.number)
+	ct, err := cl.f.opt.Store.FindContact(ctx, cl.identity())
+	if errors.Is(err, store.ErrNotFound) {
+		return
+	}
 	if err != nil {
-		cl.log.Warn("caller's contact not resolved", "err", err)
+		cl.log.Warn("caller's contact not read", "err", err)
 		return
 	}
 	cl.contactID = ct.ID
@@ -72,13 +79,49 @@ func (cl *call) resolveContact() {
 	}
 }
 
+// ensureContact makes the caller's contact now, when no item of the call
+// will (a message left before the call was queued).
+func (cl *call) ensureContact() {
+	if cl.contactID != 0 || cl.number == "" {
+		return
+	}
+	ctx, cancel := cl.storeCtx()
+	defer cancel()
+	ct, err := cl.f.opt.Store.ResolveContact(ctx, cl.identity(), cl.number)
+	if err != nil {
+		cl.log.Warn("caller's contact not resolved", "err", err)
+		return
+	}
+	cl.contactID = ct.ID
+}
+
+// arrival is a new item of the call for work.File: the caller's contact,
+// when the call has none yet, is made in the same commit.
+func (cl *call) arrival(it store.Item, first store.Event) store.Arrival {
+	a := store.Arrival{Item: it, First: first}
+	if cl.contactID == 0 && cl.number != "" {
+		a.Contact, a.ContactName = cl.identity(), cl.number
+	}
+	return a
+}
+
+// filed takes the contact a File of arrival made or found.
+func (cl *call) filed(f store.Filed) {
+	if f.Contact.ID != 0 {
+		cl.contactID = f.Contact.ID
+	}
+}
+
 // storeCtx is the context of bookkeeping writes: not cancelled when the
 // call ends, bounded by storeTimeout.
 func (cl *call) storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(cl.ctx), storeTimeout)
 }
 
-// put writes the call record as it is now.
+// put writes the call record as it is now. The flow writes it when a
+// helper is connected (a talk in progress is on record) and when the call
+// ends; the steps between only fill in its times, which the voice item's
+// own history keeps durably meanwhile.
 func (cl *call) put() {
 	ctx, cancel := cl.storeCtx()
 	defer cancel()
@@ -112,7 +155,7 @@ func (cl *call) answer() error {
 		}
 		return err
 	}
-	cl.rec.AnsweredAt = cl.f.opt.Now() // written with the next step's record
+	cl.rec.AnsweredAt = cl.f.opt.Now() // written with the connect or the end
 	return nil
 }
 
@@ -187,6 +230,7 @@ func (cl *call) takeMessage(reason, intro string) {
 	if !cl.play(cl.ctx, cl.prompt(intro, PromptBeep)...) || cl.f.opt.Voicemail == nil {
 		return
 	}
+	cl.ensureContact()
 	_, err := cl.f.opt.Voicemail.Leave(cl.ctx, cl.c, voicemail.Message{CallID: cl.c.ID(), From: cl.number,
 		ContactID: cl.contactID, ParentID: cl.itemID, Subject: cl.number})
 	switch {
@@ -206,20 +250,21 @@ func (cl *call) enqueue() error {
 	ctx, cancel := cl.storeCtx()
 	defer cancel()
 	data, _ := json.Marshal(map[string]string{"from": cl.number, "to": cl.c.Dialled()})
-	it, created, err := cl.f.opt.Work.Submit(ctx, store.Item{Channel: acd.Voice, ExternalID: cl.c.ID(),
+	f, err := cl.f.opt.Work.File(ctx, cl.arrival(store.Item{Channel: acd.Voice, ExternalID: cl.c.ID(),
 		Queue: cl.queue, ContactID: cl.contactID, Subject: cl.number, Data: data, CreatedAt: cl.rec.ArrivedAt},
-		store.Event{Type: "received", Data: data})
-	if err == nil && !created {
+		store.Event{Type: "received", Data: data}))
+	if err == nil && !f.Created {
 		err = errors.New("call id already has an item")
 	}
 	if err != nil {
 		cl.log.Error("call not enqueued", "err", err)
 		return err
 	}
+	cl.filed(f)
+	it := f.Item
 	cl.itemID = it.ID
 	cl.log = cl.log.With("item_id", it.ID)
 	cl.rec.ItemID, cl.rec.EnqueuedAt = it.ID, cl.f.opt.Now()
-	cl.put()
 	return nil
 }
 

@@ -41,20 +41,25 @@ import (
 //go:embed caller.xml
 var scenario []byte
 
+// logLevel is the node's log level (-log).
+var logLevel slog.Level
+
 func main() {
 	rate := flag.Int("rate", 200, "calls per second SIPp offers")
 	calls := flag.Int("calls", 2000, "calls in total")
 	limit := flag.Int("limit", 3000, "concurrent calls at most")
 	hold := flag.Duration("hold", time.Second, "how long each caller stays")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memprof := flag.String("memprofile", "", "write an allocation profile of the run to this file")
+	flag.TextVar(&logLevel, "log", slog.LevelError, "the node's log level")
 	flag.Parse()
-	if err := run(*rate, *calls, *limit, *hold, *cpuprof); err != nil {
+	if err := run(*rate, *calls, *limit, *hold, *cpuprof, *memprof); err != nil {
 		fmt.Fprintln(os.Stderr, "flowbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rate, calls, limit int, hold time.Duration, cpuprof string) error {
+func run(rate, calls, limit int, hold time.Duration, cpuprof, memprof string) error {
 	dir, err := os.MkdirTemp("", "flowbench-")
 	if err != nil {
 		return err
@@ -82,10 +87,13 @@ func run(rate, calls, limit int, hold time.Duration, cpuprof string) error {
 	idle := memory()
 	mid := make(chan [2]int, 1)
 	go measureAt(ctx, rampAndHold(rate, calls, hold)/2, mid)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuNow()
 	out, err := sipp(ctx, dir, n.Addr("sip"), rx.addr(), rate, calls, limit, hold)
-	elapsed := time.Since(start)
+	elapsed, cpu1 := time.Since(start), cpuNow()
 	stopProf()
+	if err := writeAllocs(memprof); err != nil {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("sipp: %w\n%s", err, tail(out, 2000))
 	}
@@ -95,6 +103,7 @@ func run(rate, calls, limit int, hold time.Duration, cpuprof string) error {
 	}
 	cancel() // stops the node and the sampler
 	report(out, elapsed, calls, stored, rx.stats(), idle, <-mid, rate, hold)
+	reportCPU(cpu0, cpu1, calls)
 	return nil
 }
 
@@ -112,7 +121,7 @@ func startNode(ctx context.Context, dir string) (*node.Node, error) {
 	cfg := config.Default()
 	cfg.Data, cfg.HTTP.Addr, cfg.SIP.Addr, cfg.SMTP.Addr = dir, "127.0.0.1:0", "127.0.0.1:0", ""
 	cfg.SIP.RTPPorts = "20000-60000"
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	n, err := node.New(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -228,6 +237,15 @@ func report(out string, elapsed time.Duration, calls, stored int, j jitterStats,
 	fmt.Printf("memory at ~%.0f concurrent calls: rss %d -> %d MB (%.0f kB a call), live Go heap %d -> %d MB (%.0f kB a call)\n",
 		concurrent, idle[0]/1024, mid[0]/1024, float64(mid[0]-idle[0])/concurrent,
 		idle[1]/1024, mid[1]/1024, float64(mid[1]-idle[1])/concurrent)
+}
+
+// reportCPU prints the CPU the run took: this process's (the node and
+// the RTP receiver), SIPp's, and the load average before and after.
+func reportCPU(before, after cpuTimes, calls int) {
+	self, sipp := after.self-before.self, after.children-before.children
+	perCall := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(calls) }
+	fmt.Printf("cpu: flowbench %.2f s (%.0f µs a call), sipp %.2f s (%.0f µs a call); load average %s -> %s\n",
+		self.Seconds(), perCall(self), sipp.Seconds(), perCall(sipp), before.load, after.load)
 }
 
 // sippTotals reads the cumulative counters from the statistics appended

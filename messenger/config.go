@@ -21,6 +21,7 @@ const (
 	DefaultChatMaxMessage  = 4096 // characters of one chat line
 	defaultFieldMaxLength  = 1000
 	defaultTelegramPerChat = 1 // messages per second to one chat
+	DefaultBotQuiet        = time.Hour
 )
 
 // Config is the messenger's configuration: the forms, who may call them,
@@ -50,6 +51,11 @@ type Config struct {
 	// SecureCookie gives the chat's visitor cookie the Secure flag and
 	// SameSite=None, for sites on another domain served over HTTPS.
 	SecureCookie bool `yaml:"secure_cookie"`
+	// BotQuiet is how long a chat only the bot has answered (Telegram or
+	// the widget) stays open without a message; then it is closed as
+	// auto-replied, and the visitor's next message starts a new chat with
+	// the bot. Default 1h.
+	BotQuiet time.Duration `yaml:"bot_quiet"`
 }
 
 // Telegram configures the Telegram bot.
@@ -143,6 +149,9 @@ func (c Config) WithDefaults() Config {
 	if c.RateBurst == 0 {
 		c.RateBurst = DefaultRateBurst
 	}
+	if c.BotQuiet == 0 {
+		c.BotQuiet = DefaultBotQuiet
+	}
 	t := &c.Telegram
 	if t.API == "" {
 		t.API = DefaultTelegramAPI
@@ -191,6 +200,9 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
 			errs = append(errs, fmt.Errorf("messenger.allowed_origins[%d] %q: want scheme://host[:port]", i, o))
 		}
+	}
+	if c.BotQuiet < time.Minute {
+		errs = append(errs, fmt.Errorf("messenger.bot_quiet %s: want a minute or more", c.BotQuiet))
 	}
 	if c.MaxBody < 0 || c.RatePerMinute < 0 || c.RateBurst < 0 {
 		errs = append(errs, errors.New("messenger: max_body, rate_per_minute and rate_burst must not be negative"))

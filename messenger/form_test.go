@@ -274,6 +274,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad kind", Config{Forms: []Form{{Name: "f", Fields: []Field{{Name: "a", Kind: "date"}}}}}, "kind"},
 		{"bad origin", Config{AllowedOrigins: []string{"dedmoroz.example"}}, "allowed_origins[0]"},
 		{"webhook without secret", Config{Telegram: Telegram{Token: "1:x"}}, "webhook_secret"},
+		{"bot quiet too short", Config{BotQuiet: time.Second}, "messenger.bot_quiet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

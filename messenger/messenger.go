@@ -100,6 +100,7 @@ func New(opt Options) (*Messenger, error) {
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.chat = newChatHub(m)
 	m.work.SetSender(acd.Chat, m.chat)
+	m.goOwned(m.quietLoop)
 	if cfg.Telegram.Token != "" {
 		if err := m.startTelegram(opt.Client); err != nil {
 			m.Close()

@@ -1,0 +1,257 @@
+package softphone
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pion/rtp"
+
+	"github.com/morozhq/moroz/sip/media"
+)
+
+type nopSignal struct{}
+
+func (nopSignal) SendSoftphone(int64, any) int { return 1 }
+func (nopSignal) Connected(int64) bool         { return true }
+
+type testCaller string
+
+func (c testCaller) ID() string     { return string(c) }
+func (c testCaller) Caller() string { return "+375290000000" }
+
+// testMonitor is a monitor of a leg that has no peer connections: its
+// hooks are driven by hand.
+func testMonitor(t testing.TB, mode Mode) *Monitor {
+	t.Helper()
+	p, err := New(Options{Signal: nopSignal{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := p.newLeg(1, testCaller("c1"))
+	m, err := newMonitor(l, newRTCConn(nil, 101), 7, media.PCMU, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func tone(freq float64, amp float64) []int16 {
+	s := make([]int16, media.FrameSamples)
+	for i := range s {
+		s[i] = int16(amp * math.Sin(2*math.Pi*freq*float64(i)/media.SampleRate))
+	}
+	return s
+}
+
+func packetOf(t testing.TB, seq uint16, pcm []int16) []byte {
+	t.Helper()
+	b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq,
+		Timestamp: uint32(seq) * media.FrameSamples, SSRC: 0xabc}, Payload: media.PCMU.Encode(nil, pcm)}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// near reports whether got is want within G.711's coding error.
+func near(got, want []int16) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i]) - float64(want[i])); d > 200+math.Abs(float64(want[i]))/16 {
+			return false
+		}
+	}
+	return true
+}
+
+func payloadPCM(t *testing.T, b []byte) (rtp.Header, []int16) {
+	t.Helper()
+	var p rtp.Packet
+	if err := p.Unmarshal(b); err != nil {
+		t.Fatal(err)
+	}
+	return p.Header, media.PCMU.Decode(nil, p.Payload)
+}
+
+func sum(a, b []int16) []int16 {
+	out := append([]int16(nil), a...)
+	mixInto(out, b)
+	return out
+}
+
+// Each mode mixes the supervisor into the streams it names and no
+// other; a mixed packet keeps its header (sequence number, timestamp,
+// SSRC), so the stream is the same whether a packet is mixed or not.
+func TestMonitorMixesByMode(t *testing.T) {
+	caller, helper, super := tone(600, 6000), tone(1000, 6000), tone(1300, 6000)
+	tests := []struct {
+		mode                     Mode
+		helperHears, callerHears bool
+	}{
+		{ModeListen, false, false},
+		{ModeWhisper, true, false},
+		{ModeBarge, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			m := testMonitor(t, tt.mode)
+			m.toHelper.push(super) // the mode alone decides who hears it
+			m.toCaller.push(super)
+
+			in := packetOf(t, 10, caller)
+			out := m.toBrowser(in)
+			h, pcm := payloadPCM(t, out)
+			wantHelper := caller
+			if tt.helperHears {
+				wantHelper = sum(caller, super)
+			}
+			if h.SequenceNumber != 10 || h.Timestamp != 10*media.FrameSamples || h.SSRC != 0xabc {
+				t.Errorf("to the helper: header %+v, want the bridge's", h)
+			}
+			if !near(pcm, wantHelper) {
+				t.Errorf("to the helper: the payload is not the caller%s", map[bool]string{true: " and the supervisor"}[tt.helperHears])
+			}
+
+			from := packetOf(t, 20, helper)
+			m.fromBrowser(from)
+			h, pcm = payloadPCM(t, from)
+			wantCaller := helper
+			if tt.callerHears {
+				wantCaller = sum(helper, super)
+			}
+			if h.SequenceNumber != 20 || h.SSRC != 0xabc {
+				t.Errorf("to the caller: header %+v, want the browser's", h)
+			}
+			if !near(pcm, wantCaller) {
+				t.Errorf("to the caller: the payload is not the helper%s", map[bool]string{true: " and the supervisor"}[tt.callerHears])
+			}
+
+			// The supervisor's mix gets both voices, whatever the mode.
+			a, b := make([]int16, media.FrameSamples), make([]int16, media.FrameSamples)
+			if !m.caller.pop(a) || !m.helper.pop(b) {
+				t.Fatal("the supervisor's queues did not get both voices")
+			}
+			if !near(a, caller) || !near(b, helper) {
+				t.Error("the supervisor's queues hold other audio than the caller's and the helper's")
+			}
+		})
+	}
+}
+
+// A monitored packet whose supervisor frame has not arrived passes
+// unchanged, and so does anything that is not the call's audio.
+func TestMonitorPassesWhatItCannotMix(t *testing.T) {
+	m := testMonitor(t, ModeBarge)
+	in := packetOf(t, 1, tone(600, 6000))
+	if out := m.toBrowser(in); !bytes.Equal(out, in) {
+		t.Error("with no supervisor frame queued the caller's packet changed")
+	}
+	dtmf, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101}, Payload: []byte{5, 0x8a, 0, 160}}).Marshal()
+	m.toCaller.push(tone(1300, 6000))
+	before := bytes.Clone(dtmf)
+	m.fromBrowser(dtmf)
+	if !bytes.Equal(dtmf, before) {
+		t.Error("a telephone-event was changed")
+	}
+	for _, junk := range [][]byte{nil, {0x80}, bytes.Repeat([]byte{0xff}, 40)} {
+		m.fromBrowser(junk)
+		if out := m.toBrowser(junk); !bytes.Equal(out, junk) {
+			t.Errorf("junk %x changed", junk)
+		}
+	}
+}
+
+func TestFrameQueue(t *testing.T) {
+	var q frameQueue
+	for i := range mixDepth + 2 {
+		q.push([]int16{int16(i), int16(i)})
+	}
+	dst := make([]int16, 3)
+	var got [][]int16
+	for q.pop(dst) {
+		got = append(got, append([]int16(nil), dst...))
+	}
+	var want [][]int16
+	for i := 2; i < mixDepth+2; i++ {
+		want = append(want, []int16{int16(i), int16(i), 0}) // oldest dropped, short frames zero-filled
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("frames (-got +want):\n%s", diff)
+	}
+	q.push([]int16{1})
+	q.reset()
+	if q.pop(dst) {
+		t.Error("a frame survived reset")
+	}
+}
+
+func TestMixIntoClips(t *testing.T) {
+	dst := []int16{30000, -30000, 100}
+	mixInto(dst, []int16{10000, -10000, -50, 7})
+	if want := []int16{32767, -32768, 50}; !slices.Equal(dst, want) {
+		t.Errorf("mix: got %v, want %v", dst, want)
+	}
+}
+
+func TestAudioPayload(t *testing.T) {
+	plain := packetOf(t, 1, tone(600, 6000))
+	padded := append(bytes.Clone(plain), 0, 0, 3)
+	padded[0] |= 0x20
+	eh := rtp.Header{Version: 2, PayloadType: 0}
+	if err := eh.SetExtension(1, []byte{0x90}); err != nil { // RFC 8285 one-byte header
+		t.Fatal(err)
+	}
+	ext, _ := (&rtp.Packet{Header: eh, Payload: make([]byte, 160)}).Marshal()
+	dtmf, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101}, Payload: []byte{5, 0x8a, 0, 160}}).Marshal()
+	overpadded := append(bytes.Clone(plain[:12]), 0xff)
+	overpadded[0] |= 0x20
+	tests := []struct {
+		name    string
+		b       []byte
+		wantLen int
+		wantOK  bool
+	}{
+		{"plain", plain, 160, true},
+		{"padded", padded, 160, true},
+		{"header extension", ext, 160, true},
+		{"no payload", packetOf(t, 1, nil), 0, false},
+		{"telephone-event", dtmf, 0, false},
+		{"truncated", plain[:8], 0, false},
+		{"padding longer than the packet", overpadded, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			off, end, ok := audioPayload(tt.b, media.PCMU)
+			if ok != tt.wantOK || (ok && end-off != tt.wantLen) {
+				t.Errorf("got %d bytes, %v; want %d, %v", end-off, ok, tt.wantLen, tt.wantOK)
+			}
+		})
+	}
+}
+
+// BenchmarkMonitorFrame is the mixing a monitored call costs per 20 ms
+// in barge: both directions decoded, mixed and encoded, and the
+// supervisor's frame mixed and encoded.
+func BenchmarkMonitorFrame(b *testing.B) {
+	m := testMonitor(b, ModeBarge)
+	a, h := packetOf(b, 1, tone(600, 6000)), packetOf(b, 2, tone(1000, 6000))
+	super := tone(1300, 6000)
+	fa, fb := make([]int16, media.FrameSamples), make([]int16, media.FrameSamples)
+	payload := make([]byte, 0, media.FrameSamples)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.toHelper.push(super)
+		m.toCaller.push(super)
+		m.toBrowser(a)
+		m.fromBrowser(h)
+		m.caller.pop(fa)
+		m.helper.pop(fb)
+		mixInto(fa, fb)
+		payload = media.PCMU.Encode(payload[:0], fa)
+	}
+}

@@ -28,13 +28,25 @@
 //     the same media leg. A browser that does not come back within
 //     Config.Grace ends the leg as lost ([Leg.Lost]), and the call flow
 //     puts the caller back in the queue.
+//   - Supervisor listen, whisper and barge ([Monitor], started by
+//     [Phone.Monitor] for the wallboard's "monitor" requests): the
+//     supervisor's own peer connection gets the caller and the helper
+//     mixed; their microphone is mixed into what the helper hears
+//     (whisper) and the caller too (barge). The mixing is done where the
+//     helper's leg meets its peer connection, on packets that keep their
+//     headers, so the streams stay continuous across modes and the
+//     ordinary bridge stays pass-through: a call nobody monitors is never
+//     decoded. The call's end ends the monitor; the monitor's end
+//     (leave, the supervisor's tab closing) leaves the call alone.
 //
 // # What it does not own
 //
-// The websocket itself, authentication and who may signal are package
-// console's; which helper gets a call and what happens after a lost
+// The websocket itself, authentication, who may signal or monitor (only
+// supervisors and admins) and the audit log are package console's; which helper gets a call and what happens after a lost
 // helper are the router's and the call flow's. It does no transcoding
-// beyond G.711 µ-law and A-law and no other codec.
+// beyond G.711 µ-law and A-law and no other codec. Calls to helpers'
+// desk phones are bridged by package voice and cannot be monitored here
+// (TODO(#6): monitor desk-phone calls too).
 //
 // # Concurrency
 //

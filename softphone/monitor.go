@@ -106,6 +106,12 @@ func (m *Monitor) Mode() Mode { return m.mode.Load().(Mode) }
 // Supervisor is who monitors.
 func (m *Monitor) Supervisor() int64 { return m.supervisor }
 
+func (m *Monitor) isStopped() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopped
+}
+
 // Done is closed once the monitor stopped.
 func (m *Monitor) Done() <-chan struct{} { return m.done }
 
@@ -125,8 +131,14 @@ func (m *Monitor) SetMode(mode Mode) error {
 // Leave stops the monitor; the call goes on. It is idempotent.
 func (m *Monitor) Leave() { m.stop(errLeft) }
 
-// start runs the mixer of the supervisor's audio.
+// start runs the mixer of the supervisor's audio, unless the monitor
+// already stopped.
 func (m *Monitor) start() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopped {
+		return
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -345,7 +357,7 @@ func (l *Leg) startMonitor(ctx context.Context, supervisor int64, sdpOffer strin
 	m.mu.Unlock()
 	old, err := l.attachMonitor(m)
 	if err != nil {
-		pc.Close()
+		m.stop(err)
 		return nil, "", err
 	}
 	if old != nil {
@@ -363,6 +375,9 @@ func (l *Leg) attachMonitor(m *Monitor) (*Monitor, error) {
 	defer l.mu.Unlock()
 	if l.ended() {
 		return nil, &signalError{codeNotFound, "call ended"}
+	}
+	if m.isStopped() { // its connection closed while it was being answered
+		return nil, &signalError{codeWrongState, "monitor: the connection closed"}
 	}
 	old := l.monitor
 	if old != nil && old.supervisor != m.supervisor {

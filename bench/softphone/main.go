@@ -454,6 +454,7 @@ func report(calls []*call, rep serverReport, wall time.Duration, drops int64, lo
 	fmt.Printf("server CPU %.3f cores, %.2f ms of CPU per call per second, %.1f µs per relayed packet (%d)\n",
 		cpu.Seconds()/wall.Seconds(), 1000*cpu.Seconds()/wall.Seconds()/float64(n),
 		float64(rep.CPUNanos)/1e3/float64(max(1, rep.Relayed)), rep.Relayed)
+	fmt.Printf("server threads waited %.1f s for a CPU in the window\n", time.Duration(rep.WaitNanos).Seconds())
 	fmt.Printf("server memory per call: %.1f KiB heap, %.1f KiB resident, %.1f goroutines\n",
 		rep.HeapPerCall/1024, rep.RSSPerCall/1024, rep.Goroutines)
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ type serverReport struct {
 	HeapPerCall float64 // bytes of Go heap in use per call, after a GC
 	RSSPerCall  float64 // bytes resident per call
 	Goroutines  float64 // goroutines per call
+	WaitNanos   int64   // time the server's threads waited for a CPU
 }
 
 // lines writes msgs, one JSON line each, from any goroutine.
@@ -87,7 +89,7 @@ func serve() error {
 	defer cancel() // runs first: ends the bridges
 	heap0, rss0, g0 := memory()
 	var calls int
-	var cpu0 int64
+	var cpu0, wait0 int64
 	var sent0 uint64
 	var rep serverReport
 	dec := json.NewDecoder(os.Stdin)
@@ -110,10 +112,10 @@ func serve() error {
 			n := float64(max(1, calls))
 			rep = serverReport{HeapPerCall: growth(heap, heap0) / n, RSSPerCall: growth(rss, rss0) / n,
 				Goroutines: float64(g-g0) / n}
-			cpu0, sent0 = cpuNanos(), s.sent()
+			cpu0, wait0, sent0 = cpuNanos(), runQueueWait(), s.sent()
 			s.out.send(msg{Op: "started"})
 		case "stop":
-			rep.CPUNanos, rep.Relayed = cpuNanos()-cpu0, s.sent()-sent0
+			rep.CPUNanos, rep.Relayed, rep.WaitNanos = cpuNanos()-cpu0, s.sent()-sent0, runQueueWait()-wait0
 			s.out.send(msg{Op: "report", Report: &rep})
 		}
 	}
@@ -234,4 +236,23 @@ func residentBytes() uint64 {
 	}
 	pages, _ := strconv.ParseUint(f[1], 10, 64)
 	return pages * uint64(os.Getpagesize())
+}
+
+// runQueueWait is how long the process's threads have waited, runnable,
+// for a CPU (the second field of each /proc/self/task/*/schedstat): the
+// time the scheduler kept them off the cores of a busy machine.
+func runQueueWait() int64 {
+	paths, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var sum int64
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			sum += n
+		}
+	}
+	return sum
 }

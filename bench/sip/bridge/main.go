@@ -275,8 +275,9 @@ func printResult(kind string, n int, wall time.Duration, ends []*end, sent, drop
 		return
 	}
 	cpu := time.Duration(rep.CPUNanos)
-	fmt.Printf("  relay CPU %.3f cores, %.2f µs per relayed packet (%d relayed)\n",
-		cpu.Seconds()/wall.Seconds(), float64(rep.CPUNanos)/1e3/float64(max(1, rep.Relayed)), rep.Relayed)
+	fmt.Printf("  relay CPU %.3f cores, %.2f µs per relayed packet (%d relayed); its threads waited %.1f s for a CPU\n",
+		cpu.Seconds()/wall.Seconds(), float64(rep.CPUNanos)/1e3/float64(max(1, rep.Relayed)), rep.Relayed,
+		time.Duration(rep.WaitNanos).Seconds())
 	fmt.Printf("  relay memory per call: %.1f KiB heap, %.1f KiB resident, %.1f goroutines\n",
 		rep.HeapPerLeg/1024, rep.RSSPerLeg/1024, rep.Goroutines)
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -36,6 +37,7 @@ type report struct {
 	HeapPerLeg float64 // bytes of Go heap in use per call, after a GC
 	RSSPerLeg  float64 // bytes of resident memory per call
 	Goroutines float64 // goroutines per call
+	WaitNanos  int64   // time the relay's threads waited for a CPU in the window
 }
 
 // serve is the child process: it reads the generator's sockets from
@@ -95,7 +97,7 @@ func build(kind string, pairs [][2]netip.AddrPort) (relay, [][2]netip.AddrPort, 
 
 // window measures between "start" and "stop" and prints the report.
 func window(in *bufio.Scanner, r relay, calls int, cpuProfile string, mem func() (float64, float64, float64)) error {
-	var cpu0 int64
+	var cpu0, wait0 int64
 	var sent0 uint64
 	var heap, rss, gor float64
 	for in.Scan() {
@@ -110,11 +112,11 @@ func window(in *bufio.Scanner, r relay, calls int, cpuProfile string, mem func()
 				defer f.Close()
 				pprof.StartCPUProfile(f)
 			}
-			cpu0, sent0 = cpuNanos(), r.relayed()
+			cpu0, wait0, sent0 = cpuNanos(), runQueueWait(), r.relayed()
 			fmt.Println("started")
 		case "stop":
 			rep := report{CPUNanos: cpuNanos() - cpu0, Relayed: r.relayed() - sent0,
-				HeapPerLeg: heap, RSSPerLeg: rss, Goroutines: gor}
+				HeapPerLeg: heap, RSSPerLeg: rss, Goroutines: gor, WaitNanos: runQueueWait() - wait0}
 			if cpuProfile != "" {
 				pprof.StopCPUProfile()
 			}
@@ -269,4 +271,23 @@ func (r *plainRelay) close() {
 		c.Close()
 	}
 	r.wg.Wait()
+}
+
+// runQueueWait is how long the process's threads have waited, runnable,
+// for a CPU (the second field of each /proc/self/task/*/schedstat): the
+// time the scheduler kept them off the cores of a busy machine.
+func runQueueWait() int64 {
+	paths, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var sum int64
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			sum += n
+		}
+	}
+	return sum
 }

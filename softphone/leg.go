@@ -44,6 +44,8 @@ type Leg struct {
 	err      error                  // guarded by mu: why the leg ended
 	transfer *acd.Target            // guarded by mu: where the helper sent the caller
 	monitor  *Monitor               // guarded by mu: a supervisor's, while one monitors
+	itemID   int64                  // guarded by mu: the call's item, once described
+	queue    string                 // guarded by mu: the item's queue, once described
 }
 
 func (p *Phone) newLeg(helper int64, c Caller) *Leg {

@@ -53,9 +53,7 @@ func (p *Phone) LiveCalls(ctx context.Context) []LiveCall {
 		if m := l.Monitor(); m != nil {
 			lc.Monitor = m.info()
 		}
-		if p.opt.Describe != nil {
-			lc.ItemID, lc.Queue = p.opt.Describe(ctx, ci.Call)
-		}
+		lc.ItemID, lc.Queue = l.describe(ctx)
 		out = append(out, lc)
 	}
 	slices.SortFunc(out, func(a, b LiveCall) int {
@@ -65,6 +63,22 @@ func (p *Phone) LiveCalls(ctx context.Context) []LiveCall {
 		return strings.Compare(a.Call, b.Call)
 	})
 	return out
+}
+
+// describe returns the call's item and queue, asking Options.Describe
+// until it knows them (a call keeps its item; a transfer ends the leg).
+func (l *Leg) describe(ctx context.Context) (int64, string) {
+	l.mu.Lock()
+	item, queue := l.itemID, l.queue
+	l.mu.Unlock()
+	if item != 0 || l.p.opt.Describe == nil {
+		return item, queue
+	}
+	item, queue = l.p.opt.Describe(ctx, l.callID)
+	l.mu.Lock()
+	l.itemID, l.queue = item, queue
+	l.mu.Unlock()
+	return item, queue
 }
 
 // Monitor runs one monitoring message of a supervisor's wallboard and

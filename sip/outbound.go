@@ -96,8 +96,34 @@ func (s *Server) NewDialer() (*Dialer, error) {
 			d.log.Debug("dialer serve loop ended", "error", err)
 		}
 	})
+	if err := d.awaitServing(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	d.log.Info("sip dialer listening", "udp", d.addr.String())
 	return d, nil
+}
+
+// serveWait bounds the wait for the dialer's serve loop to take its socket.
+const serveWait = 5 * time.Second
+
+// awaitServing waits until sipgo's serve loop has put the dialer's socket
+// in its pool: requests go out from that socket only then (before, sipgo
+// would try to bind a second one to the same address). ServeUDP gives no
+// ready signal, so the pool is looked at until it has the socket.
+func (d *Dialer) awaitServing() error {
+	pool := d.ua.TransportLayer().Pool("udp")
+	deadline := time.Now().Add(serveWait)
+	for {
+		if c := pool.Get(d.addr.String()); c != nil {
+			c.TryClose() // a listener's reference only; it stays open
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("new sip dialer: socket %s not served within %v", d.addr, serveWait)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (d *Dialer) init() error {
@@ -153,10 +179,14 @@ type DialOptions struct {
 	// Username and Password, when set, answer a 401 or 407 challenge
 	// with digest authentication (RFC 3261 §22.2): a trunk's account.
 	Username, Password string
+	// Codec, when valid, is the only codec offered: the leg this one is
+	// bridged to has it, and the bridge does not transcode. Zero offers
+	// PCMU and PCMA.
+	Codec media.Codec
 }
 
-// Dial rings target (a sip: URI) offering PCMU, PCMA and telephone-event,
-// and returns the leg once the callee answered and the ACK is sent. A
+// Dial rings target (a sip: URI) offering PCMU, PCMA (or opt.Codec) and
+// telephone-event, and returns the leg once the callee answered and the ACK is sent. A
 // final failure is a *DialError; when ctx ends first the INVITE is
 // cancelled (RFC 3261 §9.1) and ctx's error returned.
 func (d *Dialer) Dial(ctx context.Context, target string, opt DialOptions) (*Outbound, error) {
@@ -169,7 +199,11 @@ func (d *Dialer) Dial(ctx context.Context, target string, opt DialOptions) (*Out
 		return nil, fmt.Errorf("dial %s: rtp port: %w", target, err)
 	}
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	body, err := buildOffer(d.srv.advertised(local), rand.Uint64N(1<<62))
+	codecs := []media.Codec{media.PCMU, media.PCMA}
+	if opt.Codec.Valid() {
+		codecs = []media.Codec{opt.Codec}
+	}
+	body, err := buildOffer(d.srv.advertised(local), rand.Uint64N(1<<62), codecs...)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("dial %s: %w", target, err)
@@ -389,7 +423,7 @@ func (o *Outbound) Hangup() error {
 
 // buildOffer writes Moroz's SDP offer (RFC 3264 §5): PCMU, PCMA and
 // telephone-event 101 (events 0-16).
-func buildOffer(local netip.AddrPort, sessID uint64) ([]byte, error) {
+func buildOffer(local netip.AddrPort, sessID uint64, codecs ...media.Codec) ([]byte, error) {
 	addrType := "IP4"
 	if local.Addr().Is6() {
 		addrType = "IP6"
@@ -403,17 +437,20 @@ func buildOffer(local netip.AddrPort, sessID uint64) ([]byte, error) {
 		TimeDescriptions:      []sdp.TimeDescription{{}},
 		MediaDescriptions: []*sdp.MediaDescription{{
 			MediaName: sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: int(local.Port())},
-				Protos: []string{"RTP", "AVP"}, Formats: []string{"0", "8", strconv.Itoa(offerDTMFPT)}},
-			Attributes: []sdp.Attribute{
-				{Key: "rtpmap", Value: "0 PCMU/8000"},
-				{Key: "rtpmap", Value: "8 PCMA/8000"},
-				{Key: "rtpmap", Value: strconv.Itoa(offerDTMFPT) + " telephone-event/8000"},
-				{Key: "fmtp", Value: strconv.Itoa(offerDTMFPT) + " 0-16"},
-				{Key: "ptime", Value: "20"},
-				{Key: dirSendRecv},
-			},
+				Protos: []string{"RTP", "AVP"}},
 		}},
 	}
+	m := sd.MediaDescriptions[0]
+	for _, c := range codecs {
+		pt := strconv.Itoa(int(c.PayloadType))
+		m.MediaName.Formats = append(m.MediaName.Formats, pt)
+		m.Attributes = append(m.Attributes, sdp.Attribute{Key: "rtpmap", Value: pt + " " + c.Name + "/8000"})
+	}
+	dtmf := strconv.Itoa(offerDTMFPT)
+	m.MediaName.Formats = append(m.MediaName.Formats, dtmf)
+	m.Attributes = append(m.Attributes, sdp.Attribute{Key: "rtpmap", Value: dtmf + " telephone-event/8000"},
+		sdp.Attribute{Key: "fmtp", Value: dtmf + " 0-16"}, sdp.Attribute{Key: "ptime", Value: "20"},
+		sdp.Attribute{Key: dirSendRecv})
 	return sd.Marshal()
 }
 

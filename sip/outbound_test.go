@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/pion/sdp/v3"
+
+	"github.com/morozhq/moroz/sip/media"
 )
 
 func TestDialErrorKinds(t *testing.T) {
@@ -32,7 +36,7 @@ func TestDialErrorKinds(t *testing.T) {
 // Moroz's offer parses back with PCMU first and telephone-event.
 func TestBuildOfferParses(t *testing.T) {
 	local := netip.MustParseAddrPort("127.0.0.1:30002")
-	body, err := buildOffer(local, 42)
+	body, err := buildOffer(local, 42, media.PCMU, media.PCMA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +53,22 @@ func TestBuildOfferParses(t *testing.T) {
 // Dialling a URI that is not sip: fails at once; ringing a port where
 // nothing answers, not even 100 Trying, ends with the context (without a
 // provisional response no CANCEL may be sent, and Timer B is not waited).
+// An offer restricted to PCMA, for a leg bridged to a PCMA one, names
+// PCMA and telephone-event only.
+func TestBuildOfferOneCodec(t *testing.T) {
+	body, err := buildOffer(netip.MustParseAddrPort("127.0.0.1:30002"), 42, media.PCMA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		t.Fatal(err)
+	}
+	if got := sd.MediaDescriptions[0].MediaName.Formats; !slices.Equal(got, []string{"8", "101"}) {
+		t.Errorf("formats: got %v, want [8 101]", got)
+	}
+}
+
 func TestDialFailures(t *testing.T) {
 	srv := testServer(t, func(context.Context, *Call) {})
 	d, err := srv.NewDialer()

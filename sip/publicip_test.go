@@ -103,7 +103,7 @@ func TestPublicIPInVia(t *testing.T) {
 		_, err := d.Dial(context.Background(), "sip:elf@"+callee.LocalAddr().String(), DialOptions{})
 		dialed <- err
 	}()
-	inv := readRequest(t, callee)
+	inv := readRequest(t, callee, dialed)
 	busy := "SIP/2.0 486 Busy Here\r\n"
 	for _, h := range []string{"via", "from", "to", "call-id", "cseq"} {
 		busy += h + ": " + inv.msg.header(h) + "\r\n"
@@ -131,14 +131,20 @@ type received struct {
 	from net.Addr
 }
 
-// readRequest reads the first SIP request sent to conn.
-func readRequest(t *testing.T, conn net.PacketConn) received {
+// readRequest reads the first SIP request sent to conn; a dial that
+// ends first fails the test.
+func readRequest(t *testing.T, conn net.PacketConn, dialed <-chan error) received {
 	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 65535)
 	for {
 		n, from, err := conn.ReadFrom(buf)
 		if err != nil {
+			select {
+			case err := <-dialed:
+				t.Fatalf("dial ended with %v before its invite arrived", err)
+			default:
+			}
 			t.Fatalf("read sip: %v", err)
 		}
 		head, body, _ := strings.Cut(string(buf[:n]), "\r\n\r\n")

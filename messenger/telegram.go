@@ -79,7 +79,11 @@ func (tg *telegram) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	var u botapi.Update
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxUpdateBody))
 	if err := dec.Decode(&u); err != nil {
-		writeError(w, http.StatusBadRequest, "update: "+err.Error())
+		status := http.StatusBadRequest
+		if _, big := errors.AsType[*http.MaxBytesError](err); big {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, status, "update: "+err.Error())
 		return
 	}
 	if err := tg.handle(r.Context(), u); err != nil {

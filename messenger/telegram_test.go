@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -93,6 +94,12 @@ func TestTelegramWebhookRefusesForgedUpdates(t *testing.T) {
 		map[string]string{"X-Telegram-Bot-Api-Secret-Token": tgSecret})
 	if status != http.StatusBadRequest {
 		t.Errorf("broken update: status %d, want 400", status)
+	}
+	huge := `{"update_id":1,"message":{"text":"` + strings.Repeat("а", maxUpdateBody) + `"}}`
+	status, _, _ = e.do(t, "POST", "/telegram/webhook", "application/json", huge,
+		map[string]string{"X-Telegram-Bot-Api-Secret-Token": tgSecret})
+	if status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized update: status %d, want 413", status)
 	}
 }
 

@@ -214,8 +214,11 @@ class MorozDesk extends HTMLElement {
       h('p', {class: 'muted'}, t('call.desk_phone')));
   }
 
+  // formFields lists a form item's fields: the messenger keeps them under
+  // data.fields (beside the form's name); older items have them flat.
   formFields(it) {
-    const fields = it.data && typeof it.data === 'object' ? Object.entries(it.data) : [];
+    const data = it.data && typeof it.data === 'object' ? it.data : {};
+    const fields = Object.entries(data.fields && typeof data.fields === 'object' ? data.fields : data);
     return h('dl', {class: 'facts form-fields'}, fields.map(([k, v]) =>
       [h('dt', null, fieldName(k)), h('dd', null, typeof v === 'string' ? v : JSON.stringify(v))]));
   }

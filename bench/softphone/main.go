@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -43,6 +44,7 @@ import (
 func main() {
 	n := flag.Int("calls", 300, "concurrent bridged calls")
 	dur := flag.Duration("for", 30*time.Second, "how long to measure, after all calls are up")
+	burst := flag.Int("max-burst", 0, "frames a late speaker sends at once, skipping older ones (0: all that fell due)")
 	server := flag.Bool("serve", false, "internal: run as the server process")
 	flag.Parse()
 	if *server {
@@ -52,7 +54,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*n, *dur); err != nil {
+	if err := run(*n, *dur, *burst); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -245,7 +247,7 @@ func startServer() (*exec.Cmd, io.WriteCloser, io.Reader, error) {
 	return cmd, in, out, cmd.Start()
 }
 
-func run(n int, dur time.Duration) error {
+func run(n int, dur time.Duration, maxBurst int) error {
 	api, err := standInAPI()
 	if err != nil {
 		return err
@@ -274,7 +276,7 @@ func run(n int, dur time.Duration) error {
 	shards := make([]live, runtime.GOMAXPROCS(0))
 	for i := range shards {
 		wg.Add(1)
-		go func() { defer wg.Done(); speak(ctx, &shards[i]) }()
+		go func() { defer wg.Done(); speak(ctx, &shards[i], maxBurst) }()
 	}
 	if err := l.connect(&wg, shards); err != nil {
 		return err
@@ -364,6 +366,9 @@ func listen(c *call) {
 	}
 }
 
+// skipped counts the frames speakers skipped rather than burst.
+var skipped atomic.Int64
+
 // live is the calls that speak.
 type live struct {
 	mu    sync.Mutex
@@ -385,8 +390,11 @@ func (l *live) all() []*call {
 // speak sends one frame from every caller and every stand-in of a shard
 // each 20 ms, from one goroutine per CPU (as a shared pacer would). A
 // late tick sends every frame that fell due, so the offered load stays
-// at 50 packets a second each way however starved the process is.
-func speak(ctx context.Context, l *live) {
+// at 50 packets a second each way however starved the process is; with
+// maxBurst above 0 it sends at most that many and skips the older ones
+// (counted in skipped; their sequence numbers are not used, so they are
+// not counted as lost), as a paced browser would rather than burst.
+func speak(ctx context.Context, l *live, maxBurst int) {
 	payload := make([]byte, media.FrameSamples)
 	for i := range payload {
 		payload[i] = byte(i * 7)
@@ -408,6 +416,10 @@ func speak(ctx context.Context, l *live) {
 		for _, c := range l.all() {
 			if c.frames == 0 {
 				c.frames = due // joined now: start at the current slot
+			}
+			if late := due - c.frames; maxBurst > 0 && late > maxBurst {
+				skipped.Add(int64(late - maxBurst))
+				c.frames += late - maxBurst
 			}
 			for ; c.frames < due; c.frames++ {
 				ts := uint32(c.frames * media.FrameSamples)
@@ -450,6 +462,7 @@ func report(calls []*call, rep serverReport, wall time.Duration, drops int64, lo
 		100*float64(gotB+lostB+gotC+lostC)/(2*nominal))
 	fmt.Printf("caller→browser: %d packets, lost %d (%.3f%%)\n", gotB, lostB, pct(lostB, gotB))
 	fmt.Printf("browser→caller: %d packets, lost %d (%.3f%%)\n", gotC, lostC, pct(lostC, gotC))
+	fmt.Printf("frames skipped by late speakers (-max-burst), both ways, since the start: %d\n", skipped.Load())
 	fmt.Printf("UDP receive-buffer drops on the whole machine in the window: %d\n", drops)
 	fmt.Printf("server CPU %.3f cores, %.2f ms of CPU per call per second, %.1f µs per relayed packet (%d)\n",
 		cpu.Seconds()/wall.Seconds(), 1000*cpu.Seconds()/wall.Seconds()/float64(n),

@@ -77,6 +77,13 @@ func TestBotFlows(t *testing.T) {
 			{text: "Когда придут подарки?", env: onDuty, wantReplies: []string{"@greeting", "@gifts"}},
 			{text: "Когда работаете?", env: onDuty, wantReplies: []string{"@open"}},
 		}},
+		{"hours asked in everyday words", "ru", []step{
+			{text: "Когда вы работаете?", env: onDuty, wantReplies: []string{"@greeting", "@open"}},
+			{text: "Во сколько можно позвонить?", env: onDuty, wantReplies: []string{"@open"}},
+		}},
+		{"hours asked in belarusian", "be", []step{
+			{text: "Калі вы працуеце?", env: onDuty, wantReplies: []string{"@greeting", "@open"}},
+		}},
 		{"belarusian", "be", []step{
 			{text: "Вітаю", env: onDuty, wantReplies: []string{"@greeting"}},
 			{text: "Хачу прыехаць у госці", env: onDuty, wantReplies: []string{"@visit"}},

@@ -2,9 +2,13 @@ package softphone
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pion/rtp"
@@ -253,5 +257,116 @@ func BenchmarkMonitorFrame(b *testing.B) {
 		m.helper.pop(fb)
 		mixInto(fa, fb)
 		payload = media.PCMU.Encode(payload[:0], fa)
+	}
+}
+
+// talkingLeg is a leg of call id that answered, without a browser.
+func talkingLeg(t *testing.T, p *Phone, id string) *Leg {
+	t.Helper()
+	l, err := p.ring(1, testCaller(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := newRTCConn(nil, 101)
+	ml, err := media.NewLeg(conn, media.LegConfig{Codec: media.PCMU, Remote: browserAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.media, l.conn, l.since = ml, conn, time.Now()
+	l.mu.Unlock()
+	t.Cleanup(func() { l.end(errHangup) })
+	return l
+}
+
+// The monitor requests a wallboard gets wrong are refused with the code
+// the console shows, and nothing is attached.
+func TestMonitorRequestErrors(t *testing.T) {
+	p, err := New(Options{Signal: nopSignal{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.ring(1, testCaller("ringing")); err != nil {
+		t.Fatal(err)
+	}
+	talking := talkingLeg(t, p, "talking")
+	other, err := newMonitor(talking, talking.conn, 8, media.PCMU, ModeListen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := talking.attachMonitor(other); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		msg  string
+		want string
+	}{
+		{"malformed", `{"op": `, codeBadRequest},
+		{"unknown op", `{"op": "spy", "call": "talking"}`, codeWrongState}, // not the monitor: refused before the op
+		{"no such call", `{"op": "start", "call": "nobody", "sdp": "v=0"}`, codeNotFound},
+		{"not talking yet", `{"op": "start", "call": "ringing", "sdp": "v=0"}`, codeWrongState},
+		{"unknown mode", `{"op": "start", "call": "talking", "mode": "spy"}`, codeBadRequest},
+		{"another supervisor monitors", `{"op": "start", "call": "talking", "sdp": "v=0"}`, codeWrongState},
+		{"mode of one who does not monitor", `{"op": "mode", "call": "talking", "mode": "barge"}`, codeWrongState},
+		{"leave of one who does not monitor", `{"op": "leave", "call": "talking"}`, codeWrongState},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := p.Monitor(context.Background(), 7, json.RawMessage(tt.msg))
+			var se *signalError
+			if !errors.As(err, &se) || se.code != tt.want {
+				t.Errorf("got %v, want code %s", err, tt.want)
+			}
+		})
+	}
+	if m := talking.Monitor(); m != other || m.Mode() != ModeListen {
+		t.Errorf("the call's monitor after refused requests: got %+v, want supervisor 8's, listening", m)
+	}
+
+	// The supervisor who monitors may switch and leave; a bad mode is
+	// refused and changes nothing.
+	for _, msg := range []string{`{"op": "mode", "call": "talking", "mode": "loud"}`, `{"op": "spy", "call": "talking"}`} {
+		var se *signalError
+		if _, err := p.Monitor(context.Background(), 8, json.RawMessage(msg)); !errors.As(err, &se) || se.code != codeBadRequest {
+			t.Errorf("%s: got %v, want code %s", msg, err, codeBadRequest)
+		}
+	}
+	if _, err := p.Monitor(context.Background(), 8, json.RawMessage(`{"op": "mode", "call": "talking", "mode": "whisper"}`)); err != nil || other.Mode() != ModeWhisper {
+		t.Errorf("mode whisper: got %v, mode %s", err, other.Mode())
+	}
+	if _, err := p.Monitor(context.Background(), 8, json.RawMessage(`{"op": "leave", "call": "talking"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if talking.Monitor() != nil || talking.conn.mon.Load() != nil || talking.ended() {
+		t.Error("after leave: the monitor is still attached, or the call ended")
+	}
+}
+
+// The call's end stops its monitor.
+func TestCallEndStopsMonitor(t *testing.T) {
+	p, err := New(Options{Signal: nopSignal{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	l := talkingLeg(t, p, "c1")
+	m, err := newMonitor(l, l.conn, 8, media.PCMU, ModeBarge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.attachMonitor(m); err != nil {
+		t.Fatal(err)
+	}
+	m.start()
+	l.Hangup()
+	select {
+	case <-m.Done():
+	default:
+		t.Fatal("the monitor runs on after the call ended")
+	}
+	if _, err := l.attachMonitor(m); err == nil {
+		t.Error("a monitor attached to an ended call")
 	}
 }

@@ -38,6 +38,12 @@
 // handoff routes the same item (work.Service.Route) with its transcript.
 // The fields the bot collects are written to the contact at once.
 //
+// A kept chat that stays quiet for Config.BotQuiet (default an hour) is
+// closed as auto-replied (work.Service.CloseKept, a closed event with the
+// reason): the bot answered every message and nobody took it further. The
+// visitor's next message starts a new chat with the bot, on a new item; the
+// widget still replays the closed one for a day.
+//
 // # The Telegram outbox
 //
 // Every reply to Telegram, the bot's and the helpers', waits in the

@@ -115,8 +115,8 @@ func (c *caller) awaitPackets(t *testing.T, from, n int) []rtp.Packet {
 // listen they hear the caller and the helper and nobody hears them; in
 // whisper the helper hears them and the caller does not; in barge both
 // do. The caller's stream stays one unbroken stream through the modes;
-// the call survives the supervisor leaving, and the call's end ends the
-// supervisor's leg. Helpers may not monitor, and every step is audited.
+// the call survives the supervisor leaving or their tab reloading, and
+// the call's end ends the supervisor's leg. Helpers may not monitor, and every step is audited.
 //
 // Two Chromiums: the helper's microphone plays browserHz, the
 // supervisor's superHz; the caller is the rig's RTP phone playing
@@ -214,6 +214,26 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 		}
 		checkStream(t, c.packets(start))
 	})
+	t.Run("a reloaded wallboard drops its monitor, not the call", func(t *testing.T) {
+		sp.click("listen before the reload", button("listen"))
+		sp.until("listening", superHears(callerHz, browserHz))
+		m := leg.Monitor()
+		if m == nil {
+			t.Fatal("no monitor while listening")
+		}
+		sp.run("reload the wallboard", chromedp.Reload())
+		select {
+		case <-m.Done():
+		case <-time.After(45 * time.Second):
+			t.Fatal("the monitor did not stop when the supervisor's tab went away")
+		}
+		from := c.count()
+		c.awaitTone(t, "the helper after the supervisor's tab went", browserHz, 5, from)
+		if leg.Err() != nil {
+			t.Errorf("leg after the wallboard reloaded: got %v, want alive", leg.Err())
+		}
+		sp.run("the wallboard is back", chromedp.WaitVisible(chromedp.CSS(button("listen"))))
+	})
 	t.Run("the call's end ends the supervisor's leg", func(t *testing.T) {
 		sp.click("listen again", button("listen"))
 		sp.until("listening again", superHears(callerHz, browserHz))
@@ -243,7 +263,8 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 		}
 		slices.Reverse(got) // oldest first
 		id := c.id
-		want := []string{"listen call " + id, "whisper call " + id, "barge call " + id, "leave call " + id, "listen call " + id}
+		want := []string{"listen call " + id, "whisper call " + id, "barge call " + id, "leave call " + id,
+			"listen call " + id, "listen call " + id}
 		if !slices.Equal(got, want) {
 			t.Errorf("audit: got %q, want %q", got, want)
 		}

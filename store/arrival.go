@@ -25,6 +25,10 @@ type Arrival struct {
 	// AutoReplied, when set, is the sender to mark as auto-replied at the
 	// item's CreatedAt, as MarkAutoReply does.
 	AutoReplied string
+	// Call, when set, is put as PutCall does, whether or not the item is
+	// new: the record of the call the item came from (a missed call's
+	// final record with its callback).
+	Call *Call
 }
 
 // Filed is what FileItem stored, or found stored.
@@ -36,6 +40,8 @@ type Filed struct {
 	// given; both are empty when Created is false.
 	Messages []Message
 	Out      []OutLetter
+	// Call is the call record put, with its ID; zero when none was given.
+	Call Call
 }
 
 // AutoReplies remembers when each sender last got an automatic reply, so

@@ -30,6 +30,13 @@ func (s *sqlStore) FileItem(ctx context.Context, a Arrival) (Filed, error) {
 	if err := prepareOut(a.Out, s.stamp()); err != nil {
 		return fail(err)
 	}
+	if a.Call != nil {
+		c, err := prepareCall(*a.Call)
+		if err != nil {
+			return fail(fmt.Errorf("call record: %w", err))
+		}
+		a.Call = &c
+	}
 	var res Filed
 	err = s.write(ctx, func(q querier) error {
 		var err error
@@ -62,6 +69,12 @@ func (s *sqlStore) fileItem(ctx context.Context, q querier, a Arrival, it Item, 
 		return Filed{}, err
 	}
 	res.Item, res.Created, err = s.insertItem(ctx, q, it, args, first)
+	if err == nil && a.Call != nil {
+		res.Call = *a.Call
+		if res.Call.ID, err = putCall(ctx, q, res.Call); err != nil {
+			return Filed{}, fmt.Errorf("call %q: %w", res.Call.CallID, err)
+		}
+	}
 	if err != nil || !res.Created {
 		return res, err
 	}

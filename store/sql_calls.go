@@ -21,30 +21,47 @@ func scanCall(r row) (Call, error) {
 // PutCall creates the record of c.CallID or replaces every field of it but
 // ID.
 func (s *sqlStore) PutCall(ctx context.Context, c Call) (Call, error) {
-	if c.CallID == "" {
-		return Call{}, fmt.Errorf("put call: empty call id: %w", ErrInvalid)
+	c, err := prepareCall(c)
+	if err != nil {
+		return Call{}, fmt.Errorf("put call: %w", err)
 	}
-	for _, t := range []*time.Time{&c.ArrivedAt, &c.AnsweredAt, &c.EnqueuedAt, &c.ConnectedAt, &c.EndedAt} {
-		*t = roundTime(*t)
-	}
-	err := s.write(ctx, func(q querier) error {
-		return q.queryRow(ctx, `INSERT INTO calls (call_id, item_id, direction, from_addr, to_addr, queue,
-			helper_id, outcome, reason, arrived_at, answered_at, enqueued_at, connected_at, ended_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-			ON CONFLICT (call_id) DO UPDATE SET item_id = excluded.item_id, direction = excluded.direction,
-			from_addr = excluded.from_addr, to_addr = excluded.to_addr, queue = excluded.queue,
-			helper_id = excluded.helper_id, outcome = excluded.outcome, reason = excluded.reason,
-			arrived_at = excluded.arrived_at, answered_at = excluded.answered_at,
-			enqueued_at = excluded.enqueued_at, connected_at = excluded.connected_at,
-			ended_at = excluded.ended_at
-			RETURNING id`,
-			c.CallID, nullID(c.ItemID), c.Direction, c.From, c.To, c.Queue, nullID(c.HelperID), c.Outcome,
-			c.Reason, c.ArrivedAt, c.AnsweredAt, c.EnqueuedAt, c.ConnectedAt, c.EndedAt).Scan(&c.ID)
+	err = s.write(ctx, func(q querier) error {
+		var err error
+		c.ID, err = putCall(ctx, q, c)
+		return err
 	})
 	if err != nil {
 		return Call{}, s.fail(err, "put call %q", c.CallID)
 	}
 	return c, nil
+}
+
+// prepareCall checks c and rounds its times for PutCall and FileItem.
+func prepareCall(c Call) (Call, error) {
+	if c.CallID == "" {
+		return Call{}, fmt.Errorf("empty call id: %w", ErrInvalid)
+	}
+	for _, t := range []*time.Time{&c.ArrivedAt, &c.AnsweredAt, &c.EnqueuedAt, &c.ConnectedAt, &c.EndedAt} {
+		*t = roundTime(*t)
+	}
+	return c, nil
+}
+
+// putCall upserts c inside a write and returns its ID.
+func putCall(ctx context.Context, q querier, c Call) (id int64, err error) {
+	err = q.queryRow(ctx, `INSERT INTO calls (call_id, item_id, direction, from_addr, to_addr, queue,
+		helper_id, outcome, reason, arrived_at, answered_at, enqueued_at, connected_at, ended_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (call_id) DO UPDATE SET item_id = excluded.item_id, direction = excluded.direction,
+		from_addr = excluded.from_addr, to_addr = excluded.to_addr, queue = excluded.queue,
+		helper_id = excluded.helper_id, outcome = excluded.outcome, reason = excluded.reason,
+		arrived_at = excluded.arrived_at, answered_at = excluded.answered_at,
+		enqueued_at = excluded.enqueued_at, connected_at = excluded.connected_at,
+		ended_at = excluded.ended_at
+		RETURNING id`,
+		c.CallID, nullID(c.ItemID), c.Direction, c.From, c.To, c.Queue, nullID(c.HelperID), c.Outcome,
+		c.Reason, c.ArrivedAt, c.AnsweredAt, c.EnqueuedAt, c.ConnectedAt, c.EndedAt).Scan(&id)
+	return id, err
 }
 
 // Call returns the record of callID.

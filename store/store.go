@@ -123,9 +123,10 @@ type Items interface {
 	CreateItem(ctx context.Context, it Item, first Event) (stored Item, created bool, err error)
 	// FileItem stores an Arrival in one commit: it resolves a.Contact,
 	// creates a.Item with a.First as CreateItem does and, when the item is
-	// new, stores a.Messages, queues a.Out and marks a.AutoReplied. An
-	// item already stored under its channel and external id is returned
-	// with Created false and nothing else of a is written but the contact.
+	// new, stores a.Messages, queues a.Out and marks a.AutoReplied; it
+	// puts a.Call either way. An item already stored under its channel
+	// and external id is returned with Created false and nothing else of
+	// a is written but the contact and the call record.
 	// Any failure stores none of it; errors are those of the methods
 	// named.
 	FileItem(ctx context.Context, a Arrival) (Filed, error)

@@ -39,10 +39,11 @@ func (cl *call) queueCallback(reason string) {
 		}
 		return
 	}
-	f, err := cl.f.opt.Work.File(ctx, cl.arrival(store.Item{Channel: acd.Callback, ExternalID: "callback:" + cl.c.ID(),
+	f, err := cl.f.opt.Work.File(ctx, cl.withEnd(cl.arrival(store.Item{Channel: acd.Callback, ExternalID: "callback:" + cl.c.ID(),
 		ContactID: cl.contactID, ParentID: cl.itemID, Subject: cl.number, Data: data, CreatedAt: cl.rec.ArrivedAt},
-		store.Event{Type: "missed", Data: data}))
+		store.Event{Type: "missed", Data: data})))
 	if err != nil {
+		cl.ending = false
 		cl.log.Error("callback not queued", "err", err)
 		return
 	}

@@ -31,6 +31,9 @@ type call struct {
 	contactID int64
 	itemID    int64 // the voice item, 0 until enqueued
 	rec       store.Call
+	// ended is set when rec's final state was stored with the callback
+	// (withEnd), so that end need not write it again.
+	ended, ending bool
 }
 
 func (f *Flow) newCall(ctx context.Context, c Call) *call {
@@ -105,11 +108,27 @@ func (cl *call) arrival(it store.Item, first store.Event) store.Arrival {
 	return a
 }
 
-// filed takes the contact a File of arrival made or found.
+// withEnd adds the call's final record to a, when the caller has hung up
+// already: a missed call's record then shares its callback's commit.
+func (cl *call) withEnd(a store.Arrival) store.Arrival {
+	if !cl.gone() {
+		return a
+	}
+	cl.rec.EndedAt = cl.f.opt.Now()
+	rec := cl.rec
+	a.Call, cl.ending = &rec, true
+	return a
+}
+
+// filed takes what a File of arrival (and withEnd) stored.
 func (cl *call) filed(f store.Filed) {
 	if f.Contact.ID != 0 {
 		cl.contactID = f.Contact.ID
 	}
+	if cl.ending && f.Call.ID != 0 {
+		cl.rec.ID, cl.ended = f.Call.ID, true
+	}
+	cl.ending = false
 }
 
 // storeCtx is the context of bookkeeping writes: not cancelled when the
@@ -354,11 +373,14 @@ func (cl *call) missed(reason string) {
 	cl.queueCallback(reason)
 }
 
-// end writes the final call record and hangs up.
+// end hangs up and writes the final call record, unless the callback's
+// commit did.
 func (cl *call) end() {
 	cl.c.Hangup()
-	cl.rec.EndedAt = cl.f.opt.Now()
-	cl.put()
+	if !cl.ended {
+		cl.rec.EndedAt = cl.f.opt.Now()
+		cl.put()
+	}
 	cl.log.Info("call ended", "outcome", string(cl.rec.Outcome), "reason", cl.rec.Reason,
 		"wait", cl.waited(), "helper", cl.rec.HelperID)
 }

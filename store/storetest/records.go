@@ -63,6 +63,64 @@ func testCalls(t *testing.T, open Open) {
 	wantErr(t, "no call id", err, store.ErrInvalid)
 	_, err = s.PutCall(ctx, store.Call{CallID: "d", ItemID: 999})
 	wantErr(t, "unknown item", err, store.ErrNotFound)
+	t.Run("filed with an item", func(t *testing.T) { testCallFiled(t, s) })
+}
+
+// testCallFiled checks a call record put in the commit of another item
+// (FileItem with Arrival.Call): a missed call's final record and its
+// callback.
+func testCallFiled(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	voice := newItem(t, s, store.Item{Channel: acd.Voice, ExternalID: "e@pbx"})
+	rec := store.Call{CallID: "e@pbx", ItemID: voice.ID, Direction: "in", From: "375290000001", Queue: "calls",
+		Outcome: acd.OutcomeAbandoned, Reason: "abandoned", ArrivedAt: at(30).Add(time.Nanosecond),
+		EnqueuedAt: at(31), EndedAt: at(32)}
+	callback := store.Arrival{
+		Item:    store.Item{Channel: acd.Callback, ExternalID: "callback:e@pbx", ParentID: voice.ID},
+		First:   store.Event{Type: "missed"},
+		Contact: store.Identity{Kind: "phone", Value: "375290000001"},
+		Call:    &rec,
+	}
+	f := must[store.Filed](t, "file")(s.FileItem(ctx, callback))
+	if !f.Created || f.Call.ID == 0 || f.Item.ContactID == 0 {
+		t.Fatalf("filed: got created %v, call id %d, contact %d; want a new item, its contact and a call id",
+			f.Created, f.Call.ID, f.Item.ContactID)
+	}
+	want := rec
+	want.ID = f.Call.ID
+	for _, tm := range []*time.Time{&want.ArrivedAt, &want.EnqueuedAt, &want.EndedAt} {
+		*tm = stored(*tm)
+	}
+	diff(t, "filed record", f.Call, want)
+	diff(t, "stored record", must[store.Call](t, "get")(s.Call(ctx, "e@pbx")), want)
+
+	again := rec
+	again.Reason = "callback"
+	callback.Call = &again
+	f = must[store.Filed](t, "file again")(s.FileItem(ctx, callback))
+	if f.Created {
+		t.Error("filed again: got a new item, want the stored one")
+	}
+	want.Reason = "callback"
+	diff(t, "record filed again", must[store.Call](t, "get")(s.Call(ctx, "e@pbx")), want)
+
+	for _, tt := range []struct {
+		name string
+		c    store.Call
+		want error
+	}{
+		{"no call id", store.Call{Direction: "in"}, store.ErrInvalid},
+		{"unknown item", store.Call{CallID: "f@pbx", ItemID: 999}, store.ErrNotFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ext := "callback:" + tt.name
+			_, err := s.FileItem(ctx, store.Arrival{Item: store.Item{Channel: acd.Callback, ExternalID: ext},
+				First: store.Event{Type: "missed"}, Call: &tt.c})
+			wantErr(t, "file", err, tt.want)
+			_, err = s.ItemByExternalID(ctx, acd.Callback, ext)
+			wantErr(t, "item of the failed commit", err, store.ErrNotFound)
+		})
+	}
 }
 
 func testVoicemails(t *testing.T, open Open) {

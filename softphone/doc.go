@@ -46,7 +46,9 @@
 // helper are the router's and the call flow's. It does no transcoding
 // beyond G.711 µ-law and A-law and no other codec. Calls to helpers'
 // desk phones are bridged by package voice and cannot be monitored here
-// (TODO(#6): monitor desk-phone calls too).
+// (TODO(#6): monitor desk-phone calls too), and a wallboard lists and
+// monitors the browser calls of its own node only (TODO(#6): live calls
+// of every node, the monitor's media relayed from the call's node).
 //
 // # Concurrency
 //

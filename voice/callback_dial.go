@@ -41,12 +41,15 @@ const (
 // CallbackDialer places the two legs of a callback: the helper's phone,
 // then the number through a trunk. Methods are safe for concurrent use.
 type CallbackDialer interface {
-	// RingHelper rings the helper's phone target (a SIP URI) showing
-	// number, and returns the leg once it answered.
+	// RingHelper rings the helper's phone target (a SIP URI, or a browser
+	// target of package softphone) showing number, and returns the leg
+	// once it answered.
 	RingHelper(ctx context.Context, target, number string) (Leg, error)
-	// CallNumber calls number through the trunk and returns the leg once
+	// CallNumber calls number through the trunk for the helper's answered
+	// leg (offering its codec where the trunk's media is relayed as it
+	// is: the bridge does not transcode) and returns the callee's leg once
 	// it answered; errors as Dialer.Dial's.
-	CallNumber(ctx context.Context, number string) (Leg, error)
+	CallNumber(ctx context.Context, number string, helper Leg) (Leg, error)
 	// Bridge joins the two legs until either ends or ctx ends.
 	Bridge(ctx context.Context, helper, callee Leg) error
 }
@@ -57,8 +60,9 @@ type CallbackOptions struct {
 	Work   *work.Service
 	Store  store.Store
 	Dialer CallbackDialer
-	// Phone returns the SIP URI of a helper's desk phone; "" when they
-	// have none (they then call the number back themselves).
+	// Phone returns the target that rings a helper: their desk phone's
+	// SIP URI, or their browser's; "" when they have neither (they then
+	// call the number back themselves).
 	Phone func(ctx context.Context, helperID int64) (string, error)
 	// HelperRing and NumberRing bound the ringing of each leg; defaults
 	// DefaultHelperRing and DefaultNumberRing.
@@ -171,7 +175,7 @@ func (cb *Callbacks) callBack(ctx context.Context, a accepted) {
 	defer helper.Hangup()
 	log.Info("calling back", "target", target)
 	callee, err := cb.ring(ctx, cb.opt.NumberRing, func(ctx context.Context) (Leg, error) {
-		return cb.opt.Dialer.CallNumber(ctx, number)
+		return cb.opt.Dialer.CallNumber(ctx, number, helper)
 	})
 	if err != nil {
 		cb.unanswered(a, err, log)
@@ -185,7 +189,7 @@ func (cb *Callbacks) callBack(ctx context.Context, a accepted) {
 }
 
 // parties finds the number to call and the helper's phone; a helper
-// without a desk phone is left to call back themselves.
+// without one is left to call back themselves.
 func (cb *Callbacks) parties(ctx context.Context, a accepted, log *slog.Logger) (number, target string, ok bool) {
 	it, err := cb.opt.Store.Item(ctx, a.item)
 	if err != nil {
@@ -199,7 +203,7 @@ func (cb *Callbacks) parties(ctx context.Context, a accepted, log *slog.Logger) 
 	}
 	target, err = cb.opt.Phone(ctx, a.helper)
 	if err != nil || target == "" {
-		log.Info("helper has no desk phone; they call back themselves", "err", err)
+		log.Info("helper has no phone to ring; they call back themselves", "err", err)
 		return "", "", false
 	}
 	return number, target, true

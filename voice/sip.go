@@ -119,11 +119,15 @@ func (s sipCallbacks) RingHelper(ctx context.Context, target, number string) (Le
 	return legOrErr(o, err)
 }
 
-func (s sipCallbacks) CallNumber(ctx context.Context, number string) (Leg, error) {
+// CallNumber offers the trunk the codec of helper's media only.
+func (s sipCallbacks) CallNumber(ctx context.Context, number string, helper Leg) (Leg, error) {
 	u := *s.base.Clone()
 	u.User = number
-	o, err := s.d.Dial(ctx, u.String(), sip.DialOptions{FromUser: s.trunk.CallerID,
-		Username: s.trunk.Username, Password: s.trunk.Password})
+	opt := sip.DialOptions{FromUser: s.trunk.CallerID, Username: s.trunk.Username, Password: s.trunk.Password}
+	if m, ok := helper.(mediaLeg); ok && m.Media() != nil {
+		opt.Codec = m.Media().Codec()
+	}
+	o, err := s.d.Dial(ctx, u.String(), opt)
 	return legOrErr(o, err)
 }
 

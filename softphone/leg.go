@@ -72,6 +72,18 @@ func (l *Leg) Media() *media.Leg {
 	return l.media
 }
 
+// Dropped counts the browser's packets dropped because the media leg's
+// receiver fell behind (inQueue of them were already waiting); 0 before
+// the helper answered.
+func (l *Leg) Dropped() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return 0
+	}
+	return l.conn.dropped.Load()
+}
+
 // DTMF delivers the keys the helper pressed in the browser, each once
 // (they also reach the caller as RFC 4733 events while bridged).
 func (l *Leg) DTMF() <-chan media.DTMF {

@@ -463,6 +463,7 @@ func report(calls []*call, rep serverReport, wall time.Duration, drops int64, lo
 	fmt.Printf("caller→browser: %d packets, lost %d (%.3f%%)\n", gotB, lostB, pct(lostB, gotB))
 	fmt.Printf("browser→caller: %d packets, lost %d (%.3f%%)\n", gotC, lostC, pct(lostC, gotC))
 	fmt.Printf("frames skipped by late speakers (-max-burst), both ways, since the start: %d\n", skipped.Load())
+	fmt.Printf("browser packets the softphone dropped (its queue to the media leg full): %d\n", rep.Dropped)
 	fmt.Printf("UDP receive-buffer drops on the whole machine in the window: %d\n", drops)
 	fmt.Printf("server CPU %.3f cores, %.2f ms of CPU per call per second, %.1f µs per relayed packet (%d)\n",
 		cpu.Seconds()/wall.Seconds(), 1000*cpu.Seconds()/wall.Seconds()/float64(n),

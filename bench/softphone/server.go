@@ -44,6 +44,7 @@ type serverReport struct {
 	RSSPerCall  float64 // bytes resident per call
 	Goroutines  float64 // goroutines per call
 	WaitNanos   int64   // time the server's threads waited for a CPU
+	Dropped     uint64  // browser packets the softphone dropped, queue full
 }
 
 // lines writes msgs, one JSON line each, from any goroutine.
@@ -69,8 +70,9 @@ type server struct {
 	ctx   context.Context
 	wg    sync.WaitGroup
 
-	mu   sync.Mutex
-	legs []*media.Leg // guarded by mu: every media leg, both sides
+	mu       sync.Mutex
+	legs     []*media.Leg     // guarded by mu: every media leg, both sides
+	browsers []*softphone.Leg // guarded by mu
 }
 
 func serve() error {
@@ -90,7 +92,7 @@ func serve() error {
 	heap0, rss0, g0 := memory()
 	var calls int
 	var cpu0, wait0 int64
-	var sent0 uint64
+	var sent0, dropped0 uint64
 	var rep serverReport
 	dec := json.NewDecoder(os.Stdin)
 	for {
@@ -112,10 +114,11 @@ func serve() error {
 			n := float64(max(1, calls))
 			rep = serverReport{HeapPerCall: growth(heap, heap0) / n, RSSPerCall: growth(rss, rss0) / n,
 				Goroutines: float64(g-g0) / n}
-			cpu0, wait0, sent0 = cpuNanos(), runQueueWait(), s.sent()
+			cpu0, wait0, sent0, dropped0 = cpuNanos(), runQueueWait(), s.sent(), s.dropped()
 			s.out.send(msg{Op: "started"})
 		case "stop":
 			rep.CPUNanos, rep.Relayed, rep.WaitNanos = cpuNanos()-cpu0, s.sent()-sent0, runQueueWait()-wait0
+			rep.Dropped = s.dropped() - dropped0
 			s.out.send(msg{Op: "report", Report: &rep})
 		}
 	}
@@ -153,6 +156,9 @@ func (s *server) call(m msg) {
 			return
 		}
 		s.keep(browser.Media())
+		s.mu.Lock()
+		s.browsers = append(s.browsers, browser)
+		s.mu.Unlock()
 		s.out.send(msg{Op: "bridged", I: m.I})
 		leg.Bridge(s.ctx, browser.Media())
 	}()
@@ -195,6 +201,16 @@ func (s *server) sent() uint64 {
 	var n uint64
 	for _, l := range s.legs {
 		n += l.Stats().Sent
+	}
+	return n
+}
+
+func (s *server) dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n uint64
+	for _, b := range s.browsers {
+		n += b.Dropped()
 	}
 	return n
 }

@@ -52,29 +52,35 @@ func Endpoint(ext string) string {
 // ARI error is returned as it is: the flow treats it as a busy phone and
 // the router offers the call again.
 func (d dialer) Dial(ctx context.Context, target string, caller voice.Call) (voice.Leg, error) {
-	a := d.a
+	return d.a.ring(ctx, Endpoint(target), caller.Caller(), caller.ID())
+}
+
+// ring originates a channel to endpoint into the app showing callerID,
+// and gives it media once answered; forID is the caller's channel id it
+// rings for ("" for a callback), an argument of its StasisStart.
+func (a *App) ring(ctx context.Context, endpoint, callerID, forID string) (*helperLeg, error) {
 	id := a.newID("helper")
 	ch := a.newChannel(Channel{ID: id})
 	a.remember(id, ch)
-	_, err := a.c.Originate(ctx, OriginateParams{Endpoint: Endpoint(target), ChannelID: id,
-		AppArgs: []string{HelperArg, caller.ID()}, CallerID: caller.Caller(), Timeout: a.opt.RingTimeout})
+	_, err := a.c.Originate(ctx, OriginateParams{Endpoint: endpoint, ChannelID: id,
+		AppArgs: []string{HelperArg, forID}, CallerID: callerID, Timeout: a.opt.RingTimeout})
 	if err != nil {
 		a.forget(id)
-		return nil, fmt.Errorf("ring %s: %w", target, a.requestFailed("originate", err))
+		return nil, fmt.Errorf("ring %s: %w", endpoint, a.requestFailed("originate", err))
 	}
 	select {
 	case <-ch.up:
 	case <-ch.done:
-		return nil, ringFailed(target, ch.endCause())
+		return nil, ringFailed(endpoint, ch.endCause())
 	case <-ctx.Done():
 		ch.hangup(ReasonNormal)
 		return nil, ctx.Err()
 	}
 	if err := ch.startMedia(ctx); err != nil {
 		ch.hangup(ReasonFailure)
-		return nil, fmt.Errorf("ring %s: %w", target, err)
+		return nil, fmt.Errorf("ring %s: %w", endpoint, err)
 	}
-	ch.log.Info("helper phone answered", "endpoint", Endpoint(target))
+	ch.log.Info("phone answered", "endpoint", endpoint)
 	return &helperLeg{ch}, nil
 }
 

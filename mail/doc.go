@@ -33,8 +33,9 @@
 // email address who wrote since a date. It keeps a rate and a start time,
 // pauses and resumes. Each letter carries a signed one-click unsubscribe
 // link (Unsubscribes, RFC 8058) and a contact who used it gets no more.
-// A recipient is marked "sending" before its letter is enqueued and
-// "sent" when the relay took it; Mailer says what a stop and a crash do.
+// A recipient is marked "queued" in the commit that puts its letter in
+// the store's outbox, and "sent" when the relay took it; Mailer says what
+// a stop and a crash do.
 // Batch answering is the console's, on the work service.
 //
 // # Acknowledgement

@@ -24,9 +24,12 @@ const (
 )
 
 // Recipient states beyond the store's pending, sent, failed and
-// unsubscribed: sending is written before a letter is handed to the
-// Outbox.
-const recipientSending = "sending"
+// unsubscribed: queued is written in the commit that puts the letter in a
+// stored outbox; sending before a letter is handed to an outbox in memory.
+const (
+	recipientQueued  = "queued"
+	recipientSending = "sending"
+)
 
 // Audience says who a mailing goes to: every contact with an email address
 // who has an item created at or after Since, optionally only in Queue or
@@ -66,26 +69,38 @@ type MailerOptions struct {
 //
 // # Exactly one letter per contact
 //
-// A recipient is marked "sending" in the store before its letter is
-// enqueued, and "sent" (or "failed") when the Outbox reports it done
-// (OnDone). Only "pending" recipients are ever picked, so no recipient is
-// handed over twice. When Run ends, Release puts the recipients whose
-// letters the Outbox still held back to "pending": call it after the
-// Outbox's Run has returned, and they are sent once by the next start.
-// After a crash (no Release), "sending" recipients are left as they are
-// and not sent again: their letter may or may not have reached the relay,
-// and Moroz prefers a missed greeting to a doubled one. At most
-// maxInFlight (64) letters of a mailing are in the Outbox at once, so a
-// crash leaves at most that many; their number is the mailing's Total
-// less Sent, failed, unsubscribed and pending.
+// With an Outbox that keeps its queue in the store (NewStoredOutbox), a
+// recipient is marked "queued" in the same commit that puts its letter in
+// the store's outbox (store.QueueRecipient), and "sent" (or "failed") when
+// the Outbox reports it done (OnDone), also for letters the Outbox resumed
+// after a restart. Only "pending" recipients are ever picked, and the
+// letter's Message-ID is derived from the mailing and the contact, so a
+// crash at any point leaves each recipient either pending (nothing
+// stored) or with exactly one letter in the outbox, which the next start
+// sends with the Outbox's retries. Like every stored letter, one whose
+// relay said 250 just before a crash is sent again, with the same
+// Message-ID; the receiver dedupes on it. Release has nothing to put back.
+//
+// With an Outbox in memory, a recipient is marked "sending" before its
+// letter is enqueued, Release puts those the Outbox still held back to
+// "pending" (call it after the Outbox's Run has returned), and after a
+// crash the "sending" ones are not sent again: Moroz then prefers a
+// missed greeting to a doubled one.
+//
+// At most maxInFlight (64) letters of a mailing are in the Outbox at once.
+// A mailing is marked done when none of its recipients is pending and none
+// of its letters handed over since the start is in flight; letters resumed
+// from before a restart may still be reported after that, and count in
+// its Sent.
 //
 // Start, Pause, Resume, Create and OnDone are safe for concurrent use; Run
 // is called once.
 type Mailer struct {
-	opt  MailerOptions
-	log  *slog.Logger
-	wake chan struct{} // capacity 1
-	room chan struct{} // capacity 1: a letter in flight was done
+	opt    MailerOptions
+	stored *Outbox // opt.Outbox when it keeps its queue in the store, else nil
+	log    *slog.Logger
+	wake   chan struct{} // capacity 1
+	room   chan struct{} // capacity 1: a letter in flight was done
 
 	mu        sync.Mutex
 	inflight  map[string]store.Recipient // guarded by mu: by Message-ID, enqueued and not yet done
@@ -108,7 +123,11 @@ func NewMailer(opt MailerOptions) (*Mailer, error) {
 	if opt.ProgressEvery <= 0 {
 		opt.ProgressEvery = 250 * time.Millisecond
 	}
-	return &Mailer{opt: opt, log: opt.Logger, wake: make(chan struct{}, 1), room: make(chan struct{}, 1),
+	var stored *Outbox
+	if o, ok := opt.Outbox.(*Outbox); ok && o.durable() {
+		stored = o
+	}
+	return &Mailer{opt: opt, stored: stored, log: opt.Logger, wake: make(chan struct{}, 1), room: make(chan struct{}, 1),
 		inflight: map[string]store.Recipient{}, flights: map[int64]int{}, paused: map[int64]bool{},
 		published: map[int64]time.Time{}}, nil
 }

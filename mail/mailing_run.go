@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-message"
@@ -161,6 +163,9 @@ func (ml *Mailer) one(ctx context.Context, j *job, r store.Recipient) error {
 		r.State, r.Error = "failed", err.Error()
 		return ml.mark(ctx, r)
 	}
+	if ml.stored != nil {
+		return ml.handOver(ctx, r, out)
+	}
 	r.State = recipientSending
 	if err := ml.mark(ctx, r); err != nil {
 		return err
@@ -174,6 +179,62 @@ func (ml *Mailer) one(ctx context.Context, j *job, r store.Recipient) error {
 	return nil
 }
 
+// handOver marks r queued and puts its letter in the stored outbox in one
+// commit, then queues it for sending. The letter's Message-ID is the
+// mailing's and the contact's, so a hand-over repeated after a crash (the
+// commit made, the answer lost) finds the letter queued before instead of
+// queueing a second; a letter found already done gives r its verdict.
+func (ml *Mailer) handOver(ctx context.Context, r store.Recipient, out Outgoing) error {
+	r.State, r.SentAt = recipientQueued, ml.opt.Now()
+	ml.fly(out.MessageID, r)
+	// Like mark, never cut short: a commit reported as cancelled would
+	// leave the hand-over unknown.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultStoreTimeout)
+	defer cancel()
+	l, err := ml.opt.Store.QueueRecipient(qctx, r, outLetter(out))
+	if err != nil {
+		ml.land(out.MessageID)
+		return fmt.Errorf("mailing %d: hand over to contact %d: %w", r.MailingID, r.ContactID, err)
+	}
+	switch l.State {
+	case store.OutPending:
+		ml.stored.queueStored(l) // after the outbox stopped, it waits in the store for the next start
+	case store.OutSent:
+		ml.OnDone(out, nil)
+	default:
+		ml.OnDone(out, fmt.Errorf("%s", l.LastError))
+	}
+	return nil
+}
+
+// mailingMessageID is the Message-ID of mailing mid's letter to contact
+// cid on domain: the same at every attempt and after a restart.
+func mailingMessageID(mid, cid int64, domain string) string {
+	return "mailing-" + idString(mid) + "-" + idString(cid) + "@" + domain
+}
+
+// parseMailingMessageID returns the mailing and contact a Message-ID of
+// mailingMessageID names; ok is false for any other Message-ID.
+func parseMailingMessageID(id string) (mid, cid int64, ok bool) {
+	rest, found := strings.CutPrefix(id, "mailing-")
+	local, _, at := strings.Cut(rest, "@")
+	m, c, dash := strings.Cut(local, "-")
+	if !found || !at || !dash {
+		return 0, 0, false
+	}
+	mid, err1 := strconv.ParseInt(m, 10, 64)
+	cid, err2 := strconv.ParseInt(c, 10, 64)
+	return mid, cid, err1 == nil && err2 == nil && mid > 0 && cid > 0
+}
+
+// IsMailingLetter reports whether messageID names a mailing's letter. A
+// stored outbox that is not the mailings' leaves those letters alone
+// (OutboxConfig.Take).
+func IsMailingLetter(messageID string) bool {
+	_, _, ok := parseMailingMessageID(messageID)
+	return ok
+}
+
 func errorsJoin(a, b error) error {
 	if b == nil {
 		return a
@@ -182,7 +243,7 @@ func errorsJoin(a, b error) error {
 }
 
 func (ml *Mailer) mark(ctx context.Context, r store.Recipient) error {
-	if r.State == "sent" || r.State == recipientSending {
+	if r.State == "sent" || r.State == recipientSending || r.State == recipientQueued {
 		r.SentAt = ml.opt.Now()
 	}
 	// A mark is never cut short by a stopping Run: one that committed but
@@ -206,6 +267,9 @@ func (ml *Mailer) letter(j *job, c store.Contact, to string) (Outgoing, error) {
 		return Outgoing{}, err
 	}
 	id := NewMessageID(ml.opt.Domain)
+	if ml.stored != nil {
+		id = mailingMessageID(j.m.ID, c.ID, ml.opt.Domain)
+	}
 	var buf bytes.Buffer
 	b := bulk{from: ml.opt.From, to: Address{Name: c.Name, Addr: to}, subject: msg.Subject, text: msg.Body,
 		unsubscribe: ml.opt.Unsubscribes.URL(j.m.ID, c.ID), listID: "mailing-" + idString(j.m.ID) + "." + ml.opt.Domain,
@@ -282,10 +346,15 @@ func (ml *Mailer) OnDone(m Outgoing, sendErr error) bool {
 	ml.mu.Lock()
 	r, ok := ml.inflight[m.MessageID]
 	ml.mu.Unlock()
+	if !ok && ml.stored != nil {
+		// Handed over before a restart: the stored outbox resumed it.
+		mid, cid, mine := parseMailingMessageID(m.MessageID)
+		r, ok = store.Recipient{MailingID: mid, ContactID: cid}, mine
+	}
 	if !ok {
 		return false
 	}
-	r.State = "sent"
+	r.State, r.Error = "sent", ""
 	if sendErr != nil {
 		r.State, r.Error = "failed", sendErr.Error()
 	}
@@ -327,7 +396,9 @@ func (ml *Mailer) wakeUp() {
 
 // Release puts the recipients whose letters were enqueued but never
 // reported done back to pending. Call it after Run and the Outbox's Run
-// have returned: their letters are then never sent by this process.
+// have returned: their letters are then never sent by this process. With
+// a stored outbox there is nothing to put back: the letters wait in the
+// store, and the next start sends them.
 func (ml *Mailer) Release(ctx context.Context) error {
 	ml.mu.Lock()
 	rs := make([]store.Recipient, 0, len(ml.inflight))
@@ -337,6 +408,9 @@ func (ml *Mailer) Release(ctx context.Context) error {
 		ml.flights[r.MailingID]--
 	}
 	ml.mu.Unlock()
+	if ml.stored != nil {
+		return nil
+	}
 	var first error
 	for _, r := range rs {
 		r.State = "pending"

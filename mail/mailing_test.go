@@ -133,7 +133,8 @@ func startMailRun(tb testing.TB, st store.Store, relayAddr string, progress func
 		tb.Fatal(err)
 	}
 	mr := &mailRun{}
-	out := NewOutbox(Uncancelled(relay), OutboxConfig{Workers: 8, Done: func(m Outgoing, err error) { mr.ml.OnDone(m, err) }}, log)
+	out := NewStoredOutbox(Uncancelled(relay), st, OutboxConfig{Workers: 8, Take: IsMailingLetter,
+		Done: func(m Outgoing, err error) { mr.ml.OnDone(m, err) }}, log)
 	un := &Unsubscribes{Key: []byte("0123456789abcdef0123456789abcdef"), BaseURL: "https://moroz.test",
 		Store: st, Logger: log}
 	mr.ml, err = NewMailer(MailerOptions{Store: st, Outbox: out, Unsubscribes: un, Logger: log,

@@ -64,9 +64,15 @@ type OutboxConfig struct {
 	Backoff    time.Duration `yaml:"backoff"`
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 	// Done, when set, is called once per letter with nil when it was sent
-	// or the last error when it was given up. It runs on a worker and must
-	// not block for long.
+	// or the last error when it was given up, before that is recorded in
+	// the store (a letter resumed after a crash between the two is
+	// reported again). It runs on a worker and must not block for long.
 	Done func(m Outgoing, err error) `yaml:"-"`
+	// Take, when set, says which of the letters pending in the store
+	// Run resumes, by Message-ID, so that two stored outboxes over one
+	// store (replies and mailings) each resume only their own. Nil takes
+	// every letter.
+	Take func(messageID string) bool `yaml:"-"`
 }
 
 // OutboxStore is the part of store.Store an Outbox keeps its queue in;
@@ -271,10 +277,13 @@ func (o *Outbox) load(ctx context.Context) error {
 			break
 		}
 		for _, l := range ls {
-			o.push(entryOf(l))
 			after = l.ID
+			if o.cfg.Take != nil && !o.cfg.Take(l.MessageID) {
+				continue
+			}
+			o.push(entryOf(l))
+			n++
 		}
-		n += len(ls)
 	}
 	if n > 0 {
 		o.log.Info("outbox resumed pending letters", "letters", n)
@@ -350,13 +359,13 @@ func (o *Outbox) attempt(ctx context.Context, e *outEntry) {
 	e.tries++
 	log := o.log.With("item_id", e.m.ItemID, "message_id", e.m.MessageID, "attempt", e.tries)
 	var perm *PermanentError
+	state, lastErr := store.OutSent, ""
 	switch {
 	case err == nil:
 		log.Debug("letter sent")
-		o.mark(ctx, e, store.OutSent, "", time.Now(), log)
 	case errors.As(err, &perm) || e.tries >= o.cfg.MaxAttempts:
 		log.Warn("letter given up", "err", err)
-		o.mark(ctx, e, store.OutFailed, err.Error(), time.Now(), log)
+		state, lastErr = store.OutFailed, err.Error()
 	default:
 		due := time.Now().Add(o.backoff(e.tries))
 		log.Info("letter not sent, will retry", "err", err, "wait", time.Until(due))
@@ -364,10 +373,14 @@ func (o *Outbox) attempt(ctx context.Context, e *outEntry) {
 		o.requeue(e, due)
 		return
 	}
+	// Done hears the verdict before the store does: a crash between the
+	// two leaves the letter pending, to be sent and reported again, never
+	// recorded as done with Done unheard (a mailing's recipient stuck).
 	o.finish(e)
 	if o.cfg.Done != nil {
 		o.cfg.Done(e.m, err)
 	}
+	o.mark(ctx, e, state, lastErr, time.Now(), log)
 }
 
 // mark records an attempt's result in the store. It runs even while Run

@@ -48,7 +48,9 @@ func (n *Node) startMail() error {
 		if err != nil {
 			return err
 		}
-		mn.outbox = mail.NewStoredOutbox(relay, n.store, mc.Outbox, log)
+		outCfg := mc.Outbox
+		outCfg.Take = func(id string) bool { return !mail.IsMailingLetter(id) } // the mailings' outbox sends those
+		mn.outbox = mail.NewStoredOutbox(relay, n.store, outCfg, log)
 		mc = mc.WithDefaults()
 		n.work.SetSender(acd.Email, mail.StoredSender{Replier: &mail.Replier{Store: n.store, Outbox: mn.outbox,
 			From: mail.Address{Name: mc.AutoReply.Name, Addr: mc.AutoReply.From + "@" + mc.Domains[0]}, Domain: mc.Domains[0]}})

@@ -19,7 +19,8 @@ import (
 // mailingNode runs personalised mailings. It has an outbox of its own
 // over the same relay as replies, so that a mailing of thousands does not
 // queue ahead of a helper's answer, and so that its letters are never cut
-// off mid-send (mail.Uncancelled).
+// off mid-send (mail.Uncancelled). Both outboxes keep their queue in the
+// store's one outbox table; each resumes only its own letters.
 type mailingNode struct {
 	mailer *mail.Mailer
 	outbox *mail.Outbox
@@ -48,7 +49,8 @@ func (n *Node) startMailings() error {
 	mn := &mailingNode{}
 	outCfg := mc.Outbox
 	outCfg.Done = func(m mail.Outgoing, err error) { mn.mailer.OnDone(m, err) }
-	mn.outbox = mail.NewOutbox(mail.Uncancelled(relay), outCfg, log)
+	outCfg.Take = mail.IsMailingLetter
+	mn.outbox = mail.NewStoredOutbox(mail.Uncancelled(relay), n.store, outCfg, log)
 	mn.unsub = &mail.Unsubscribes{Key: key, Store: n.store, Logger: log}
 	mn.mailer, err = mail.NewMailer(mail.MailerOptions{Store: n.store, Outbox: mn.outbox, Unsubscribes: mn.unsub,
 		From:   mail.Address{Name: mc.AutoReply.Name, Addr: mc.AutoReply.From + "@" + mc.Domains[0]},
@@ -119,9 +121,9 @@ func (mn *mailingNode) publish(m store.Mailing) {
 }
 
 // runMailings sends mailings until ctx ends or the node drains. Stopping
-// stops the mailer first, lets the outbox send what it holds (for at most
-// the drain period when draining), and then puts the recipients whose
-// letters were never begun back to pending, for the next start.
+// stops the mailer first and lets the outbox send what it holds, for at
+// most the drain period when draining; what it did not send waits in the
+// store for the next start.
 func (n *Node) runMailings(ctx context.Context) error {
 	mn := n.mailings
 	if mn == nil {
@@ -149,7 +151,7 @@ func (n *Node) runMailings(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mail.DefaultStoreTimeout)
 	defer cancel()
 	if err := mn.mailer.Release(rctx); err != nil {
-		n.log.Error("mailing recipients not put back; they stay sending and are not sent", "err", err)
+		n.log.Error("mailing recipients not put back", "err", err)
 	}
 	return nil
 }

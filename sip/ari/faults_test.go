@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/sip/ari"
+	"github.com/morozhq/moroz/sip/ari/aritest"
 	"github.com/morozhq/moroz/voice"
 )
 
@@ -198,4 +200,36 @@ func TestRefusedHangupRetried(t *testing.T) {
 	if got := r.app.ActiveCalls(); got != 0 {
 		t.Errorf("active calls %d, want 0: the channel was adopted", got)
 	}
+}
+
+// A drop of the events websocket while the caller talks to a helper's
+// phone leaves the talk alone: the audio goes on both ways after the
+// reconnection, and the caller's hangup then ends the call answered.
+func TestWebsocketDroppedWhileTalking(t *testing.T) {
+	r := newRig(t)
+	r.addHelper(t, "ivan", "PJSIP/helper7")
+	id := r.fake.NewCall("+375291234567", "100")
+	r.awaitEvent(t, acd.EventConnected)
+	r.reconnected(t, r.fake.DropEvents)
+
+	helper := r.helperChannel(t, "PJSIP/helper7")
+	callerEP, ok := r.fake.Media(id)
+	helperEP, ok2 := r.fake.Media(helper)
+	if !ok || !ok2 {
+		t.Fatalf("external media bridged after the drop: caller %t, helper %t", ok, ok2)
+	}
+	talk(t, map[*aritest.Endpoint][]int16{callerEP: sine(1000, time.Second), helperEP: sine(700, time.Second)})
+	r.fake.Hangup(id, ari.CauseNormal)
+
+	want := outcome{Outcome: acd.OutcomeAnswered, From: "+375291234567", To: "100", Helper: true}
+	if diff := cmp.Diff(r.outcome(t, id), want); diff != "" {
+		t.Errorf("call outcome (-got +want):\n%s", diff)
+	}
+	if got := goertzel(tail(helperEP.Heard(), 4000), 1000); got < 0.5 {
+		t.Errorf("after the drop the helper heard the caller's 1 kHz at power %.2f; want >= 0.5", got)
+	}
+	if got := goertzel(tail(callerEP.Heard(), 4000), 700); got < 0.5 {
+		t.Errorf("after the drop the caller heard the helper's 700 Hz at power %.2f; want >= 0.5", got)
+	}
+	r.noChannelsLeft(t)
 }

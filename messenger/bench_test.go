@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/messenger/telegramtest"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -47,6 +48,29 @@ func BenchmarkBotTurn(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		out, err := e.m.receive(ctx, v, inbound{ExternalID: "chat:bench:" + strconv.Itoa(i), Text: "когда придут подарки?", At: e.clock.now()})
+		if err != nil || len(out.Replies) == 0 || out.Queued {
+			b.Fatalf("turn %d: %+v, %v", i, out, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "turns/s")
+}
+
+// BenchmarkTelegramBotTurn measures one Telegram message answered by the
+// bot: the message with the bot's state, the answers and their places in
+// the outbox, stored in one commit before the webhook would answer 200.
+// The senders take the answers to a fake Bot API meanwhile.
+func BenchmarkTelegramBotTurn(b *testing.B) {
+	api := httptest.NewServer(telegramtest.New(botToken))
+	b.Cleanup(api.Close)
+	e := newEnv(b, func(o *Options) {
+		o.Config.Telegram = Telegram{Token: botToken, API: api.URL, WebhookSecret: tgSecret}
+	})
+	v := visitor{ch: acd.Telegram, id: store.Identity{Kind: "telegram", Value: "4242"}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		out, err := e.m.receive(ctx, v, inbound{ExternalID: "tg:4242:" + strconv.Itoa(i), Text: "когда придут подарки?", At: e.clock.now()})
 		if err != nil || len(out.Replies) == 0 || out.Queued {
 			b.Fatalf("turn %d: %+v, %v", i, out, err)
 		}

@@ -278,8 +278,12 @@ func run(n int, dur time.Duration, maxBurst int) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); speak(ctx, &shards[i], maxBurst) }()
 	}
-	if err := l.connect(&wg, shards); err != nil {
-		return err
+	failed := l.connect(&wg, shards)
+	for _, err := range failed {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if len(failed) == n {
+		return errors.New("no call was set up")
 	}
 	time.Sleep(2 * time.Second) // let every stream settle before counting
 	for _, c := range l.calls {
@@ -299,6 +303,7 @@ func run(n int, dur time.Duration, maxBurst int) error {
 	if rep.Report == nil {
 		return errors.New("server gave no report")
 	}
+	fmt.Printf("calls that failed to set up: %d of %d\n", len(failed), n)
 	report(l.calls, *rep.Report, wall, drops, load0, loadAverage())
 	for _, c := range l.calls {
 		if c.browser != nil {
@@ -308,8 +313,9 @@ func run(n int, dur time.Duration, maxBurst int) error {
 	return nil
 }
 
-// connect rings and bridges every call, a few at a time.
-func (l *load) connect(wg *sync.WaitGroup, shards []live) error {
+// connect rings and bridges every call, a few at a time, and returns why
+// the calls that failed did.
+func (l *load) connect(wg *sync.WaitGroup, shards []live) []error {
 	sem := make(chan struct{}, 8)
 	var errs []error
 	pending := 0
@@ -334,7 +340,7 @@ func (l *load) connect(wg *sync.WaitGroup, shards []live) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func newCall(i int) (*call, error) {

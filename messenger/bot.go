@@ -148,6 +148,10 @@ type BotState struct {
 	Collect   bool              // a letter is being collected
 	Fields    map[string]string // collected so far
 	HandedOff bool              // the bot has passed the chat to helpers
+	// AskedOffDuty: the visitor asked for a person while nobody was on
+	// duty (the widget then offers the letter form); a quiet chat is then
+	// routed to the helpers rather than closed.
+	AskedOffDuty bool `json:",omitempty"`
 }
 
 // Env is what the bot knows of the contact centre when it answers.

@@ -169,6 +169,7 @@ func (m *Messenger) talk(ctx context.Context, v visitor, c store.Contact, conv *
 	out := outcome{Replies: turn.Replies}
 	if turn.Handoff && v.ch == acd.Chat && turn.Live && !env.OnDuty {
 		st.HandedOff = false // the visitor may still ask again, or write a letter
+		st.AskedOffDuty = true
 		out.Offline, turn.Handoff = true, false
 	}
 	if it.ID == 0 {

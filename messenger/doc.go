@@ -42,7 +42,10 @@
 // closed as auto-replied (work.Service.CloseKept, a closed event with the
 // reason): the bot answered every message and nobody took it further. The
 // visitor's next message starts a new chat with the bot, on a new item; the
-// widget still replays the closed one for a day.
+// widget still replays the closed one for a day. A widget chat whose
+// visitor asked for a person while nobody was on duty is routed to the
+// helpers instead, so that someone answers it (the widget replays the
+// answer when the visitor comes back).
 //
 // # The Telegram outbox
 //
@@ -58,7 +61,8 @@
 // is marked failed in the outbox and noted on its item as a send_failed
 // event. A stop lets a send under way finish, so a clean restart sends
 // nothing twice; after a crash, a reply sent but not yet marked is sent
-// again.
+// again. Like the mail outbox, it assumes one node sends: every node
+// resumes every pending reply at start.
 //
 // # Typing indicators
 //

@@ -32,8 +32,9 @@ func (m *Messenger) quietLoop(ctx context.Context) {
 
 // closeQuiet closes every kept chat item (Telegram or the widget) whose
 // last message is at least cfg.BotQuiet old, as auto-replied: the bot
-// answered every message, and nobody asked for a helper, or none was on
-// duty to take the chat. It returns how many it closed.
+// answered every message and nobody asked for a helper. A chat whose
+// visitor asked for one while nobody was on duty is routed to the helpers
+// instead. It returns how many it closed.
 func (m *Messenger) closeQuiet(ctx context.Context) (int, error) {
 	n := 0
 	for after := int64(0); ; {
@@ -88,6 +89,16 @@ func (m *Messenger) closeIfQuiet(ctx context.Context, it store.Item) (bool, erro
 	if quiet < m.cfg.BotQuiet {
 		return false, nil
 	}
+	if askedOffDuty(msgs) {
+		// Nobody was there when the visitor asked for a person: the chat
+		// waits for a helper, who answers when the visitor comes back.
+		if err := m.work.Route(ctx, it.ID, "asked for a person while nobody was on duty"); err != nil {
+			return false, fmt.Errorf("kept chat %d: %w", it.ID, err)
+		}
+		m.convs.drop(key)
+		m.log.Info("quiet chat that asked for a person handed to helpers", "item_id", it.ID, "peer", key)
+		return false, nil
+	}
 	reason := fmt.Sprintf("answered by the bot; quiet for %s", quiet.Round(time.Minute))
 	closed, err := m.work.CloseKept(ctx, it.ID, acd.OutcomeAutoReplied, reason)
 	if err != nil || !closed {
@@ -98,4 +109,15 @@ func (m *Messenger) closeIfQuiet(ctx context.Context, it store.Item) (bool, erro
 	}
 	m.log.Info("quiet bot chat closed", "item_id", it.ID, "peer", key)
 	return true, nil
+}
+
+// askedOffDuty reports whether the bot's state after the chat's last
+// visitor message says they asked for a person while nobody was on duty.
+func askedOffDuty(msgs []store.Message) bool {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if st, ok := storedBotState(msgs[i]); ok {
+			return st.AskedOffDuty
+		}
+	}
+	return false
 }

@@ -3,10 +3,12 @@ package messenger
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/store"
 )
 
 func TestQuietBotChatClosesAndTheNextMessageStartsAnew(t *testing.T) {
@@ -63,5 +65,26 @@ func TestQuietBotChatClosesAndTheNextMessageStartsAnew(t *testing.T) {
 	e.clock.advance(2 * DefaultBotQuiet)
 	if n, err := e.m.closeQuiet(ctx); err != nil || n != 0 {
 		t.Errorf("a chat with the helpers: closed %d (error %v), want none", n, err)
+	}
+}
+
+func TestQuietChatThatAskedForAPersonOffDutyGoesToHelpers(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	v := visitor{ch: acd.Chat, id: store.Identity{Kind: "chat", Value: strings.Repeat("b", 32)}}
+	out, err := e.m.receive(ctx, v, inbound{ExternalID: "chat:b:1", Text: "позовите человека", At: e.clock.now()})
+	if err != nil || !out.Offline || out.Queued {
+		t.Fatalf("asked for a person with nobody on duty: %+v, %v; want offline, kept", out, err)
+	}
+	e.clock.advance(DefaultBotQuiet)
+	if n, err := e.m.closeQuiet(ctx); err != nil || n != 0 {
+		t.Fatalf("closed %d (error %v), want none", n, err)
+	}
+	it, err := e.st.Item(ctx, out.Item.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.State != acd.StateQueued {
+		t.Errorf("state %q, want queued for the helpers", it.State)
 	}
 }

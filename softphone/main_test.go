@@ -21,7 +21,11 @@ func TestMain(m *testing.M) {
 	if err != nil || exec.Command(unshare, "-n", "--", "ip", "link", "set", "lo", "up").Run() != nil {
 		os.Exit(m.Run()) // no namespaces here: run where we are
 	}
-	args := append([]string{"-n", "--", "sh", "-c", `ip link set lo up && exec "$@"`, "sh"}, os.Args...)
+	// Firefox gathers only the default route's address when the page has
+	// no stored microphone permission (a fake microphone has none): the
+	// namespace gets one, a documentation address on loopback.
+	netns := `ip link set lo up && ip addr add 198.51.100.1/32 dev lo && ip route add default dev lo src 198.51.100.1 && exec "$@"`
+	args := append([]string{"-n", "--", "sh", "-c", netns, "sh"}, os.Args...)
 	cmd := exec.Command(unshare, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), "MOROZ_NETNS=1")

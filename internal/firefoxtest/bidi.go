@@ -13,10 +13,11 @@ import (
 
 // Browser is one Firefox and its BiDi session.
 type Browser struct {
-	proc *process
-	ws   *websocket.Conn
-	done chan struct{} // closed when the reader ends
-	wg   sync.WaitGroup
+	width, height int // of each tab's viewport
+	proc          *process
+	ws            *websocket.Conn
+	done          chan struct{} // closed when the reader ends
+	wg            sync.WaitGroup
 
 	writeMu sync.Mutex // one frame at a time on ws
 

@@ -48,39 +48,38 @@ func Path(t testing.TB) string {
 // remote settings, captive portal or connectivity probes, and media may
 // play without a gesture.
 var basePrefs = map[string]any{
-	"app.normandy.enabled":                              false,
-	"app.update.auto":                                   false,
-	"app.update.disabledForTesting":                     true,
-	"browser.aboutwelcome.enabled":                      false,
-	"browser.newtabpage.enabled":                        false,
-	"browser.safebrowsing.blockedURIs.enabled":          false,
-	"browser.safebrowsing.downloads.enabled":            false,
-	"browser.safebrowsing.malware.enabled":              false,
-	"browser.safebrowsing.phishing.enabled":             false,
-	"browser.shell.checkDefaultBrowser":                 false,
-	"browser.startup.homepage_override.mstone":          "ignore",
-	"browser.startup.page":                              0,
-	"browser.tabs.warnOnClose":                          false,
-	"datareporting.healthreport.uploadEnabled":          false,
-	"datareporting.policy.dataSubmissionEnabled":        false,
-	"extensions.getAddons.cache.enabled":                false,
-	"extensions.update.enabled":                         false,
-	"media.autoplay.block-webaudio":                     false,
-	"media.autoplay.default":                            0,
-	"media.gmp-manager.updateEnabled":                   false,
-	"network.captive-portal-service.enabled":            false,
-	"network.connectivity-service.enabled":              false,
-	"network.dns.disablePrefetch":                       true,
-	"network.prefetch-next":                             false,
-	"services.settings.server":                          "data:,",
-	"toolkit.telemetry.enabled":                         false,
-	"toolkit.telemetry.server":                          "data:,",
-	"toolkit.telemetry.unified":                         false,
-	"toolkit.startup.max_resumed_crashes":               -1,
-	"browser.region.network.url":                        "",
-	"browser.search.geoSpecificDefaults":                false,
-	"geo.provider.network.url":                          "",
-	"media.peerconnection.ice.obfuscate_host_addresses": false,
+	"app.normandy.enabled":                       false,
+	"app.update.auto":                            false,
+	"app.update.disabledForTesting":              true,
+	"browser.aboutwelcome.enabled":               false,
+	"browser.newtabpage.enabled":                 false,
+	"browser.safebrowsing.blockedURIs.enabled":   false,
+	"browser.safebrowsing.downloads.enabled":     false,
+	"browser.safebrowsing.malware.enabled":       false,
+	"browser.safebrowsing.phishing.enabled":      false,
+	"browser.shell.checkDefaultBrowser":          false,
+	"browser.startup.homepage_override.mstone":   "ignore",
+	"browser.startup.page":                       0,
+	"browser.tabs.warnOnClose":                   false,
+	"datareporting.healthreport.uploadEnabled":   false,
+	"datareporting.policy.dataSubmissionEnabled": false,
+	"extensions.getAddons.cache.enabled":         false,
+	"extensions.update.enabled":                  false,
+	"media.autoplay.block-webaudio":              false,
+	"media.autoplay.default":                     0,
+	"media.gmp-manager.updateEnabled":            false,
+	"network.captive-portal-service.enabled":     false,
+	"network.connectivity-service.enabled":       false,
+	"network.dns.disablePrefetch":                true,
+	"network.prefetch-next":                      false,
+	"services.settings.server":                   "data:,",
+	"toolkit.telemetry.enabled":                  false,
+	"toolkit.telemetry.server":                   "data:,",
+	"toolkit.telemetry.unified":                  false,
+	"toolkit.startup.max_resumed_crashes":        -1,
+	"browser.region.network.url":                 "",
+	"browser.search.geoSpecificDefaults":         false,
+	"geo.provider.network.url":                   "",
 }
 
 // userJS renders prefs as a user.js, sorted so that the file reads the
@@ -110,8 +109,8 @@ func userJS(prefs map[string]any) (string, error) {
 }
 
 // Start launches headless Firefox with a fresh profile whose preferences
-// are basePrefs overridden by prefs, for a window of width×height, and
-// opens a BiDi session on it. The browser ends with the test.
+// are basePrefs overridden by prefs, and opens a BiDi session on it; its
+// tabs have a viewport of width×height. The browser ends with the test.
 func Start(t testing.TB, width, height int, prefs map[string]any) *Browser {
 	t.Helper()
 	path := Path(t)
@@ -182,6 +181,7 @@ func launch(ctx context.Context, path, profile string, width, height int) (*Brow
 		p.kill()
 		return nil, err
 	}
+	b.width, b.height = width, height
 	if err := b.newSession(wait); err != nil {
 		b.close()
 		return nil, err

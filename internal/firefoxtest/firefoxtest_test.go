@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -92,12 +93,16 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 	t.Run("screenshot", func(t *testing.T) {
-		png, err := p.Screenshot(ctx)
+		buf, err := p.Screenshot(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
-			t.Errorf("screenshot: got %d bytes starting %q, want a PNG", len(png), png[:min(8, len(png))])
+		img, err := png.Decode(bytes.NewReader(buf))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if got := img.Bounds().Size(); got.X != 800 || got.Y < 600 {
+			t.Errorf("screenshot size: got %v, want 800 wide and at least 600 high", got)
 		}
 	})
 	t.Run("logs", func(t *testing.T) {

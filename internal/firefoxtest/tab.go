@@ -17,7 +17,8 @@ type Tab struct {
 	UserContext string
 }
 
-// NewTab opens a tab in a new user context.
+// NewTab opens a tab in a new user context, with the browser's viewport
+// size.
 func (b *Browser) NewTab(ctx context.Context) (*Tab, error) {
 	var uc struct {
 		UserContext string `json:"userContext"`
@@ -32,7 +33,13 @@ func (b *Browser) NewTab(ctx context.Context) (*Tab, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tab{b: b, ID: bc.Context, UserContext: uc.UserContext}, nil
+	p := &Tab{b: b, ID: bc.Context, UserContext: uc.UserContext}
+	// Headless Firefox ignores --window-size for new tabs.
+	vp := map[string]any{"context": p.ID, "viewport": map[string]int{"width": b.width, "height": b.height}}
+	if err := b.Call(ctx, "browsingContext.setViewport", vp, nil); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Browser is the tab's browser.

@@ -99,7 +99,8 @@ func (n *Node) deskTarget(ext string) string {
 	return n.sip.Target(ext)
 }
 
-// newCallbacks dials accepted callbacks through sip.trunk, when set.
+// newCallbacks dials accepted callbacks through sip.trunk, when set,
+// ringing the helper's desk phone or, without one, their browser.
 func (n *Node) newCallbacks() error {
 	t := n.cfg.SIP.Trunk
 	if t.Target == "" {
@@ -110,14 +111,14 @@ func (n *Node) newCallbacks() error {
 	if err != nil {
 		return err
 	}
-	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store, Dialer: d,
-		Phone: n.deskPhone, RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
+	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store,
+		Dialer: n.phone.CallbackDialer(d), Phone: n.helperPhone(), RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
 		Logger: n.log.With("component", "callbacks")})
 	return err
 }
 
-// deskPhone is a helper's desk phone for a callback; a browser cannot
-// take one yet.
+// deskPhone is the SIP URI of a helper's desk phone; "" when they have
+// none that can ring.
 func (n *Node) deskPhone(ctx context.Context, helperID int64) (string, error) {
 	h, err := n.store.Helper(ctx, helperID)
 	if errors.Is(err, store.ErrNotFound) {

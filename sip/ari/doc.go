@@ -19,7 +19,10 @@
 //     becomes a [Call] (a voice.Call) and the flow runs on it. Helpers'
 //     phones on Asterisk are rung by originating to their endpoint
 //     (store.Helper.Extension, e.g. PJSIP/helper7) into the app
-//     ([App.Dialer]).
+//     ([App.Dialer]). An accepted callback is two such legs, the
+//     helper's phone and the number through the provider's endpoint
+//     (PJSIP/number@trunk), joined by Moroz's media layer
+//     ([App.Callbacks], a voice.CallbackDialer).
 //   - Faults: a dropped events websocket is reconnected with exponential
 //     backoff, then reconciled: channels Asterisk no longer has end (as
 //     dropped when its startup time changed, a restart; else as hung up

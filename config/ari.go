@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,14 @@ type ARI struct {
 	// RingTimeout is how long a helper's phone on Asterisk rings. Default
 	// 30s, whole seconds, at least 5s. Env MOROZ_ARI_RING_TIMEOUT.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// Trunk is the PJSIP endpoint of the provider (pjsip.conf) that
+	// accepted callbacks dial out through, as PJSIP/<number>@<trunk>;
+	// empty leaves callbacks to the helpers (or to sip.trunk). Env
+	// MOROZ_ARI_TRUNK.
+	Trunk string `yaml:"trunk"`
+	// CallerID is the number a called-back person sees; empty leaves
+	// Asterisk's (the trunk endpoint's callerid). Env MOROZ_ARI_CALLER_ID.
+	CallerID string `yaml:"caller_id"`
 }
 
 func defaultARI() ARI {
@@ -55,6 +64,9 @@ func (a ARI) validate(bad func(string, string, ...any)) {
 	}
 	if ip, err := netip.ParseAddr(a.ExternalHost); err != nil || ip.IsUnspecified() {
 		bad("ari.external_host", "%q is not an IP address Asterisk can send to", a.ExternalHost)
+	}
+	if strings.ContainsAny(a.Trunk, "/@&, ") {
+		bad("ari.trunk", "%q is not a PJSIP endpoint name (such as trunk)", a.Trunk)
 	}
 	if a.RingTimeout < 5*time.Second || a.RingTimeout%time.Second != 0 {
 		bad("ari.ring_timeout", "%v is not a whole number of seconds of at least 5s", a.RingTimeout)

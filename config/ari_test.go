@@ -18,6 +18,8 @@ func TestARIValidation(t *testing.T) {
 		{name: "external host a name", ari: func(a *ARI) { a.URL, a.ExternalHost = "http://pbx:8088/ari", "moroz.lan" }, key: "ari.external_host"},
 		{name: "external host unspecified", ari: func(a *ARI) { a.URL, a.ExternalHost = "http://pbx:8088/ari", "0.0.0.0" }, key: "ari.external_host"},
 		{name: "ring timeout too short", ari: func(a *ARI) { a.URL, a.RingTimeout = "http://pbx:8088/ari", 2e9 }, key: "ari.ring_timeout"},
+		{name: "trunk", ari: func(a *ARI) { a.URL, a.Trunk = "http://pbx:8088/ari", "trunk" }},
+		{name: "trunk a dial string", ari: func(a *ARI) { a.URL, a.Trunk = "http://pbx:8088/ari", "PJSIP/trunk" }, key: "ari.trunk"},
 		{name: "ring timeout not whole seconds", ari: func(a *ARI) { a.URL, a.RingTimeout = "http://pbx:8088/ari", 7.5e9 }, key: "ari.ring_timeout"},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -12,13 +13,15 @@ import (
 	"github.com/morozhq/moroz/config"
 	"github.com/morozhq/moroz/sip/ari"
 	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/voice"
 	"github.com/morozhq/moroz/work"
 )
 
 // startARI builds Asterisk mode from cfg.ARI: the ARI client, external
 // media legs on sip.rtp_ports at ari.external_host, and a call flow whose
-// helpers are rung on Asterisk (or in their browsers). It connects to
+// helpers are rung on Asterisk (or in their browsers), and with
+// ari.trunk the dialler of accepted callbacks. It connects to
 // nothing yet: Run starts the app, which retries until Asterisk answers.
 // An empty ari.url leaves Asterisk mode off.
 func (n *Node) startARI() error {
@@ -46,6 +49,9 @@ func (n *Node) startARI() error {
 	if flow, err = n.newARIFlow(app); err != nil {
 		return err
 	}
+	if err := n.newARICallbacks(app); err != nil {
+		return err
+	}
 	n.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moroz_ari_unknown_events_total",
 		Help: "ARI events of types Moroz does not handle, read and dropped."},
 		func() float64 { return float64(client.UnknownEvents()) }))
@@ -54,15 +60,50 @@ func (n *Node) startARI() error {
 }
 
 // newARIFlow is the call flow of Asterisk's callers: the same prompts,
-// voicemail and queues as native calls; desk phones are rung through ARI.
+// voicemail and queues as native calls; a helper's extension is their
+// phone on Asterisk, rung through ARI, and a helper without one is rung
+// in their browser. (The native flow's desk phones, registered with
+// Moroz's own SIP edge, are not Asterisk's.)
 func (n *Node) newARIFlow(app *ari.App) (*voice.Flow, error) {
 	prompts := voice.NewPrompts(n.DataPath("prompts"))
 	if err := prompts.Validate([]string{work.QueueCalls}, []string{n.cfg.SIP.Lang}); err != nil {
 		return nil, fmt.Errorf("voice prompts: %w", err)
 	}
 	return voice.New(voice.Options{Work: n.work, Store: n.store, Prompts: prompts, Voicemail: n.voicemail,
-		Dialer: n.phone.Dialer(app.Dialer()), Phone: n.helperPhone(), Lang: n.cfg.SIP.Lang,
+		Dialer: n.phone.Dialer(app.Dialer()), Phone: n.phone.PhoneOf(n.asteriskPhone), Lang: n.cfg.SIP.Lang,
 		AnnounceEvery: n.cfg.SIP.AnnounceEvery, Logger: n.log.With("component", "voice", "mode", "ari")})
+}
+
+// newARICallbacks dials accepted callbacks through Asterisk when
+// ari.trunk is set and sip.trunk has not already: the helper's phone on
+// Asterisk (their extension), then PJSIP/<number>@<ari.trunk>.
+func (n *Node) newARICallbacks(app *ari.App) error {
+	c := n.cfg.ARI
+	if c.Trunk == "" {
+		return nil
+	}
+	if n.callbacks != nil {
+		n.log.Warn("ari.trunk ignored: callbacks dial through sip.trunk", "component", "ari")
+		return nil
+	}
+	d, err := app.Callbacks(c.Trunk, c.CallerID)
+	if err != nil {
+		return fmt.Errorf("ari.trunk: %w", err)
+	}
+	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store, Dialer: d,
+		Phone: n.asteriskPhone, Logger: n.log.With("component", "callbacks", "mode", "ari")})
+	return err
+}
+
+// asteriskPhone is the extension of a helper's phone on Asterisk (the
+// app's Dialer and Callbacks make it an endpoint); "" when they have
+// none.
+func (n *Node) asteriskPhone(ctx context.Context, helperID int64) (string, error) {
+	h, err := n.store.Helper(ctx, helperID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return h.Extension, err
 }
 
 // runARI runs the Stasis app until ctx ends, or, after a Drain, until

@@ -766,3 +766,121 @@ func dialNode(t *testing.T, addr, number string) *sip.Outbound {
 	}
 	return out
 }
+
+// With ari.trunk set, a callback a helper accepts is dialled through
+// Asterisk: their phone (PJSIP/helper7), then PJSIP/<number>@trunk; the
+// called person's hangup closes it called-back.
+func TestAsteriskModeCallsBack(t *testing.T) {
+	fake := aritest.New(t, aritest.Options{})
+	cfg := testConfig(t)
+	cfg.SIP.Addr = "" // Asterisk mode alone
+	cfg.ARI.URL, cfg.ARI.Trunk, cfg.ARI.CallerID = fake.URL(), "trunk", "+375170000000"
+	cfg.ARI.User, cfg.ARI.Password = fake.Credentials()
+	ctx := context.Background()
+	n, err := New(ctx, cfg, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, connected := fake.Connections()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- n.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	awaitClosed(t, connected, "the events websocket")
+
+	u, err := n.Store().CreateUser(ctx, store.User{Login: "ivan", Name: "ivan", Role: store.RoleHelper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Work().UpdateHelper(ctx, store.Helper{UserID: u.ID, Queues: []string{work.QueueCallbacks},
+		Extension: "PJSIP/helper7"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Work().Listen(func(e acd.Event) { // the helper accepts, as in the console
+		if e.Type == acd.EventOffered && e.HelperID == u.ID && e.Channel == acd.Callback {
+			go n.Work().Accept(context.Background(), e.ItemID, u.ID)
+		}
+	}))
+	it, _, err := n.Work().Submit(ctx, store.Item{Channel: acd.Callback, Subject: "+375 29 111-22-33",
+		ExternalID: "callback:test"}, store.Event{Type: "missed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Work().SetStatus(ctx, u.ID, acd.StatusAvailable, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var number string
+	waitFor(t, func() bool {
+		var phone bool
+		for id, ep := range fake.Originated() {
+			switch ep {
+			case "PJSIP/+375291112233@trunk":
+				number = id
+			case "PJSIP/helper7":
+				phone = true
+			}
+		}
+		_, bridged := fake.Media(number)
+		return phone && number != "" && bridged
+	})
+	fake.Hangup(number, ari.CauseNormal)
+	waitFor(t, func() bool {
+		got, err := n.Store().Item(ctx, it.ID)
+		return err == nil && got.State == acd.StateClosed
+	})
+	if got, _ := n.Store().Item(ctx, it.ID); got.Outcome != acd.OutcomeCalledBack {
+		t.Errorf("callback outcome %q, want %q", got.Outcome, acd.OutcomeCalledBack)
+	}
+}
+
+// A helper whose extension is a phone on Asterisk is rung there through
+// ARI: the call is originated to their endpoint and they answer it.
+func TestAsteriskModeRingsDeskPhone(t *testing.T) {
+	for _, ext := range []string{"PJSIP/helper7", "helper7"} {
+		t.Run(ext, func(t *testing.T) {
+			fake := aritest.New(t, aritest.Options{})
+			cfg := testConfig(t)
+			cfg.SIP.Addr = "" // Asterisk mode alone
+			cfg.ARI.URL = fake.URL()
+			cfg.ARI.User, cfg.ARI.Password = fake.Credentials()
+			writeTonePrompts(t, filepath.Join(cfg.Data, "prompts"))
+			ctx := context.Background()
+			n, err := New(ctx, cfg, logging.Discard())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, connected := fake.Connections()
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- n.Run(runCtx) }()
+			t.Cleanup(func() { stop(); <-done })
+			awaitClosed(t, connected, "the events websocket")
+
+			u, err := n.Store().CreateUser(ctx, store.User{Login: "ivan", Name: "ivan", Role: store.RoleHelper})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Work().UpdateHelper(ctx, store.Helper{UserID: u.ID, Queues: []string{work.QueueCalls},
+				Extension: ext}); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Work().SetStatus(ctx, u.ID, acd.StatusAvailable, "test"); err != nil {
+				t.Fatal(err)
+			}
+			id := fake.NewCall("+375291234567", "100")
+			waitFor(t, func() bool { return slices.Contains(slices.Collect(maps.Values(fake.Originated())), "PJSIP/helper7") })
+			var phone string
+			for ch, ep := range fake.Originated() {
+				if ep == "PJSIP/helper7" {
+					phone = ch
+				}
+			}
+			waitFor(t, func() bool { _, ok := fake.Media(phone); return ok })
+			fake.Hangup(phone, ari.CauseNormal)
+			rec := awaitRecord(t, n.Store(), id)
+			if rec.Outcome != acd.OutcomeAnswered || rec.HelperID != u.ID {
+				t.Errorf("call record %+v; want answered by %d", rec, u.ID)
+			}
+		})
+	}
+}

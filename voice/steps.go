@@ -15,8 +15,11 @@ import (
 )
 
 // storeTimeout bounds each store write of a call's bookkeeping, which
-// goes on after the call (and its context) ended.
-const storeTimeout = 10 * time.Second
+// goes on after the call (and its context) ended. A missed call's
+// callback is the only trace of it, so the bound is long: on a starved
+// machine (two cores at load average 30) writes were seen to wait over
+// 10 s for the store's writer, and callbacks were lost.
+const storeTimeout = time.Minute
 
 // call is one call's state as the flow goes through its steps. Only the
 // goroutine running Handle touches it.

@@ -23,13 +23,18 @@
 //   - The greeting line: a supervisor dials Options.GreetingNumber, keys
 //     the PIN, and records the greeting or the after-hours prompt, which
 //     replaces the shipped one at once.
-//   - Ringing a helper's desk phone when the router offers them a call
-//     ([Dialer]): answering is the accept, busy or decline the reject,
-//     ringing out is left to the router's offer timeout (RONA).
+//   - Ringing a helper's phone (a desk phone, or the browser through
+//     package softphone) when the router offers them a call ([Dialer]):
+//     answering is the accept, busy or decline the reject, ringing out is
+//     left to the router's offer timeout (RONA). A helper who accepts in
+//     the console instead is connected through that phone: the one
+//     ringing, else it is rung then; if it does not answer, or the helper
+//     has none, the call is taken back from them (the router's Recall) and
+//     offered again, as the caller must reach someone who can talk.
 //   - Calling callbacks back ([Callbacks], through a [CallbackDialer]:
 //     [SIPCallbacks] over a SIP trunk): when a helper accepts a callback
-//     item, their desk phone rings first, then the number, and the two are
-//     bridged; the item closes called-back, or goes back to its queue when
+//     item, their phone (desk or browser) rings first, then the number,
+//     offered that phone's codec, and the two are bridged; the item closes called-back, or goes back to its queue when
 //     the number does not answer.
 //   - Retrying callbacks: a number that was busy, did not answer or failed
 //     is not offered again at once (the next helper would reach the same

@@ -45,13 +45,18 @@ type ringResult struct {
 // waiter follows the call's item while the caller is on hold. Only the
 // goroutine of wait touches its fields.
 type waiter struct {
-	cl      *call
-	ctx     context.Context // ends when waiting ends
-	wg      sync.WaitGroup  // hold music, the event pump and ringing
-	rings   map[int64]context.CancelFunc
-	results chan ringResult
-	events  chan acd.Event
+	cl       *call
+	ctx      context.Context // ends when waiting ends
+	wg       sync.WaitGroup  // hold music, the event pump and ringing
+	rings    map[int64]context.CancelFunc
+	results  chan ringResult
+	events   chan acd.Event
+	accepted int64 // a helper who took the call in the console; their phone connects them
 }
+
+// acceptRing bounds the ringing of the phone of a helper who took the
+// call in the console and whose phone was not ringing yet.
+const acceptRing = 30 * time.Second
 
 // wait plays hold music and announcements and rings the helpers the
 // router offers the call to, until one answers, the caller chooses
@@ -117,10 +122,7 @@ func (w *waiter) onEvent(e acd.Event) (waitResult, bool) {
 	case acd.EventTimedOut, acd.EventWithdrawn, acd.EventRejected:
 		w.stopRing(e.HelperID)
 	case acd.EventAccepted:
-		// TODO(#6): a helper who took the call in the console gets the
-		// caller through the browser softphone; until then the caller stays
-		// on hold and the item is completed when they hang up.
-		w.cl.log.Warn("call accepted outside its phone leg", "helper", e.HelperID)
+		w.acceptedInConsole(e.HelperID)
 	case acd.EventMaxWait:
 		return waitResult{kind: waitMaxWait}, true
 	case acd.EventClosed:
@@ -129,15 +131,66 @@ func (w *waiter) onEvent(e acd.Event) (waitResult, bool) {
 	return waitResult{}, false
 }
 
+// acceptedInConsole connects a helper who took the call in the console
+// (the router's accept came before their phone answered) through their
+// phone: the one ringing already, else it is rung now. A helper with no
+// phone to ring cannot talk to the caller, so the call is taken back and
+// offered again; the router then avoids that helper for a while.
+func (w *waiter) acceptedInConsole(helper int64) {
+	w.accepted = helper
+	for h := range w.rings {
+		if h != helper {
+			w.stopRing(h)
+		}
+	}
+	if _, ok := w.rings[helper]; ok {
+		w.cl.log.Info("call taken in the console; its ringing phone connects it", "helper", helper)
+		return
+	}
+	w.ring(helper, time.Now().Add(acceptRing))
+	if _, ok := w.rings[helper]; !ok {
+		w.giveBack(helper, errors.New("no phone to ring"))
+		return
+	}
+	w.cl.log.Info("call taken in the console; ringing the helper's phone", "helper", helper)
+}
+
+// heldBy reports whether helper holds the call already: they accepted it
+// in the console as their phone answered, before the loop saw the accept.
+func (w *waiter) heldBy(helper int64) bool {
+	info, ok := w.cl.f.opt.Work.Router().Item(w.cl.itemID)
+	return ok && info.State == acd.StateActive && info.HelperID == helper
+}
+
+// giveBack takes the call back from a helper who accepted it in the
+// console but whose phone did not connect, and the caller waits on.
+func (w *waiter) giveBack(helper int64, cause error) {
+	w.accepted = 0
+	w.cl.log.Warn("call taken in the console but the helper's phone did not connect; offered again",
+		"helper", helper, "err", cause)
+	if _, err := w.cl.f.opt.Work.Router().Recall(w.cl.itemID); err != nil {
+		w.cl.log.Warn("call not taken back from the helper", "helper", helper, "err", err)
+	}
+}
+
 // onRing handles the end of ringing one phone: an answer is the accept, a
 // busy or declined phone the reject; ringing out is the router's RONA.
+// For a helper who accepted in the console, the answer connects them and
+// any other end takes the call back.
 func (w *waiter) onRing(r ringResult) (waitResult, bool) {
 	w.stopRing(r.helper)
 	cl := w.cl
+	if r.helper == w.accepted && w.accepted != 0 {
+		if r.err == nil {
+			return waitResult{kind: waitConnected, leg: r.leg, helper: r.helper}, true
+		}
+		w.giveBack(r.helper, r.err)
+		return waitResult{}, false
+	}
 	if r.err == nil {
 		ctx, cancel := cl.storeCtx()
 		defer cancel()
-		if err := cl.f.opt.Work.Accept(ctx, cl.itemID, r.helper); err != nil {
+		if err := cl.f.opt.Work.Accept(ctx, cl.itemID, r.helper); err != nil && !w.heldBy(r.helper) {
 			cl.log.Info("helper answered too late", "helper", r.helper, "err", err)
 			r.leg.Hangup()
 			return waitResult{}, false

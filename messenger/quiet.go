@@ -79,13 +79,15 @@ func (m *Messenger) closeIfQuiet(ctx context.Context, it store.Item) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("kept chat %d: %w", it.ID, err)
 	}
-	last := it.CreatedAt
+	// A visitor's message carries the sender's clock (Telegram's date),
+	// which may run ahead; the bot's answer to it carries ours.
+	now, last := m.now(), it.CreatedAt
 	for _, msg := range msgs {
-		if msg.CreatedAt.After(last) {
+		if msg.CreatedAt.After(last) && !msg.CreatedAt.After(now) {
 			last = msg.CreatedAt
 		}
 	}
-	quiet := m.now().Sub(last)
+	quiet := now.Sub(last)
 	if quiet < m.cfg.BotQuiet {
 		return false, nil
 	}

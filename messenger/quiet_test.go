@@ -88,3 +88,15 @@ func TestQuietChatThatAskedForAPersonOffDutyGoesToHelpers(t *testing.T) {
 		t.Errorf("state %q, want queued for the helpers", it.State)
 	}
 }
+
+func TestQuietCountsFromTheBotsClockWhenTheSendersRunsAhead(t *testing.T) {
+	ctx := context.Background()
+	e, _ := tgEnv(t, false)
+	u := tgUpdate(700, 1, "привет")
+	u.Message.Date = e.clock.now().Add(24 * time.Hour).Unix() // the sender's clock is a day ahead
+	e.deliver(t, tgSecret, u)
+	e.clock.advance(DefaultBotQuiet)
+	if n, err := e.m.closeQuiet(ctx); err != nil || n != 1 {
+		t.Errorf("closed %d (error %v), want the chat closed an hour after the bot's answer", n, err)
+	}
+}

@@ -1,6 +1,7 @@
 package messenger
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -39,5 +40,19 @@ func TestOnPostgres(t *testing.T) {
 	items := e.items(t, acd.Telegram)
 	if len(items) != 1 || len(e.messages(t, items[0].ID)) != 5 || items[0].State != acd.StateQueued {
 		t.Errorf("telegram items %+v; want one queued with 5 messages (greeting and handoff with the bot's answers, the line once)", items)
+	}
+	waitSent(t, fake, 2) // the bot's two answers, from the outbox
+	for deadline := time.Now().Add(waitLimit); len(e.pendingTelegram(t)) > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("telegram replies still pending in the outbox")
+		}
+	}
+
+	quiet := tgUpdate(4, 1, "когда придут подарки?")
+	quiet.Message.Chat.ID, quiet.Message.From.ID = 99, 99
+	e.deliver(t, tgSecret, quiet)
+	e.clock.advance(DefaultBotQuiet)
+	if n, err := e.m.closeQuiet(context.Background()); err != nil || n != 1 {
+		t.Errorf("quiet chats closed: %d (error %v), want 1", n, err)
 	}
 }

@@ -172,7 +172,7 @@ func (tg *telegram) sendLoop(ctx context.Context, sh *tgShard) {
 				continue
 			}
 		}
-		if wait := l.NextAt.Sub(time.Now()); wait > 0 && !sleepCtx(ctx, wait) {
+		if wait := time.Until(l.NextAt); wait > 0 && !sleepCtx(ctx, wait) {
 			return
 		}
 		if !tg.attempt(ctx, sh, l) {
@@ -195,8 +195,8 @@ func (tg *telegram) send(ctx context.Context, p sendPayload) error {
 // pending for the next start).
 func (tg *telegram) attempt(ctx context.Context, sh *tgShard, l store.OutLetter) bool {
 	var p sendPayload
-	if err := json.Unmarshal(l.Raw, &p); err != nil || p.ChatID == 0 {
-		tg.giveUp(ctx, sh, l, fmt.Errorf("bad stored payload: %v", err))
+	if err := json.Unmarshal(l.Raw, &p); err != nil || p.ChatID == 0 || p.Text == "" {
+		tg.giveUp(ctx, sh, l, fmt.Errorf("stored payload %.64q: not sendMessage parameters", l.Raw))
 		return true
 	}
 	if tg.overall.Wait(ctx) != nil || tg.chatLimiter(p.ChatID).Wait(ctx) != nil {

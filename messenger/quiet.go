@@ -98,6 +98,10 @@ func (m *Messenger) closeIfQuiet(ctx context.Context, it store.Item) (bool, erro
 			return false, fmt.Errorf("kept chat %d: %w", it.ID, err)
 		}
 		m.convs.drop(key)
+		if it.Channel == acd.Chat { // a visitor still on the page sees their place
+			m.chat.setItem(d.Peer, it.ID)
+			m.chat.push(d.Peer, m.chat.position(it.ID))
+		}
 		m.log.Info("quiet chat that asked for a person handed to helpers", "item_id", it.ID, "peer", key)
 		return false, nil
 	}

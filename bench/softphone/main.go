@@ -45,16 +45,17 @@ func main() {
 	n := flag.Int("calls", 300, "concurrent bridged calls")
 	dur := flag.Duration("for", 30*time.Second, "how long to measure, after all calls are up")
 	burst := flag.Int("max-burst", 0, "frames a late speaker sends at once, skipping older ones (0: all that fell due)")
+	cpuProfile := flag.String("cpuprofile", "", "write the server process's CPU profile of the window to this file")
 	server := flag.Bool("serve", false, "internal: run as the server process")
 	flag.Parse()
 	if *server {
-		if err := serve(); err != nil {
+		if err := serve(*cpuProfile); err != nil {
 			fmt.Fprintln(os.Stderr, "server:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(*n, *dur, *burst); err != nil {
+	if err := run(*n, *dur, *burst, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -229,12 +230,12 @@ func standInAPI() (*webrtc.API, error) {
 }
 
 // startServer runs this program again as the server process.
-func startServer() (*exec.Cmd, io.WriteCloser, io.Reader, error) {
+func startServer(cpuProfile string) (*exec.Cmd, io.WriteCloser, io.Reader, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cmd := exec.Command(exe, "-serve")
+	cmd := exec.Command(exe, "-serve", "-cpuprofile", cpuProfile)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -247,12 +248,12 @@ func startServer() (*exec.Cmd, io.WriteCloser, io.Reader, error) {
 	return cmd, in, out, cmd.Start()
 }
 
-func run(n int, dur time.Duration, maxBurst int) error {
+func run(n int, dur time.Duration, maxBurst int, cpuProfile string) error {
 	api, err := standInAPI()
 	if err != nil {
 		return err
 	}
-	cmd, in, out, err := startServer()
+	cmd, in, out, err := startServer(cpuProfile)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,7 +76,7 @@ type server struct {
 	browsers []*softphone.Leg // guarded by mu
 }
 
-func serve() error {
+func serve(cpuProfile string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{out: &lines{enc: json.NewEncoder(os.Stdout)}, pacer: media.NewPacer(), ctx: ctx}
 	defer s.pacer.Close()
@@ -114,11 +115,22 @@ func serve() error {
 			n := float64(max(1, calls))
 			rep = serverReport{HeapPerCall: growth(heap, heap0) / n, RSSPerCall: growth(rss, rss0) / n,
 				Goroutines: float64(g-g0) / n}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				pprof.StartCPUProfile(f)
+			}
 			cpu0, wait0, sent0, dropped0 = cpuNanos(), runQueueWait(), s.sent(), s.dropped()
 			s.out.send(msg{Op: "started"})
 		case "stop":
 			rep.CPUNanos, rep.Relayed, rep.WaitNanos = cpuNanos()-cpu0, s.sent()-sent0, runQueueWait()-wait0
 			rep.Dropped = s.dropped() - dropped0
+			if cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
 			s.out.send(msg{Op: "report", Report: &rep})
 		}
 	}

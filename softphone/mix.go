@@ -8,55 +8,51 @@ import (
 	"github.com/morozhq/moroz/sip/media"
 )
 
-// mixDepth is how many 20 ms frames of one voice wait for the mixer
-// before the oldest is dropped: enough to ride out the jitter between
-// two streams of the same clock rate, short enough to add little delay.
-const mixDepth = 6
+// mixDepth is how many samples of one voice may wait for the mixer
+// before the oldest are dropped: six 20 ms frames, enough to ride out the
+// jitter between two streams of the same clock rate, short enough to add
+// little delay.
+const mixDepth = 6 * media.FrameSamples
 
-// frameQueue is one voice on its way to a mix: decoded 20 ms frames,
-// oldest first. It is safe for concurrent use.
-type frameQueue struct {
-	mu   sync.Mutex
-	q    [][]int16 // guarded by mu
-	free [][]int16 // guarded by mu: spent frames, reused
+// maxPayload bounds the G.711 payloads a monitor mixes: 80 ms.
+const maxPayload = 4 * media.FrameSamples
+
+// sampleQueue is one voice on its way to a mix: decoded samples, oldest
+// first, whatever the packets' length (a phone may send 30 ms while the
+// mixer takes 20). It is safe for concurrent use.
+type sampleQueue struct {
+	mu  sync.Mutex
+	buf []int16 // guarded by mu
 }
 
-// push queues a copy of s, dropping the oldest frame when full.
-func (f *frameQueue) push(s []int16) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.q) == mixDepth {
-		f.free = append(f.free, f.q[0])
-		f.q = append(f.q[:0], f.q[1:]...)
+// push queues a copy of s, dropping the oldest samples beyond mixDepth.
+func (q *sampleQueue) push(s []int16) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.buf = append(q.buf, s...)
+	if over := len(q.buf) - mixDepth; over > 0 {
+		q.buf = append(q.buf[:0], q.buf[over:]...)
 	}
-	var b []int16
-	if n := len(f.free); n > 0 {
-		b, f.free = f.free[n-1][:0], f.free[:n-1]
-	}
-	f.q = append(f.q, append(b, s...))
 }
 
-// pop copies the oldest frame into dst (zero-filling what it leaves
-// short) and reports whether there was one.
-func (f *frameQueue) pop(dst []int16) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.q) == 0 {
+// pop fills dst with the oldest samples and reports whether there were
+// enough; when there were not, it takes none.
+func (q *sampleQueue) pop(dst []int16) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.buf) < len(dst) {
 		return false
 	}
-	b := f.q[0]
-	f.q = append(f.q[:0], f.q[1:]...)
-	clear(dst[copy(dst, b):])
-	f.free = append(f.free, b)
+	copy(dst, q.buf)
+	q.buf = append(q.buf[:0], q.buf[len(dst):]...)
 	return true
 }
 
-// reset drops every queued frame.
-func (f *frameQueue) reset() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.free = append(f.free, f.q...)
-	f.q = f.q[:0]
+// reset drops every queued sample.
+func (q *sampleQueue) reset() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.buf = q.buf[:0]
 }
 
 // mixInto adds add to dst sample by sample, clipping at the int16 range.
@@ -80,7 +76,7 @@ func audioPayload(b []byte, codec media.Codec) (off, end int, ok bool) {
 	if h.Padding && end > n {
 		end -= int(b[end-1])
 	}
-	if end <= n || end-n > media.FrameSamples*4 {
+	if end <= n || end-n > maxPayload {
 		return 0, 0, false
 	}
 	return n, end, true

@@ -67,8 +67,8 @@ type Monitor struct {
 	mode       atomic.Value // Mode
 	since      time.Time
 
-	caller, helper     frameQueue // what the supervisor hears
-	toHelper, toCaller frameQueue // the supervisor's voice
+	caller, helper     sampleQueue // what the supervisor hears
+	toHelper, toCaller sampleQueue // the supervisor's voice
 
 	outMu  sync.Mutex // serialises toBrowser's scratch buffers
 	outPCM []int16    // guarded by outMu
@@ -94,8 +94,8 @@ func newMonitor(l *Leg, conn *rtcConn, supervisor int64, codec media.Codec, mode
 	}
 	m := &Monitor{leg: l, conn: conn, supervisor: supervisor, codec: codec, track: track,
 		log: l.log.With("supervisor", supervisor), since: time.Now(), done: make(chan struct{}),
-		outPCM: make([]int16, 0, media.FrameSamples), outMix: make([]int16, media.FrameSamples),
-		inPCM: make([]int16, 0, media.FrameSamples), inMix: make([]int16, media.FrameSamples)}
+		outPCM: make([]int16, 0, maxPayload), outMix: make([]int16, maxPayload),
+		inPCM: make([]int16, 0, maxPayload), inMix: make([]int16, maxPayload)}
 	m.mode.Store(mode)
 	return m, nil
 }
@@ -190,7 +190,7 @@ func (m *Monitor) onState(_ *webrtc.PeerConnection, s webrtc.PeerConnectionState
 
 func (m *Monitor) pumpSupervisor(t *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
-	pcm := make([]int16, 0, media.FrameSamples)
+	pcm := make([]int16, 0, maxPayload)
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -213,7 +213,8 @@ func (m *Monitor) pumpSupervisor(t *webrtc.TrackRemote) {
 }
 
 // mixOut sends the supervisor the caller and the helper mixed, one frame
-// every 20 ms in one stream (a voice with nothing queued adds silence).
+// every 20 ms in one stream (a voice without a frame's worth queued adds
+// silence this time).
 func (m *Monitor) mixOut() {
 	tick := time.NewTicker(media.FrameDuration)
 	defer tick.Stop()
@@ -257,10 +258,11 @@ func (m *Monitor) toBrowser(b []byte) []byte {
 	defer m.outMu.Unlock()
 	pcm := m.codec.Decode(m.outPCM[:0], b[off:end])
 	m.caller.push(pcm)
-	if m.Mode() == ModeListen || !m.toHelper.pop(m.outMix) {
+	mix := m.outMix[:len(pcm)]
+	if m.Mode() == ModeListen || !m.toHelper.pop(mix) {
 		return b
 	}
-	mixInto(pcm, m.outMix)
+	mixInto(pcm, mix)
 	m.outPkt = append(m.outPkt[:0], b[:off]...)
 	m.outPkt = m.codec.Encode(m.outPkt, pcm)
 	m.outPkt = append(m.outPkt, b[end:]...)
@@ -280,10 +282,11 @@ func (m *Monitor) fromBrowser(b []byte) {
 	defer m.inMu.Unlock()
 	pcm := m.codec.Decode(m.inPCM[:0], b[off:end])
 	m.helper.push(pcm)
-	if m.Mode() != ModeBarge || !m.toCaller.pop(m.inMix) {
+	mix := m.inMix[:len(pcm)]
+	if m.Mode() != ModeBarge || !m.toCaller.pop(mix) {
 		return
 	}
-	mixInto(pcm, m.inMix)
+	mixInto(pcm, mix)
 	m.codec.Encode(b[off:off], pcm)
 }
 

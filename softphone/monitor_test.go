@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/pion/rtp"
 
 	"github.com/morozhq/moroz/sip/media"
@@ -170,27 +169,44 @@ func TestMonitorPassesWhatItCannotMix(t *testing.T) {
 	}
 }
 
-func TestFrameQueue(t *testing.T) {
-	var q frameQueue
-	for i := range mixDepth + 2 {
-		q.push([]int16{int16(i), int16(i)})
+// The queue between a stream and the mixer takes packets of any length
+// and gives frames of another, keeps at most mixDepth samples (the
+// newest) and gives nothing rather than a short frame.
+func TestSampleQueue(t *testing.T) {
+	var q sampleQueue
+	in := make([]int16, 240) // 30 ms packets
+	for i := range mixDepth/len(in) + 2 {
+		for j := range in {
+			in[j] = int16(i*len(in) + j)
+		}
+		q.push(in)
 	}
-	dst := make([]int16, 3)
-	var got [][]int16
-	for q.pop(dst) {
-		got = append(got, append([]int16(nil), dst...))
+	total := (mixDepth/len(in) + 2) * len(in)
+	frame := make([]int16, media.FrameSamples)
+	var got []int16
+	for q.pop(frame) {
+		got = append(got, frame...)
 	}
-	var want [][]int16
-	for i := 2; i < mixDepth+2; i++ {
-		want = append(want, []int16{int16(i), int16(i), 0}) // oldest dropped, short frames zero-filled
+	if len(got) != mixDepth {
+		t.Fatalf("popped %d samples, want the newest %d", len(got), mixDepth)
 	}
-	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("frames (-got +want):\n%s", diff)
+	for i, v := range got {
+		if want := int16(total - mixDepth + i); v != want {
+			t.Fatalf("sample %d: got %d, want %d", i, v, want)
+		}
 	}
-	q.push([]int16{1})
+	q.push(make([]int16, 100))
+	if q.pop(frame) {
+		t.Error("popped a frame out of 100 samples")
+	}
+	q.push(make([]int16, 60))
+	if !q.pop(frame) {
+		t.Error("100 and 60 samples did not make a frame")
+	}
+	q.push(in)
 	q.reset()
-	if q.pop(dst) {
-		t.Error("a frame survived reset")
+	if q.pop(frame[:1]) {
+		t.Error("a sample survived reset")
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,19 @@ var scenario []byte
 // logLevel is the node's log level (-log).
 var logLevel slog.Level
 
+// gcPercent is -gogc's default: GOGC from the environment, else what
+// cmd/moroz sets (its DefaultGCPercent).
+var gcPercent = func() int {
+	env := os.Getenv("GOGC")
+	if env == "off" {
+		return -1
+	}
+	if n, err := strconv.Atoi(env); err == nil {
+		return n
+	}
+	return 200
+}()
+
 func main() {
 	rate := flag.Int("rate", 200, "calls per second SIPp offers")
 	calls := flag.Int("calls", 2000, "calls in total")
@@ -52,7 +66,9 @@ func main() {
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memprof := flag.String("memprofile", "", "write an allocation profile of the run to this file")
 	flag.TextVar(&logLevel, "log", slog.LevelError, "the node's log level")
+	gogc := flag.Int("gogc", gcPercent, "the garbage collector's target, as GOGC (cmd/moroz sets 200)")
 	flag.Parse()
+	debug.SetGCPercent(*gogc)
 	if err := run(*rate, *calls, *limit, *hold, *cpuprof, *memprof); err != nil {
 		fmt.Fprintln(os.Stderr, "flowbench:", err)
 		os.Exit(1)

@@ -62,8 +62,12 @@ func (a *App) ring(ctx context.Context, endpoint, callerID, forID string) (*help
 	id := a.newID("helper")
 	ch := a.newChannel(Channel{ID: id})
 	a.remember(id, ch)
+	args := []string{HelperArg}
+	if forID != "" {
+		args = append(args, forID)
+	}
 	_, err := a.c.Originate(ctx, OriginateParams{Endpoint: endpoint, ChannelID: id,
-		AppArgs: []string{HelperArg, forID}, CallerID: callerID, Timeout: a.opt.RingTimeout})
+		AppArgs: args, CallerID: callerID, Timeout: a.opt.RingTimeout})
 	if err != nil {
 		a.forget(id)
 		return nil, fmt.Errorf("ring %s: %w", endpoint, a.requestFailed("originate", err))

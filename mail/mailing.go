@@ -88,10 +88,8 @@ type MailerOptions struct {
 // missed greeting to a doubled one.
 //
 // At most maxInFlight (64) letters of a mailing are in the Outbox at once.
-// A mailing is marked done when none of its recipients is pending and none
-// of its letters handed over since the start is in flight; letters resumed
-// from before a restart may still be reported after that, and count in
-// its Sent.
+// A mailing is marked done when none of its recipients is pending or
+// queued and none of its letters is in flight.
 //
 // Start, Pause, Resume, Create and OnDone are safe for concurrent use; Run
 // is called once.

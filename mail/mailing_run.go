@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -78,11 +79,14 @@ func (ml *Mailer) send(ctx context.Context, m store.Mailing) error {
 		if len(rs) == 0 {
 			return ml.finish(ctx, m.ID)
 		}
-		for _, r := range rs {
+		for len(rs) > 0 {
 			if ml.isPaused(m.ID) || !ml.waitRoom(ctx, m.ID) {
 				return nil
 			}
-			if err := ml.one(ctx, job, r); err != nil {
+			n := ml.batchSize(job, m.ID)
+			chunk := rs[:min(n, len(rs))]
+			rs = rs[len(chunk):]
+			if err := ml.some(ctx, job, chunk); err != nil {
 				return err
 			}
 			if !job.pace(ctx) {
@@ -91,6 +95,42 @@ func (ml *Mailer) send(ctx context.Context, m store.Mailing) error {
 		}
 	}
 	return nil
+}
+
+// batchSize is how many recipients go into one hand-over: one at a time
+// under a rate or to an outbox in memory, else as many as there is room
+// for in flight, so a fast mailing costs one commit per batch.
+func (ml *Mailer) batchSize(j *job, id int64) int {
+	if j.interval > 0 || ml.stored == nil {
+		return 1
+	}
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	return max(1, maxInFlight-ml.flights[id])
+}
+
+// some sends the letters of recipients rs: through one durable hand-over
+// with a stored outbox, else one by one.
+func (ml *Mailer) some(ctx context.Context, j *job, rs []store.Recipient) error {
+	if ml.stored == nil {
+		for _, r := range rs {
+			if err := ml.one(ctx, j, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var hs []handover
+	for _, r := range rs {
+		out, ok, err := ml.render(ctx, j, r)
+		if err != nil {
+			return err
+		}
+		if ok {
+			hs = append(hs, handover{r: r, out: out})
+		}
+	}
+	return ml.handOver(ctx, hs)
 }
 
 // job is a mailing being sent: its template in every language.
@@ -143,28 +183,37 @@ func (j *job) pace(ctx context.Context) bool {
 	}
 }
 
-// one renders, records and enqueues the letter of recipient r.
-func (ml *Mailer) one(ctx context.Context, j *job, r store.Recipient) error {
+// render makes the letter of recipient r; ok is false when r gets none
+// (unsubscribed, no address, a template that does not render), which is
+// then marked.
+func (ml *Mailer) render(ctx context.Context, j *job, r store.Recipient) (out Outgoing, ok bool, err error) {
 	c, err := ml.opt.Store.Contact(ctx, r.ContactID)
 	if err != nil {
-		return fmt.Errorf("mailing %d: contact %d: %w", r.MailingID, r.ContactID, err)
+		return Outgoing{}, false, fmt.Errorf("mailing %d: contact %d: %w", r.MailingID, r.ContactID, err)
 	}
-	to, ok := emailOf(c)
+	to, hasEmail := emailOf(c)
 	switch {
 	case Unsubscribed(c):
 		r.State = "unsubscribed"
-		return ml.mark(ctx, r)
-	case !ok:
+		return Outgoing{}, false, ml.mark(ctx, r)
+	case !hasEmail:
 		r.State, r.Error = "failed", "no email address"
-		return ml.mark(ctx, r)
+		return Outgoing{}, false, ml.mark(ctx, r)
 	}
-	out, err := ml.letter(j, c, to)
+	out, err = ml.letter(j, c, to)
 	if err != nil {
 		r.State, r.Error = "failed", err.Error()
-		return ml.mark(ctx, r)
+		return Outgoing{}, false, ml.mark(ctx, r)
 	}
-	if ml.stored != nil {
-		return ml.handOver(ctx, r, out)
+	return out, true, nil
+}
+
+// one renders, records and enqueues the letter of recipient r to an
+// outbox in memory.
+func (ml *Mailer) one(ctx context.Context, j *job, r store.Recipient) error {
+	out, ok, err := ml.render(ctx, j, r)
+	if !ok || err != nil {
+		return err
 	}
 	r.State = recipientSending
 	if err := ml.mark(ctx, r); err != nil {
@@ -179,30 +228,48 @@ func (ml *Mailer) one(ctx context.Context, j *job, r store.Recipient) error {
 	return nil
 }
 
-// handOver marks r queued and puts its letter in the stored outbox in one
-// commit, then queues it for sending. The letter's Message-ID is the
-// mailing's and the contact's, so a hand-over repeated after a crash (the
-// commit made, the answer lost) finds the letter queued before instead of
-// queueing a second; a letter found already done gives r its verdict.
-func (ml *Mailer) handOver(ctx context.Context, r store.Recipient, out Outgoing) error {
-	r.State, r.SentAt = recipientQueued, ml.opt.Now()
-	ml.fly(out.MessageID, r)
+// handover is one recipient's letter on its way into the stored outbox.
+type handover struct {
+	r   store.Recipient
+	out Outgoing
+}
+
+// handOver marks the recipients queued and puts their letters in the
+// stored outbox in one commit, then queues them for sending. A letter's
+// Message-ID is the mailing's and the contact's, so a hand-over repeated
+// after a crash (the commit made, the answer lost) finds the letter
+// queued before instead of queueing a second; a letter found already done
+// gives its recipient the verdict.
+func (ml *Mailer) handOver(ctx context.Context, hs []handover) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	batch := make([]store.Handover, len(hs))
+	for i := range hs {
+		hs[i].r.State, hs[i].r.SentAt = recipientQueued, ml.opt.Now()
+		batch[i] = store.Handover{Recipient: hs[i].r, Letter: outLetter(hs[i].out)}
+		ml.fly(hs[i].out.MessageID, hs[i].r)
+	}
 	// Like mark, never cut short: a commit reported as cancelled would
 	// leave the hand-over unknown.
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultStoreTimeout)
 	defer cancel()
-	l, err := ml.opt.Store.QueueRecipient(qctx, r, outLetter(out))
+	ls, err := ml.opt.Store.QueueRecipients(qctx, batch)
 	if err != nil {
-		ml.land(out.MessageID)
-		return fmt.Errorf("mailing %d: hand over to contact %d: %w", r.MailingID, r.ContactID, err)
+		for _, h := range hs {
+			ml.land(h.out.MessageID)
+		}
+		return fmt.Errorf("mailing %d: hand over %d letters: %w", hs[0].r.MailingID, len(hs), err)
 	}
-	switch l.State {
-	case store.OutPending:
-		ml.stored.queueStored(l) // after the outbox stopped, it waits in the store for the next start
-	case store.OutSent:
-		ml.OnDone(out, nil)
-	default:
-		ml.OnDone(out, fmt.Errorf("%s", l.LastError))
+	for i, l := range ls {
+		switch l.State {
+		case store.OutPending:
+			ml.stored.queueStored(l) // after the outbox stopped, it waits in the store for the next start
+		case store.OutSent:
+			ml.OnDone(hs[i].out, nil)
+		default:
+			ml.OnDone(hs[i].out, errors.New(l.LastError))
+		}
 	}
 	return nil
 }
@@ -280,10 +347,18 @@ func (ml *Mailer) letter(j *job, c store.Contact, to string) (Outgoing, error) {
 	return Outgoing{MessageID: id, From: ml.opt.From.Addr, To: []string{to}, Raw: buf.Bytes()}, nil
 }
 
-// finish marks a mailing done once nothing of it is in flight.
+// finish marks a mailing done once nothing of it is in flight: none of
+// the letters handed over by this process, and none resumed by a stored
+// outbox from before a restart (recipients still queued).
 func (ml *Mailer) finish(ctx context.Context, id int64) error {
 	if ml.flying(id) {
 		return nil // OnDone of the last letter wakes Run to finish it
+	}
+	if ml.stored != nil {
+		n, err := ml.opt.Store.CountRecipients(ctx, id, recipientQueued)
+		if err != nil || n > 0 {
+			return err // as above: each resumed letter's OnDone wakes Run
+		}
 	}
 	_, err := ml.setState(ctx, id, MailingDone)
 	return err

@@ -56,3 +56,10 @@ type AutoReplies interface {
 	// ErrInvalid.
 	MarkAutoReply(ctx context.Context, sender string, at time.Time) error
 }
+
+// Handover is a mailing's letter to one recipient as QueueRecipients
+// stores it: the recipient's new state and the letter for the outbox.
+type Handover struct {
+	Recipient Recipient
+	Letter    OutLetter
+}

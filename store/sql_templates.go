@@ -198,25 +198,44 @@ func markRecipient(ctx context.Context, q querier, r Recipient) error {
 	return err
 }
 
-// QueueRecipient marks r and queues its letter in one commit.
-func (s *sqlStore) QueueRecipient(ctx context.Context, r Recipient, l OutLetter) (OutLetter, error) {
-	if r.State == "" {
-		return OutLetter{}, fmt.Errorf("queue recipient %d of mailing %d: empty state: %w", r.ContactID, r.MailingID, ErrInvalid)
-	}
-	out := []OutLetter{l}
-	if err := prepareOut(out, s.stamp()); err != nil {
-		return OutLetter{}, fmt.Errorf("queue recipient %d of mailing %d: %w", r.ContactID, r.MailingID, err)
-	}
-	var stored OutLetter
-	err := s.write(ctx, func(q querier) error {
-		var err error
-		if stored, _, err = s.insertOut(ctx, q, out[0]); err != nil {
-			return err
+// QueueRecipients marks recipients and queues their letters in one commit.
+func (s *sqlStore) QueueRecipients(ctx context.Context, hs []Handover) ([]OutLetter, error) {
+	out := make([]OutLetter, len(hs))
+	for i, h := range hs {
+		if h.Recipient.State == "" {
+			return nil, fmt.Errorf("queue recipient %d of mailing %d: empty state: %w",
+				h.Recipient.ContactID, h.Recipient.MailingID, ErrInvalid)
 		}
-		return markRecipient(ctx, q, r)
+		out[i] = h.Letter
+	}
+	if err := prepareOut(out, s.stamp()); err != nil {
+		return nil, fmt.Errorf("queue recipients: %w", err)
+	}
+	var stored []OutLetter
+	err := s.write(ctx, func(q querier) error {
+		stored = stored[:0] // a retried batch starts again
+		for i, h := range hs {
+			l, _, err := s.insertOut(ctx, q, out[i])
+			if err != nil {
+				return fmt.Errorf("letter %s: %w", out[i].MessageID, err)
+			}
+			if err := markRecipient(ctx, q, h.Recipient); err != nil {
+				return fmt.Errorf("recipient %d of mailing %d: %w", h.Recipient.ContactID, h.Recipient.MailingID, err)
+			}
+			stored = append(stored, l)
+		}
+		return nil
 	})
 	if err != nil {
-		return OutLetter{}, s.fail(err, "queue recipient %d of mailing %d", r.ContactID, r.MailingID)
+		return nil, s.fail(err, "queue %d recipients", len(hs))
 	}
 	return stored, nil
+}
+
+// CountRecipients counts the mailing's recipients in state.
+func (s *sqlStore) CountRecipients(ctx context.Context, mailingID int64, state string) (int, error) {
+	var n int
+	err := s.read().queryRow(ctx, `SELECT COUNT(*) FROM recipients WHERE mailing_id = $1 AND state = $2`,
+		mailingID, state).Scan(&n)
+	return n, s.fail(err, "count %s recipients of mailing %d", state, mailingID)
 }

@@ -211,10 +211,14 @@ type Mailings interface {
 	// updates the mailing's Sent counter in the same commit: a recipient
 	// is counted once, however often it is marked sent.
 	MarkRecipient(ctx context.Context, r Recipient) error
-	// QueueRecipient marks r as MarkRecipient does and queues its letter l
-	// as EnqueueOut does, in one commit, and returns the queued letter: a
-	// letter already queued under l.MessageID is returned as it is stored
+	// QueueRecipients hands recipients' letters over in one commit: each
+	// Recipient is marked as MarkRecipient does and its Letter queued as
+	// EnqueueOut does. It returns the queued letters in order: a letter
+	// already queued under its MessageID is returned as it is stored
 	// (perhaps sent by now), so a retried hand-over queues nothing twice.
-	// Any failure stores neither.
-	QueueRecipient(ctx context.Context, r Recipient, l OutLetter) (OutLetter, error)
+	// Any failure stores none of them.
+	QueueRecipients(ctx context.Context, hs []Handover) ([]OutLetter, error)
+	// CountRecipients returns how many recipients of the mailing are in
+	// state.
+	CountRecipients(ctx context.Context, mailingID int64, state string) (int, error)
 }

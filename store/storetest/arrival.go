@@ -139,7 +139,7 @@ func testAutoReplies(t *testing.T, open Open) {
 	}
 }
 
-func testQueueRecipient(t *testing.T, open Open) {
+func testQueueRecipients(t *testing.T, open Open) {
 	ctx := t.Context()
 	s := open(t)
 	tpl := must[store.Template](t, "template")(s.PutTemplate(ctx, store.Template{Name: "new year"}))
@@ -153,7 +153,7 @@ func testQueueRecipient(t *testing.T, open Open) {
 
 	r := store.Recipient{MailingID: m.ID, ContactID: cs[0], State: "queued"}
 	l := store.OutLetter{MessageID: "mailing-a@moroz", To: []string{"a@x"}, Raw: []byte("A\r\n")}
-	q := must[store.OutLetter](t, "queue")(s.QueueRecipient(ctx, r, l))
+	q := queueOne(t, s, r, l)
 	if q.ID == 0 || q.State != store.OutPending {
 		t.Errorf("queued: got %+v, want a pending letter", q)
 	}
@@ -163,24 +163,45 @@ func testQueueRecipient(t *testing.T, open Open) {
 		t.Errorf("pending recipients: got %+v, want only the second", pending)
 	}
 
+	for state, want := range map[string]int{"queued": 1, "pending": 1, "sent": 0} {
+		if n := must[int](t, "count "+state)(s.CountRecipients(ctx, m.ID, state)); n != want {
+			t.Errorf("%s recipients: got %d, want %d", state, n, want)
+		}
+	}
 	// A retried hand-over of a letter sent meanwhile returns it as sent.
 	q.State, q.Attempts = store.OutSent, 1
 	wantErr(t, "mark sent", s.MarkOut(ctx, q), nil)
-	again := must[store.OutLetter](t, "queue again")(s.QueueRecipient(ctx, r, l))
+	again := queueOne(t, s, r, l)
 	if again.ID != q.ID || again.State != store.OutSent {
 		t.Errorf("queued again: got id %d state %q, want id %d sent", again.ID, again.State, q.ID)
 	}
 
-	// Neither is stored when one fails.
-	_, err := s.QueueRecipient(ctx, store.Recipient{MailingID: m.ID, ContactID: cs[1] + 100, State: "queued"},
-		store.OutLetter{MessageID: "mailing-lost@moroz", To: []string{"b@x"}, Raw: []byte("B\r\n")})
+	// None of a batch is stored when one fails.
+	_, err := s.QueueRecipients(ctx, []store.Handover{
+		{Recipient: store.Recipient{MailingID: m.ID, ContactID: cs[1], State: "queued"},
+			Letter: store.OutLetter{MessageID: "mailing-b@moroz", To: []string{"b@x"}, Raw: []byte("B\r\n")}},
+		{Recipient: store.Recipient{MailingID: m.ID, ContactID: cs[1] + 100, State: "queued"},
+			Letter: store.OutLetter{MessageID: "mailing-lost@moroz", To: []string{"b@x"}, Raw: []byte("B\r\n")}},
+	})
 	wantErr(t, "queue an unknown recipient", err, store.ErrNotFound)
+	if n := len(must[[]store.Recipient](t, "pending")(s.PendingRecipients(ctx, m.ID, 0))); n != 1 {
+		t.Errorf("pending recipients after a failed hand-over: got %d, want 1 (none of the batch)", n)
+	}
 	if n := len(must[[]store.OutLetter](t, "pending")(s.PendingOut(ctx, acd.Email, 0, 0))); n != 0 {
 		t.Errorf("pending letters after a failed hand-over: got %d, want 0", n)
 	}
-	_, err = s.QueueRecipient(ctx, store.Recipient{MailingID: m.ID, ContactID: cs[1]}, l)
+	_, err = s.QueueRecipients(ctx, []store.Handover{{Recipient: store.Recipient{MailingID: m.ID, ContactID: cs[1]}, Letter: l}})
 	wantErr(t, "queue with no state", err, store.ErrInvalid)
-	_, err = s.QueueRecipient(ctx, store.Recipient{MailingID: m.ID, ContactID: cs[1], State: "queued"},
-		store.OutLetter{MessageID: "x@moroz", Raw: []byte("X")})
+	_, err = s.QueueRecipients(ctx, []store.Handover{{Recipient: store.Recipient{MailingID: m.ID, ContactID: cs[1], State: "queued"},
+		Letter: store.OutLetter{MessageID: "x@moroz", Raw: []byte("X")}}})
 	wantErr(t, "queue a letter without recipient", err, store.ErrInvalid)
+}
+
+func queueOne(t *testing.T, s store.Store, r store.Recipient, l store.OutLetter) store.OutLetter {
+	t.Helper()
+	ls := must[[]store.OutLetter](t, "queue")(s.QueueRecipients(t.Context(), []store.Handover{{Recipient: r, Letter: l}}))
+	if len(ls) != 1 {
+		t.Fatalf("queue one: got %d letters, want 1", len(ls))
+	}
+	return ls[0]
 }

@@ -50,7 +50,7 @@ func Run(t *testing.T, open Open) {
 		{"FileLetter", testFileLetter},
 		{"FileItem", testFileItem},
 		{"AutoReplies", testAutoReplies},
-		{"QueueRecipient", testQueueRecipient},
+		{"QueueRecipients", testQueueRecipients},
 		{"Audit", testAudit},
 	}
 	for _, s := range suites {

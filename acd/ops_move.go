@@ -119,25 +119,42 @@ func (r *Router) Recall(itemID int64) ([]Event, error) {
 // and returns it to its queue, where it waits with its created time but is
 // offered to nobody before until: a callback whose number did not answer
 // is tried again later rather than at once. Any helper may get it then,
-// also the one who tried. A transfer or a close ends the postponement. It
-// fails with ErrState unless the item is active.
+// also the one who tried. A queued item (one restored after a restart)
+// stays in its place and is held back the same way. A transfer or a close
+// ends the postponement. It fails with ErrState for an item in another
+// state.
 func (r *Router) Postpone(itemID int64, until time.Time) ([]Event, error) {
 	return r.do(func() error {
 		it, err := r.item("postpone", itemID)
 		if err != nil {
 			return err
 		}
-		if it.state != StateActive {
+		switch it.state {
+		case StateActive:
+			h := r.release(it)
+			r.emit(r.itemEvent(EventRecalled, it, h))
+			r.hideUntil(it, until)
+			r.enterQueue(it, it.queue)
+		case StateQueued:
+			r.heapOut(it)
+			r.hideUntil(it, until)
+			r.heapIn(it)
+			r.markItem(it)
+		default:
 			return fmt.Errorf("postpone item %d: %s: %w", itemID, it.state, ErrState)
 		}
-		h := r.release(it)
-		r.emit(r.itemEvent(EventRecalled, it, h))
-		if until.After(r.now) {
-			it.later = r.schedule(until, &timer{kind: tLater, it: it})
-		}
-		r.enterQueue(it, it.queue)
 		return nil
 	})
+}
+
+// hideUntil keeps it out of every heap until until, when that is later
+// than now.
+func (r *Router) hideUntil(it *item, until time.Time) {
+	r.cancel(it.later)
+	it.later = nil
+	if until.After(r.now) {
+		it.later = r.schedule(until, &timer{kind: tLater, it: it})
+	}
 }
 
 func (r *Router) avoidHelper(it *item, h *helper) {

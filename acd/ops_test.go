@@ -178,8 +178,24 @@ func TestPostpone(t *testing.T) {
 		if got := f.state(11); got != acd.StateClosed {
 			t.Errorf("removed while postponed: got %s, want %s", got, acd.StateClosed)
 		}
-		_, err := f.r.Postpone(10, time.Now())
-		wantErr(t, err, acd.ErrState)
+		f.check()
+	})
+}
+
+// A queued item can be postponed in its place (a postponement restored
+// after a restart): it is offered at its time, not before.
+func TestPostponeQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, queues("q"))
+		f.enqueue(acd.Item{ID: 10, Channel: acd.Callback, Queue: "q"})
+		f.must(f.r.Postpone(10, time.Now().Add(time.Minute)))
+		f.login(1, []string{"q"}, nil)
+		f.wantOffer(10, 0)
+		f.check()
+		advance(time.Minute)
+		f.wantOffer(10, 1)
+		_, err := f.r.Postpone(10, time.Now().Add(time.Minute))
+		wantErr(t, err, acd.ErrState) // offered: neither active nor queued
 		f.check()
 	})
 }

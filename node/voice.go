@@ -114,8 +114,17 @@ func (n *Node) newCallbacks() error {
 	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store,
 		Dialer: n.phone.CallbackDialer(d), Phone: n.helperPhone(), RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
 		Logger: n.log.With("component", "callbacks")})
-	return err
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callbackRestoreTimeout)
+	defer cancel()
+	return n.callbacks.Restore(ctx)
 }
+
+// callbackRestoreTimeout bounds reading the callbacks waiting for a retry
+// at start.
+const callbackRestoreTimeout = 30 * time.Second
 
 // deskPhone is the SIP URI of a helper's desk phone; "" when they have
 // none that can ring.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -129,6 +131,54 @@ func (cb *Callbacks) observe(e acd.Event) {
 	default:
 		cb.log.Warn("callback not dialled: too many at once; the helper calls back", "item_id", e.ItemID)
 	}
+}
+
+// Restore holds back again the callbacks waiting for their retry when
+// the node stopped: a postponement lives in the router only, so after a
+// restart each queued callback whose last unanswered attempt names a
+// retry time still to come is postponed to it. Call it once, after the
+// work service has restored the router and before helpers take work.
+func (cb *Callbacks) Restore(ctx context.Context) error {
+	now := time.Now()
+	var after int64
+	for {
+		items, err := cb.opt.Store.ListItems(ctx, store.ItemFilter{Channel: acd.Callback,
+			State: acd.StateQueued, AfterID: after, Limit: 1000})
+		if err != nil {
+			return fmt.Errorf("restore callback retries: %w", err)
+		}
+		for _, it := range items {
+			if at, ok := cb.retryAt(ctx, it.ID); ok && at.After(now) {
+				if _, err := cb.opt.Work.Router().Postpone(it.ID, at); err != nil {
+					cb.log.Warn("callback retry not restored", "item_id", it.ID, "err", err)
+				}
+			}
+			after = it.ID
+		}
+		if len(items) < 1000 {
+			return nil
+		}
+	}
+}
+
+// retryAt is the retry time of the item's last unanswered attempt.
+func (cb *Callbacks) retryAt(ctx context.Context, item int64) (time.Time, bool) {
+	evs, err := cb.opt.Store.Events(ctx, item)
+	if err != nil {
+		cb.log.Warn("callback history not read", "item_id", item, "err", err)
+		return time.Time{}, false
+	}
+	for _, e := range slices.Backward(evs) {
+		if e.Type != EventCallbackUnanswered {
+			continue
+		}
+		var a unansweredAttempt
+		if json.Unmarshal(e.Data, &a) != nil || a.RetryAt == nil {
+			return time.Time{}, false
+		}
+		return *a.RetryAt, true
+	}
+	return time.Time{}, false
 }
 
 // accepted is a callback item a helper took.

@@ -275,6 +275,63 @@ func TestCallbackRetriedThenUnreachable(t *testing.T) {
 	}
 }
 
+// A callback waiting for its retry when the node stopped is held back
+// after the restart until the retry time its last attempt recorded.
+func TestCallbackRetryRestored(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	helper := h.addHelper(t, "elf", "", acd.StatusAway)
+	if err := h.work.UpdateHelper(ctx, store.Helper{UserID: helper, Queues: []string{"callbacks"}}); err != nil {
+		t.Fatal(err)
+	}
+	it, _, err := h.work.Submit(ctx, store.Item{Channel: acd.Callback, Subject: "+375291112288",
+		ExternalID: "callback:restored"}, store.Event{Type: "missed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := time.Now().Add(2 * time.Second)
+	data, _ := json.Marshal(map[string]any{"helper_id": helper, "attempt": 1, "cause": "busy", "retry_at": retry})
+	if _, err := h.st.AppendEvent(ctx, store.Event{ItemID: it.ID, Type: voice.EventCallbackUnanswered, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := voice.NewCallbacks(voice.CallbackOptions{Work: h.work, Store: h.st, Dialer: noDialer{},
+		Phone: func(context.Context, int64) (string, error) { return "", nil }, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	offered := make(chan acd.Event, 1)
+	t.Cleanup(h.work.Listen(func(e acd.Event) {
+		if e.Type == acd.EventOffered && e.ItemID == it.ID {
+			offered <- e
+		}
+	}))
+	if err := h.work.SetStatus(ctx, helper, acd.StatusAvailable, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := h.work.Router().Item(it.ID); len(info.OfferedTo) != 0 {
+		t.Fatalf("restored callback offered to %v at once, want it held back until %v", info.OfferedTo, retry)
+	}
+	if e := awaitEvent(t, offered); e.At.Before(retry) {
+		t.Errorf("restored callback offered at %v, want not before %v", e.At, retry)
+	}
+}
+
+// noDialer is a CallbackDialer for tests that dial nothing.
+type noDialer struct{}
+
+func (noDialer) RingHelper(context.Context, string, string) (voice.Leg, error) {
+	return nil, voice.ErrNoAnswer
+}
+
+func (noDialer) CallNumber(context.Context, string, voice.Leg) (voice.Leg, error) {
+	return nil, voice.ErrNoAnswer
+}
+
+func (noDialer) Bridge(context.Context, voice.Leg, voice.Leg) error { return nil }
+
 func awaitEvent(t *testing.T, ch <-chan acd.Event) acd.Event {
 	t.Helper()
 	select {

@@ -47,8 +47,9 @@
 //     answers rather than keep offering it to helpers, while the missed
 //     call stays counted and the closed callback shows in the items with
 //     its outcome; when the caller phones again and misses, a new callback
-//     starts, with a fresh count. TODO(#5): the wait before a retry is not
-//     stored; after a restart a postponed callback is offered at once.
+//     starts, with a fresh count. The retry time is in the attempt's
+//     event, so after a restart Callbacks.Restore holds the callback back
+//     until it again.
 //
 // # What it does not own
 //

@@ -16,9 +16,10 @@ const EventMissedAgain = "missed_again"
 // one, created at this call's arrival (so it keeps the call's place and
 // waiting time), or, when one is open, an event on it. A message left
 // does not spare the callback: the issue counts it as a missed call too.
-// A helper who takes the callback is rung and bridged to the number
-// through the trunk (Callbacks) when they have a desk phone; without one
-// they dial the number themselves and complete the item called-back.
+// A helper who takes the callback is rung (desk phone or browser) and
+// bridged to the number through the trunk (Callbacks) when one is set;
+// without either they dial the number themselves and complete the item
+// called-back.
 func (cl *call) queueCallback(reason string) {
 	if cl.number == "" {
 		cl.log.Info("missed call without a number; no callback")

@@ -334,7 +334,9 @@ func talkHoldTalk(runs []run, before, held, after int) bool {
 // the browser hears the caller and the caller hears Firefox's fake
 // microphone; hold gives the caller the hold music and not the helper,
 // resume gives the helper back; the helper hangs up and the call is
-// recorded as theirs.
+// recorded as theirs. A second call checks that the keypad's keys
+// (telephone-event at Firefox's payload type, 101) reach the caller and
+// the leg.
 func TestFirefoxAnswersACall(t *testing.T) {
 	r := newRig(t)
 	addr := r.startSIP(t)
@@ -393,5 +395,38 @@ func TestFirefoxAnswersACall(t *testing.T) {
 			t.Errorf("the caller heard (Hz × 200 ms windows) %v; want ≥5 of %d Hz, then ≥10 of %d Hz and none of %d, then ≥5 of %d Hz",
 				runs, browserHz, holdHz, browserHz, browserHz)
 		}
+	})
+	// baresip does not print the RFC 4733 events it gets: the keys are
+	// checked on a second call, from the rig's caller, which keeps its RTP.
+	t.Run("dtmf from the browser", func(t *testing.T) {
+		p := p.in(t)
+		c := newCaller(t, "call-dtmf@test")
+		res := dial(r, helper, c, context.Background())
+		p.click("answer the second call", `#phone-answer`)
+		d := <-res
+		if d.err != nil {
+			t.Fatalf("dial: %v", d.err)
+		}
+		bctx, stopBridge := context.WithCancel(context.Background())
+		bridged := make(chan error, 1)
+		go func() { bridged <- c.leg.Bridge(bctx, d.leg.Media()) }()
+		defer func() { stopBridge(); <-bridged }()
+		p.until("talking", `document.querySelector('.call.talking')`)
+
+		from := c.count()
+		p.click("press 5", `.keypad [data-key="5"]`)
+		if got := c.awaitDTMF(t, from); got != 5 {
+			t.Errorf("caller's telephone-event: got event %d, want 5", got)
+		}
+		select {
+		case k := <-d.leg.DTMF():
+			if k.Digit != '5' {
+				t.Errorf("leg's DTMF: got %q, want '5'", k.Digit)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("leg's DTMF: no key arrived")
+		}
+		d.leg.Hangup()
+		p.until("the panel closes", `window.moroz.phone.calls.size === 0`)
 	})
 }

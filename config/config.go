@@ -100,6 +100,11 @@ type HTTP struct {
 	// SessionTTL is how long a console login lasts. Default 12h.
 	// Env MOROZ_HTTP_SESSION_TTL.
 	SessionTTL time.Duration `yaml:"session_ttl"`
+	// PublicURL is where people outside reach Moroz's HTTP listener
+	// (scheme://host[:port][/path], as behind a proxy), used for links in
+	// letters such as a mailing's unsubscribe link. Empty: the first of
+	// Origins, else the listener's own address. Env MOROZ_HTTP_PUBLIC_URL.
+	PublicURL string `yaml:"public_url"`
 }
 
 // SIP configures the SIP edge.
@@ -292,6 +297,10 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
 			bad("http.origins", "%q is not scheme://host[:port]", o)
 		}
+	}
+	if u, err := url.Parse(c.HTTP.PublicURL); c.HTTP.PublicURL != "" && (err != nil ||
+		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
+		bad("http.public_url", "%q is not http(s)://host[:port][/path]", c.HTTP.PublicURL)
 	}
 	if c.HTTP.SessionTTL < time.Minute {
 		bad("http.session_ttl", "%v is shorter than a minute", c.HTTP.SessionTTL)

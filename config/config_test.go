@@ -92,6 +92,8 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{name: "greeting line without a pin", file: "sip:\n  greeting_number: \"*99\"\n  greeting_pin: \"12\"\n", key: "sip.greeting_pin"},
 		{name: "bad domain", file: "mail:\n  domains: [\"ded moroz\"]\n", key: "mail.domains"},
 		{name: "bad origin", file: "http:\n  origins: [desk.example]\n", key: "http.origins"},
+		{name: "public url without scheme", file: "http:\n  public_url: moroz.example.org\n", key: "http.public_url"},
+		{name: "public url with a query", env: []string{"MOROZ_HTTP_PUBLIC_URL=https://moroz.example.org/?a=1"}, key: "http.public_url"},
 		{name: "bad public ip", env: []string{"MOROZ_SOFTPHONE_PUBLIC_IPS=203.0.113.7,gateway"}, key: "softphone.public_ips"},
 		{name: "stun url without scheme", file: "softphone:\n  stun: [stun.example.org:3478]\n", key: "softphone.stun"},
 		{name: "turn without credentials", env: []string{"MOROZ_SOFTPHONE_TURN=turn:turn.example.org"}, key: "softphone.turn_username"},

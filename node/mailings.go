@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/morozhq/moroz/config"
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/mail"
 	"github.com/morozhq/moroz/store"
@@ -96,19 +98,26 @@ func (n *Node) withMailingMounts(m map[string]http.Handler) map[string]http.Hand
 }
 
 // setConsole gives the mailings the console to show their progress in,
-// and the address their unsubscribe links point at: the first of
-// http.origins, else the HTTP listener's.
-//
-// TODO(#7): a key for Moroz's public URL, for a console behind a proxy
-// that is not in http.origins.
-func (mn *mailingNode) setConsole(srv *console.Server, origins []string, addr string) {
+// and the address their unsubscribe links point at: http.public_url, else
+// the first of http.origins, else the HTTP listener's.
+func (mn *mailingNode) setConsole(srv *console.Server, h config.HTTP, addr string) {
 	mn.mu.Lock()
 	mn.srv = srv
 	mn.mu.Unlock()
-	mn.unsub.BaseURL = "http://" + addr
-	if len(origins) > 0 {
-		mn.unsub.BaseURL = origins[0]
+	mn.unsub.BaseURL = publicURL(h, addr)
+}
+
+// publicURL is where links in letters point: http.public_url, else the
+// first of http.origins, else the listener's address; without a final
+// slash.
+func publicURL(h config.HTTP, addr string) string {
+	switch {
+	case h.PublicURL != "":
+		return strings.TrimRight(h.PublicURL, "/")
+	case len(h.Origins) > 0:
+		return strings.TrimRight(h.Origins[0], "/")
 	}
+	return "http://" + addr
 }
 
 func (mn *mailingNode) publish(m store.Mailing) {

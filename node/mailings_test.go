@@ -228,3 +228,23 @@ func TestMailingAcrossRestart(t *testing.T) {
 		t.Errorf("mailing total %d, want %d", got.Mailing.Total, contacts)
 	}
 }
+
+func TestPublicURL(t *testing.T) {
+	tests := []struct {
+		name string
+		h    config.HTTP
+		want string
+	}{
+		{"public url", config.HTTP{PublicURL: "https://moroz.example.org/desk/", Origins: []string{"https://a.example"}},
+			"https://moroz.example.org/desk"},
+		{"first origin", config.HTTP{Origins: []string{"https://a.example", "https://b.example"}}, "https://a.example"},
+		{"listener", config.HTTP{}, "http://127.0.0.1:8080"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := publicURL(tt.h, "127.0.0.1:8080"); got != tt.want {
+				t.Errorf("publicURL: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

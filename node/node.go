@@ -207,7 +207,7 @@ func (n *Node) listenHTTP() error {
 	n.httpSrv.RegisterOnShutdown(func() { srv.Close() })
 	n.setAddr("http", ln.Addr().String())
 	if n.mailings != nil {
-		n.mailings.setConsole(srv, n.cfg.HTTP.Origins, ln.Addr().String())
+		n.mailings.setConsole(srv, n.cfg.HTTP, ln.Addr().String())
 	}
 	return nil
 }

@@ -336,7 +336,7 @@ func talkHoldTalk(runs []run, before, held, after int) bool {
 // resume gives the helper back; the helper hangs up and the call is
 // recorded as theirs. A second call checks that the keypad's keys
 // (telephone-event at Firefox's payload type, 101) reach the caller and
-// the leg.
+// the leg, and that a reload of the tab re-attaches the audio.
 func TestFirefoxAnswersACall(t *testing.T) {
 	r := newRig(t)
 	addr := r.startSIP(t)
@@ -396,9 +396,10 @@ func TestFirefoxAnswersACall(t *testing.T) {
 				runs, browserHz, holdHz, browserHz, browserHz)
 		}
 	})
-	// baresip does not print the RFC 4733 events it gets: the keys are
-	// checked on a second call, from the rig's caller, which keeps its RTP.
-	t.Run("dtmf from the browser", func(t *testing.T) {
+	// baresip does not print the RFC 4733 events it gets: the keys (and a
+	// reload) are checked on a second call, from the rig's caller, which
+	// keeps its RTP.
+	t.Run("dtmf and a reload", func(t *testing.T) {
 		p := p.in(t)
 		c := newCaller(t, "call-dtmf@test")
 		res := dial(r, helper, c, context.Background())
@@ -425,6 +426,16 @@ func TestFirefoxAnswersACall(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Error("leg's DTMF: no key arrived")
+		}
+
+		p.do("reload", func(ctx context.Context) error { return p.tab.Reload(ctx) })
+		p.until("reconnected", `window.moroz && window.moroz.socket.ws && window.moroz.socket.ws.readyState === 1`)
+		from = c.count()
+		p.until("talking again", `document.querySelector('.call.talking')`)
+		c.awaitTone(t, "Firefox after reload", browserHz, 5, from)
+		p.until("the browser hears the caller after reload", hears(callerHz))
+		if err := d.leg.Err(); err != nil {
+			t.Errorf("leg after reload: got %v, want alive", err)
 		}
 		d.leg.Hangup()
 		p.until("the panel closes", `window.moroz.phone.calls.size === 0`)

@@ -62,31 +62,48 @@ func newFoxTab(t *testing.T) *foxTab {
 	return &foxTab{t: t, tab: p, dir: artifacts(t)}
 }
 
-// fail saves a screenshot and the page's console, then fails the test.
+// fail saves a screenshot, the page's console and its call, then fails
+// the test.
 func (p *foxTab) fail(step string, err error) {
 	p.t.Helper()
 	p.shot("failed-" + step)
 	for _, e := range p.tab.Browser().Logs() {
 		p.t.Logf("firefox console: %s", e)
 	}
+	p.logCall()
+	p.t.Fatalf("%s: %v", step, err)
+}
+
+// callState is what a failing test prints of the page's call: its audio
+// context, what it hears, its RTP counters and both SDPs.
+const callState = `(async () => {
+	const ph = window.moroz.phone, c = [...ph.calls.values()][0];
+	if (!c || !c.pc) return null;
+	const rtp = [];
+	(await c.pc.getStats()).forEach((r) => {
+		if (r.type === 'inbound-rtp') rtp.push('received ' + r.packetsReceived);
+		if (r.type === 'outbound-rtp') rtp.push('sent ' + r.packetsSent);
+	});
+	return {audio: ph.ctx && ph.ctx.state, hears: ph.dominant(c), rtp, ice: c.pc.iceConnectionState,
+		offer: c.pc.localDescription && c.pc.localDescription.sdp,
+		answer: c.pc.remoteDescription && c.pc.remoteDescription.sdp};
+})()`
+
+func (p *foxTab) logCall() {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var diag any
-	derr := p.tab.Eval(ctx, `(async () => { const ph = window.moroz.phone; const c = [...ph.calls.values()][0];
-		if (!c || !c.pc) return null; const st = []; (await c.pc.getStats()).forEach((r) => {
-		if (r.type === 'inbound-rtp' || r.type === 'outbound-rtp') st.push([r.type, r.packetsReceived, r.packetsSent, r.bytesReceived]); });
-		return {ctx: ph.ctx && ph.ctx.state, rate: ph.ctx && ph.ctx.sampleRate, dom: ph.dominant(c), level: ph.level(c), st}; })()`, &diag)
-	p.t.Logf("the call in the page: %v (%v)", diag, derr)
-	var sdp []map[string]string
-	if p.tab.Eval(ctx, `[...window.moroz.phone.calls.values()].filter((c) => c.pc).map((c) => ({
-		state: c.pc.connectionState, ice: c.pc.iceConnectionState,
-		offer: c.pc.localDescription && c.pc.localDescription.sdp,
-		answer: c.pc.remoteDescription && c.pc.remoteDescription.sdp}))`, &sdp) == nil {
-		for _, d := range sdp {
-			p.t.Logf("peer connection %s (ICE %s)\noffer:\n%s\nanswer:\n%s", d["state"], d["ice"], d["offer"], d["answer"])
-		}
+	var st *struct {
+		Audio, ICE, Offer, Answer string
+		Hears                     map[string]any
+		RTP                       []string
 	}
-	p.t.Fatalf("%s: %v", step, err)
+	if err := p.tab.Eval(ctx, callState, &st); err != nil || st == nil {
+		p.t.Logf("the page's call: none (%v)", err)
+		return
+	}
+	p.t.Logf("the page's call: audio context %s, hears %v, RTP %v, ICE %s\noffer:\n%s\nanswer:\n%s",
+		st.Audio, st.Hears, st.RTP, st.ICE, st.Offer, st.Answer)
 }
 
 // do runs one step of the page under a 30 s hang guard.
@@ -440,4 +457,27 @@ func TestFirefoxAnswersACall(t *testing.T) {
 		d.leg.Hangup()
 		p.until("the panel closes", `window.moroz.phone.calls.size === 0`)
 	})
+}
+
+func TestTalkHoldTalk(t *testing.T) {
+	tests := []struct {
+		name string
+		runs []run
+		want bool
+	}{
+		{"talk, hold, talk", []run{{0, 3}, {browserHz, 6}, {holdHz, 12}, {browserHz, 5}}, true},
+		{"no hold", []run{{browserHz, 30}}, false},
+		{"helper heard while held", []run{{browserHz, 6}, {holdHz, 6}, {browserHz, 1}, {holdHz, 6}, {browserHz, 5}}, false},
+		{"hold music after resume", []run{{browserHz, 6}, {holdHz, 12}, {browserHz, 5}, {holdHz, 1}}, false},
+		{"too little talk first", []run{{browserHz, 2}, {holdHz, 12}, {browserHz, 5}}, false},
+		{"no talk after", []run{{browserHz, 6}, {holdHz, 12}, {0, 5}}, false},
+		{"silence between", []run{{browserHz, 6}, {0, 2}, {holdHz, 12}, {0, 1}, {browserHz, 5}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := talkHoldTalk(tt.runs, 5, 10, 5); got != tt.want {
+				t.Errorf("talkHoldTalk(%v): got %v, want %v", tt.runs, got, tt.want)
+			}
+		})
+	}
 }

@@ -838,6 +838,7 @@ func TestAsteriskModeCallsBack(t *testing.T) {
 func TestAsteriskModeRingsDeskPhone(t *testing.T) {
 	for _, ext := range []string{"PJSIP/helper7", "helper7"} {
 		t.Run(ext, func(t *testing.T) {
+			t.Parallel() // a node each
 			fake := aritest.New(t, aritest.Options{})
 			cfg := testConfig(t)
 			cfg.SIP.Addr = "" // Asterisk mode alone

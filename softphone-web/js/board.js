@@ -1,5 +1,6 @@
 // The supervisor wallboard: today's counts, queues, helpers (with force
-// away and log out), missed calls with their callback, and charts.
+// away and log out), missed calls with their callback, charts and
+// mailings.
 
 import {api} from './api.js';
 import {h, replace, clock, since, toast} from './dom.js';
@@ -7,6 +8,7 @@ import {t, localeTime, awayReason} from './i18n.js';
 import {state} from './state.js';
 import {bars, hourly} from './chart.js';
 import './livecalls.js';
+import './mailings.js';
 
 const counts = ['offered', 'answered', 'missed', 'abandoned', 'voicemail', 'open_callbacks', 'unanswered'];
 
@@ -18,8 +20,9 @@ class MorozBoard extends HTMLElement {
     this.missedBox = h('div', {class: 'card'});
     this.charts = h('div', {class: 'card charts'});
     this.liveBox = document.createElement('moroz-livecalls');
+    this.mailingsBox = document.createElement('moroz-mailings');
     replace(this, h('div', {class: 'board'}, this.tiles,
-      h('div', {class: 'board-grid'}, this.liveBox, this.queuesBox, this.helpersBox, this.missedBox, this.charts)));
+      h('div', {class: 'board-grid'}, this.liveBox, this.queuesBox, this.helpersBox, this.missedBox, this.charts, this.mailingsBox)));
     this.onChange = (ev) => {
       if (ev.detail === 'board') this.render();
       if (ev.detail === 'event') this.soon();

@@ -1,6 +1,7 @@
 // The app's state, fed by the websocket. Views listen for 'change' events
 // whose detail names what changed: 'me', 'status', 'offer', 'items',
-// 'queues', 'board', 'conn', 'selected'.
+// 'queues', 'board', 'conn', 'selected'; and for 'mailing' events whose
+// detail is a mailing's new state and counts.
 
 import {api} from './api.js';
 
@@ -37,6 +38,7 @@ class State extends EventTarget {
       case 'event': return this.applyEvent(m.event);
       case 'queue': this.queues.set(m.queue.name, m.queue); return this.changed('queues');
       case 'board': this.board = m.board; return this.changed('board');
+      case 'mailing': return this.dispatchEvent(new CustomEvent('mailing', {detail: m.data}));
     }
   }
 

@@ -137,7 +137,9 @@ const (
 // Asterisk (the fake ARI) sends into the Stasis app. Each side hears the
 // other's tone, the helper hangs up the native call and the first
 // Asterisk call and the caller hangs up the second, and every call leaves
-// the same record and item history, mode aside.
+// the same record and item history, mode aside. A fourth call is cut by
+// an Asterisk restart: the browser's call ends, the record says dropped,
+// and the caller gets a callback.
 func TestAsteriskCallAnsweredInTheBrowser(t *testing.T) {
 	page := ariBrowser(t)
 	fake := aritest.New(t, aritest.Options{})
@@ -193,6 +195,26 @@ func TestAsteriskCallAnsweredInTheBrowser(t *testing.T) {
 	fake.Hangup(callerHangs.id, ari.CauseNormal)
 	b.until("the call panel closes after the caller hung up", `window.moroz.phone.calls.size === 0`)
 	second := awaitRecord(t, n.Store(), callerHangs.id)
+	n.Work().EndWrapUp(ctx, u.ID)
+
+	// Asterisk restarts mid-call: the browser's call ends, the call is
+	// recorded dropped and the caller gets a callback.
+	lost := fakeCall(t, fake)
+	b.answer()
+	lost.awaitTone(t, ariBrowserHz)
+	_, reconnected := fake.Connections()
+	fake.Restart()
+	awaitClosed(t, reconnected, "the reconnection after Asterisk restarted")
+	b.until("the call panel closes after Asterisk restarted", `window.moroz.phone.calls.size === 0`)
+	var dropped store.Call
+	waitFor(t, func() bool { dropped = awaitRecord(t, n.Store(), lost.id); return dropped.Reason == ari.ReasonDropped })
+	if dropped.Outcome != acd.OutcomeAnswered || dropped.HelperID != u.ID {
+		t.Errorf("dropped call %+v; want answered by %d", dropped, u.ID)
+	}
+	waitFor(t, func() bool {
+		cbs, err := n.Store().ListItems(ctx, store.ItemFilter{Channel: acd.Callback, Open: true})
+		return err == nil && len(cbs) == 1 && cbs[0].ParentID == dropped.ItemID
+	})
 
 	want := shapeOf(t, n.Store(), nativeRec)
 	if want.Outcome != acd.OutcomeAnswered || want.Helper != u.ID {

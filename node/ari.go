@@ -76,7 +76,9 @@ func (n *Node) newARIFlow(app *ari.App) (*voice.Flow, error) {
 
 // newARICallbacks dials accepted callbacks through Asterisk when
 // ari.trunk is set and sip.trunk has not already: the helper's phone on
-// Asterisk (their extension), then PJSIP/<number>@<ari.trunk>.
+// Asterisk (their extension) or else their browser, then
+// PJSIP/<number>@<ari.trunk>; retries follow sip.callbacks as in native
+// mode.
 func (n *Node) newARICallbacks(app *ari.App) error {
 	c := n.cfg.ARI
 	if c.Trunk == "" {
@@ -90,8 +92,10 @@ func (n *Node) newARICallbacks(app *ari.App) error {
 	if err != nil {
 		return fmt.Errorf("ari.trunk: %w", err)
 	}
-	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store, Dialer: d,
-		Phone: n.asteriskPhone, Logger: n.log.With("component", "callbacks", "mode", "ari")})
+	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store,
+		Dialer: n.phone.CallbackDialer(d), Phone: n.phone.PhoneOf(n.asteriskPhone),
+		RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
+		Logger: n.log.With("component", "callbacks", "mode", "ari")})
 	return err
 }
 

@@ -46,7 +46,7 @@ func main() {
 	calls := flag.Int("calls", 500, "concurrent bridged calls (each 100 packets/s through the relay)")
 	dur := flag.Duration("for", 20*time.Second, "how long to measure, after the warm-up")
 	warmup := flag.Duration("warmup", 3*time.Second, "how long every stream runs before the window")
-	relays := flag.String("relay", "direct,plain,moroz", "relays to measure in turn: direct, plain, moroz")
+	relays := flag.String("relay", "direct,plain,moroz", "relays to measure in turn: direct, plain, moroz, edge (the SIP edge, called by SIPp)")
 	cpuProfile := flag.String("cpuprofile", "", "write the relay process's CPU profile to PREFIX-RELAY.prof")
 	serveKind := flag.String("serve", "", "internal: run as the relay process of this kind")
 	flag.Parse()
@@ -153,7 +153,17 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 			return err
 		}
 		defer relay.stop()
-		if err := relay.connect(calls); err != nil {
+		if kind == "edge" {
+			sipp, err := relay.connectEdge(calls, warmup+dur+time.Minute)
+			if sipp != nil {
+				defer os.RemoveAll(sipp.Dir)
+				defer sipp.Wait()
+				defer sipp.Process.Kill() // its calls would outlive the run
+			}
+			if err != nil {
+				return err
+			}
+		} else if err := relay.connect(calls); err != nil {
 			return err
 		}
 	}

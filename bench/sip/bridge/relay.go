@@ -44,13 +44,19 @@ type report struct {
 // stdin ("caller helper" per call), builds one relay per call, prints
 // the relay's two sockets per call, then obeys "start" and "stop" and
 // prints a JSON report after "stop". It ends when stdin closes.
+//
+// The edge relay reads "calls N" instead and prints "sip ADDR", then a
+// "leg I SIDE ADDR" line per call that SIPp makes to it.
 func serve(kind, cpuProfile string) error {
 	in := bufio.NewScanner(os.Stdin)
+	if kind == "edge" {
+		return serveEdge(in, cpuProfile)
+	}
 	pairs, err := readPairs(in)
 	if err != nil {
 		return err
 	}
-	heap0, rss0, g0 := memory()
+	mem := perCall(len(pairs))
 	r, addrs, err := build(kind, pairs)
 	if err != nil {
 		return err
@@ -60,11 +66,34 @@ func serve(kind, cpuProfile string) error {
 		fmt.Println(a[0], a[1])
 	}
 	fmt.Println("ready")
-	return window(in, r, len(pairs), cpuProfile, func() (float64, float64, float64) {
+	return window(in, r, cpuProfile, mem)
+}
+
+func serveEdge(in *bufio.Scanner, cpuProfile string) error {
+	if !in.Scan() {
+		return io.ErrUnexpectedEOF
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(in.Text(), "calls "))
+	if err != nil {
+		return fmt.Errorf("calls line %q: %w", in.Text(), err)
+	}
+	mem := perCall(n)
+	r, err := newEdgeRelay()
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	return window(in, r, cpuProfile, mem)
+}
+
+// perCall notes the memory in use now and returns a function that tells
+// how much more each of n calls holds when it is called.
+func perCall(n int) func() (heap, rss, goroutines float64) {
+	heap0, rss0, g0 := memory()
+	return func() (float64, float64, float64) {
 		heap, rss, g := memory()
-		n := float64(len(pairs))
-		return growth(heap, heap0) / n, growth(rss, rss0) / n, float64(g-g0) / n
-	})
+		return growth(heap, heap0) / float64(n), growth(rss, rss0) / float64(n), float64(g-g0) / float64(n)
+	}
 }
 
 func readPairs(in *bufio.Scanner) ([][2]netip.AddrPort, error) {
@@ -96,7 +125,7 @@ func build(kind string, pairs [][2]netip.AddrPort) (relay, [][2]netip.AddrPort, 
 }
 
 // window measures between "start" and "stop" and prints the report.
-func window(in *bufio.Scanner, r relay, calls int, cpuProfile string, mem func() (float64, float64, float64)) error {
+func window(in *bufio.Scanner, r relay, cpuProfile string, mem func() (heap, rss, goroutines float64)) error {
 	var cpu0, wait0 int64
 	var sent0 uint64
 	var heap, rss, gor float64

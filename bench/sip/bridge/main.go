@@ -15,9 +15,13 @@
 // and "direct" (the two ends sending to each other, no relay) for the
 // latency of loopback itself.
 //
-//	go run ./bench/sip/bridge -calls 500 -for 20s -relay direct,plain,moroz
+// With -relay edge the calls are set up through Moroz's SIP edge itself:
+// SIPp (Debian's sip-tester) calls it twice per bridged call, the edge
+// answers each call with its own RTP leg, and a flow bridges the two
+// calls of a pair (sip.Call.Bridge); the generators send the RTP as
+// before. With moroz the legs are made directly on the media layer.
 //
-// The calls are set up directly on the media layer, not through SIP.
+//	go run ./bench/sip/bridge -calls 500 -for 20s -relay direct,plain,moroz,edge
 package main
 
 import (

@@ -71,7 +71,8 @@ func TestPublicIPConfig(t *testing.T) {
 
 // TestPublicIPInVia checks that behind NAT the requests Moroz sends name
 // the public IP in Via (RFC 3261 §18.1.1: responses go to its sent-by),
-// with rport: the BYE of a call it hangs up and the dialer's INVITE.
+// with rport: the BYE of a call it hangs up, and the dialer's INVITE, ACK
+// and BYE.
 func TestPublicIPInVia(t *testing.T) {
 	srv := testServerWithHandler(t, Config{PublicIP: "203.0.113.7"}, func(ctx context.Context, c *Call) {
 		c.Answer() // the handler returns at once: the server hangs up after the ACK
@@ -103,7 +104,7 @@ func TestPublicIPInVia(t *testing.T) {
 		_, err := d.Dial(context.Background(), "sip:elf@"+callee.LocalAddr().String(), DialOptions{})
 		dialed <- err
 	}()
-	inv := readRequest(t, callee, dialed)
+	inv := readRequest(t, callee, "INVITE", dialed)
 	busy := "SIP/2.0 486 Busy Here\r\n"
 	for _, h := range []string{"via", "from", "to", "call-id", "cseq"} {
 		busy += h + ": " + inv.msg.header(h) + "\r\n"
@@ -115,6 +116,44 @@ func TestPublicIPInVia(t *testing.T) {
 		t.Errorf("dial: got %v, want busy", err)
 	}
 	checkVia(t, "dialer's invite", inv.msg.header("Via"), d.Addr().Port())
+
+	legs := make(chan *Outbound, 1)
+	go func() {
+		o, err := d.Dial(context.Background(), "sip:elf@"+callee.LocalAddr().String(), DialOptions{})
+		if err != nil {
+			t.Errorf("dial an answering callee: %v", err)
+		}
+		legs <- o
+	}()
+	inv = readRequest(t, callee, "INVITE", nil)
+	sdpBody := fmt.Sprintf(testSDP, "sendrecv")
+	ok := "SIP/2.0 200 OK\r\n"
+	for _, h := range []string{"via", "from", "call-id", "cseq"} {
+		ok += h + ": " + inv.msg.header(h) + "\r\n"
+	}
+	ok += "to: " + inv.msg.header("to") + ";tag=callee\r\nContact: <sip:elf@" + callee.LocalAddr().String() + ">\r\n"
+	ok += fmt.Sprintf("Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", len(sdpBody), sdpBody)
+	if _, err := callee.WriteTo([]byte(ok), inv.from); err != nil {
+		t.Fatal(err)
+	}
+	ack := readRequest(t, callee, "ACK", nil)
+	o := <-legs
+	if o == nil {
+		return
+	}
+	go o.Hangup()
+	hang := readRequest(t, callee, "BYE", nil)
+	res := "SIP/2.0 200 OK\r\n"
+	for _, h := range []string{"via", "from", "to", "call-id", "cseq"} {
+		res += h + ": " + hang.msg.header(h) + "\r\n"
+	}
+	if _, err := callee.WriteTo([]byte(res+"Content-Length: 0\r\n\r\n"), hang.from); err != nil {
+		t.Fatal(err)
+	}
+	<-o.Done()
+	for _, m := range []received{ack, hang} {
+		checkVia(t, "dialer's "+strings.Fields(m.msg.first)[0], m.msg.header("Via"), d.Addr().Port())
+	}
 }
 
 // checkVia checks a Via's sent-by is the public IP with the port port.
@@ -131,9 +170,9 @@ type received struct {
 	from net.Addr
 }
 
-// readRequest reads the first SIP request sent to conn; a dial that
-// ends first fails the test.
-func readRequest(t *testing.T, conn net.PacketConn, dialed <-chan error) received {
+// readRequest reads the next SIP request of method sent to conn, passing
+// over others; a dial that ends first fails the test.
+func readRequest(t *testing.T, conn net.PacketConn, method string, dialed <-chan error) received {
 	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 65535)
@@ -149,7 +188,7 @@ func readRequest(t *testing.T, conn net.PacketConn, dialed <-chan error) receive
 		}
 		head, body, _ := strings.Cut(string(buf[:n]), "\r\n\r\n")
 		lines := strings.Split(head, "\r\n")
-		if strings.HasPrefix(lines[0], "SIP/2.0") {
+		if !strings.HasPrefix(lines[0], method+" ") {
 			continue
 		}
 		m := message{first: lines[0], headers: map[string][]string{}, body: body}

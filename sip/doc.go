@@ -28,7 +28,10 @@
 //     location store (Server.Locations; Server.Target names the phone to
 //     ring, at the address its REGISTER came from). Secrets are HA1
 //     digests (HA1), never passwords.
-//   - Behind a 1:1 NAT, Config.PublicIP is what SDP and Contact name.
+//   - Behind a 1:1 NAT, Config.PublicIP is what SDP, Contact and the Via
+//     of the requests Moroz sends (BYE; the Dialer's INVITE, ACK, CANCEL
+//     and BYE, each from the socket whose port the Via gives, with rport)
+//     name.
 //
 // # What it does not own
 //

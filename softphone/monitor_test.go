@@ -386,3 +386,26 @@ func TestCallEndStopsMonitor(t *testing.T) {
 		t.Error("a monitor attached to an ended call")
 	}
 }
+
+// FuzzMonitorPackets feeds the monitor's hooks whatever a browser or a
+// caller might send: they must not panic, and what they send on keeps
+// the packet's length and header.
+func FuzzMonitorPackets(f *testing.F) {
+	f.Add(packetOf(f, 1, tone(600, 6000)))
+	f.Add([]byte{0xa0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 2})
+	f.Add([]byte{0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0, 9})
+	m := testMonitor(f, ModeBarge)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m.toHelper.push(tone(1300, 6000))
+		m.toCaller.push(tone(1300, 6000))
+		out := m.toBrowser(b)
+		if len(out) != len(b) {
+			t.Fatalf("to the browser: %d bytes became %d", len(b), len(out))
+		}
+		in := bytes.Clone(b)
+		m.fromBrowser(in)
+		if off, _, ok := audioPayload(b, media.PCMU); ok && (!bytes.Equal(out[:off], b[:off]) || !bytes.Equal(in[:off], b[:off])) {
+			t.Fatal("a mixed packet's header changed")
+		}
+	})
+}

@@ -269,3 +269,37 @@ func TestItemClosedOnArrivalIsNotRouted(t *testing.T) {
 		t.Errorf("stored: state %s outcome %s closed %v, %v", got.State, got.Outcome, got.ClosedAt, err)
 	}
 }
+
+// File stores an arrival's contact, item and messages together and routes
+// the item once; filed again, it is neither stored nor routed twice.
+func TestFileStoresTheArrivalThenRoutes(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	s, events := newService(t, st)
+	defer s.Close()
+	a := store.Arrival{
+		Item:    store.Item{Channel: acd.Email, ExternalID: "<wish@x>", Subject: "Хочу санки"},
+		Contact: store.Identity{Kind: "email", Value: "masha@x"}, ContactName: "Маша",
+		Messages: []store.Message{{Direction: "in", ExternalID: "wish@x", From: "masha@x", Text: "санки"}},
+	}
+	f, err := s.File(ctx, a)
+	if err != nil || !f.Created {
+		t.Fatalf("File: %v, created %v", err, f.Created)
+	}
+	waitFor(t, events, acd.EventEnqueued, f.Item.ID)
+	if info, ok := s.Router().Item(f.Item.ID); !ok || info.Queue != DefaultQueueFor(acd.Email) {
+		t.Errorf("router: got %+v (known %v), want the item in queue %s", info, ok, DefaultQueueFor(acd.Email))
+	}
+	c, err := st.FindContact(ctx, a.Contact)
+	if err != nil || c.ID != f.Item.ContactID || c.Name != "Маша" {
+		t.Errorf("contact: got %+v (%v), want Маша owning item %d", c, err, f.Item.ID)
+	}
+	if ms, err := st.Messages(ctx, f.Item.ID); err != nil || len(ms) != 1 || ms[0].Text != "санки" {
+		t.Errorf("messages: got %+v (%v), want the letter", ms, err)
+	}
+	again, err := s.File(ctx, a)
+	if err != nil || again.Created || again.Item.ID != f.Item.ID {
+		t.Errorf("File again: got created %v item %d (%v), want item %d as stored", again.Created, again.Item.ID, err, f.Item.ID)
+	}
+}

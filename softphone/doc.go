@@ -37,7 +37,8 @@
 //     headers, so the streams stay continuous across modes and the
 //     ordinary bridge stays pass-through: a call nobody monitors is never
 //     decoded. The call's end ends the monitor; the monitor's end
-//     (leave, the supervisor's tab closing) leaves the call alone.
+//     (leave, the supervisor's tab closing, their last console gone)
+//     leaves the call alone.
 //
 // # What it does not own
 //

@@ -38,7 +38,13 @@ var (
 	errSuperLost   = errors.New("the supervisor's connection closed")
 	errSuperMoved  = errors.New("the supervisor monitors it from another connection")
 	errMonitorBusy = errors.New("another supervisor monitors this call")
+	errSuperGone   = errors.New("the supervisor has no console open")
 )
+
+// consoleCheck is how often a monitor checks that its supervisor still
+// has a console open (a revoked account's sockets are closed): every
+// second, and two misses in a row end it.
+const consoleCheck = 50 // frames
 
 // Monitor is a supervisor's leg on a helper's call: a peer connection of
 // its own whose audio to the supervisor is the mix of the caller and the
@@ -142,7 +148,14 @@ func (m *Monitor) start() {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.mixOut()
+		if m.mixOut() {
+			// stop waits for this goroutine: it runs on the leg's.
+			m.leg.wg.Add(1)
+			go func() {
+				defer m.leg.wg.Done()
+				m.stop(errSuperGone)
+			}()
+		}
 	}()
 }
 
@@ -214,8 +227,9 @@ func (m *Monitor) pumpSupervisor(t *webrtc.TrackRemote) {
 
 // mixOut sends the supervisor the caller and the helper mixed, one frame
 // every 20 ms in one stream (a voice without a frame's worth queued adds
-// silence this time).
-func (m *Monitor) mixOut() {
+// silence this time), until the monitor stops or its supervisor has had
+// no console open at two checks in a row (it reports true then).
+func (m *Monitor) mixOut() (gone bool) {
 	tick := time.NewTicker(media.FrameDuration)
 	defer tick.Stop()
 	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: m.codec.PayloadType, SSRC: rand.Uint32(),
@@ -223,11 +237,20 @@ func (m *Monitor) mixOut() {
 	a := make([]int16, media.FrameSamples)
 	b := make([]int16, media.FrameSamples)
 	payload := make([]byte, 0, media.FrameSamples)
-	for {
+	misses := 0
+	for n := 1; ; n++ {
 		select {
 		case <-m.done:
-			return
+			return false
 		case <-tick.C:
+		}
+		if n%consoleCheck == 0 {
+			if misses++; m.leg.p.opt.Signal.Connected(m.supervisor) {
+				misses = 0
+			}
+			if misses == 2 {
+				return true
+			}
 		}
 		if !m.caller.pop(a) {
 			clear(a)

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pion/rtp"
@@ -407,5 +409,47 @@ func FuzzMonitorPackets(f *testing.F) {
 		if off, _, ok := audioPayload(b, media.PCMU); ok && (!bytes.Equal(out[:off], b[:off]) || !bytes.Equal(in[:off], b[:off])) {
 			t.Fatal("a mixed packet's header changed")
 		}
+	})
+}
+
+// consoles is a Signaller whose supervisor's console can close.
+type consoles struct{ open atomic.Bool }
+
+func (c *consoles) SendSoftphone(int64, any) int { return 1 }
+func (c *consoles) Connected(int64) bool         { return c.open.Load() }
+
+// A monitor ends once its supervisor has no console open (their account
+// was revoked, or the wallboard closed without closing its connection);
+// the call goes on.
+func TestMonitorEndsWithoutTheSupervisorsConsole(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sig := &consoles{}
+		sig.open.Store(true)
+		p, err := New(Options{Signal: sig})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		l := talkingLeg(t, p, "c1")
+		m, err := newMonitor(l, l.conn, 8, media.PCMU, ModeListen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.attachMonitor(m); err != nil {
+			t.Fatal(err)
+		}
+		m.start()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if l.Monitor() != m {
+			t.Fatal("the monitor ended while its supervisor's console was open")
+		}
+		sig.open.Store(false)
+		<-m.Done()
+		synctest.Wait()
+		if l.Monitor() != nil || l.ended() {
+			t.Errorf("after the console closed: monitor %v, call ended %v; want no monitor and the call alive", l.Monitor(), l.ended())
+		}
+		l.end(errHangup)
 	})
 }

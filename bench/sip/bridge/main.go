@@ -160,9 +160,7 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 		if kind == "edge" {
 			sipp, err := relay.connectEdge(calls, warmup+dur+time.Minute)
 			if sipp != nil {
-				defer os.RemoveAll(sipp.Dir)
-				defer sipp.Wait()
-				defer sipp.Process.Kill() // its calls would outlive the run
+				defer sipp.stop()
 			}
 			if err != nil {
 				return err

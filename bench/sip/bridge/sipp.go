@@ -19,10 +19,25 @@ import (
 //go:embed caller.xml
 var scenario []byte
 
+// sippRun is a running SIPp; exited is closed once it has ended.
+type sippRun struct {
+	cmd    *exec.Cmd
+	dir    string
+	exited chan struct{}
+}
+
+// stop ends SIPp (its calls would outlive the run) and removes its files.
+func (s *sippRun) stop() {
+	s.cmd.Process.Kill()
+	<-s.exited
+	os.RemoveAll(s.dir)
+}
+
 // connectEdge has SIPp call the edge twice per bridged call and points
 // each end at the leg the edge answered that side with. SIPp stays on
-// the calls for hold; the caller kills it when done.
-func (c *child) connectEdge(calls [][2]*end, hold time.Duration) (*exec.Cmd, error) {
+// the calls for hold; the caller stops it when done. Should SIPp end
+// before every call is up, the edge process is killed so this returns.
+func (c *child) connectEdge(calls [][2]*end, hold time.Duration) (*sippRun, error) {
 	fmt.Fprintln(c.in, "calls", len(calls))
 	if !c.out.Scan() {
 		return nil, errors.New("edge process ended")
@@ -35,9 +50,18 @@ func (c *child) connectEdge(calls [][2]*end, hold time.Duration) (*exec.Cmd, err
 	if err != nil {
 		return nil, err
 	}
+	up := make(chan struct{})
+	defer close(up)
+	go func() {
+		select {
+		case <-sipp.exited:
+			c.cmd.Process.Kill()
+		case <-up:
+		}
+	}()
 	for range 2 * len(calls) {
 		if !c.out.Scan() {
-			return sipp, errors.New("edge process ended while SIPp called")
+			return sipp, fmt.Errorf("edge process ended while SIPp called (SIPp's log: %s)", filepath.Join(sipp.dir, "sipp.log"))
 		}
 		f := strings.Fields(c.out.Text())
 		if len(f) != 4 || f[0] != "leg" {
@@ -54,7 +78,7 @@ func (c *child) connectEdge(calls [][2]*end, hold time.Duration) (*exec.Cmd, err
 	return sipp, nil
 }
 
-func startSIPp(addr string, calls int, hold time.Duration) (*exec.Cmd, error) {
+func startSIPp(addr string, calls int, hold time.Duration) (*sippRun, error) {
 	dir, err := os.MkdirTemp("", "bridge-sipp")
 	if err != nil {
 		return nil, err
@@ -63,7 +87,7 @@ func startSIPp(addr string, calls int, hold time.Duration) (*exec.Cmd, error) {
 	if err := os.WriteFile(scen, scenario, 0o640); err != nil {
 		return nil, err
 	}
-	mp, err := freeUDPPort()
+	mp, err := freeMediaPorts()
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +100,44 @@ func startSIPp(addr string, calls int, hold time.Duration) (*exec.Cmd, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
-	return cmd, cmd.Start()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &sippRun{cmd: cmd, dir: dir, exited: make(chan struct{})}
+	go func() { cmd.Wait(); log.Close(); close(s.exited) }()
+	return s, nil
 }
 
-func freeUDPPort() (int, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return 0, err
+// freeMediaPorts finds an even port p with p to p+3 free: SIPp binds
+// its audio and video RTP sockets and their RTCP neighbours there.
+func freeMediaPorts() (int, error) {
+	for range 100 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return 0, err
+		}
+		p := c.LocalAddr().(*net.UDPAddr).Port &^ 1
+		c.Close()
+		if p+3 <= 65535 && portsFree(p, 4) {
+			return p, nil
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
+	return 0, errors.New("no four free UDP ports in a row for SIPp's media")
+}
+
+func portsFree(p, n int) bool {
+	var conns []*net.UDPConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range n {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + i})
+		if err != nil {
+			return false
+		}
+		conns = append(conns, c)
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/morozhq/moroz/console/hub"
 	"github.com/morozhq/moroz/store"
@@ -101,3 +102,27 @@ func (s *Server) SendSoftphone(helperID int64, msg any) int {
 
 // Connected reports whether the helper has a console open on this server.
 func (s *Server) Connected(helperID int64) bool { return s.hub.Connected(helperID) }
+
+// superviseTimeout bounds MaySupervise's read of the account.
+const superviseTimeout = 2 * time.Second
+
+// MaySupervise reports whether the user has a console open on this
+// server and an enabled account of a supervisor or an admin: the phone
+// ends a supervisor's monitor once it is false. A store that cannot
+// answer does not end it.
+func (s *Server) MaySupervise(userID int64) bool {
+	if !s.hub.Connected(userID) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), superviseTimeout)
+	defer cancel()
+	u, err := s.opt.Store.User(ctx, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false
+	case err != nil:
+		s.log.Warn("monitor: account not read; the monitor goes on", "user_id", userID, "err", err)
+		return true
+	}
+	return !u.Disabled && u.Role.AtLeast(store.RoleSupervisor)
+}

@@ -188,3 +188,37 @@ func TestMonitorRequests(t *testing.T) {
 		})
 	}
 }
+
+// A supervisor may go on monitoring while they have a console open and
+// their account stays an enabled supervisor's or admin's.
+func TestMaySupervise(t *testing.T) {
+	f := newFixtureWith(t, Options{Desk: newFakeDesk(), Hub: hub.Options{Gather: -1}, Softphone: &fakeMonitorPhone{}})
+	boss := f.user("boss", store.RoleSupervisor)
+	elf := f.user("elf", store.RoleHelper)
+	if f.console.MaySupervise(boss.ID) {
+		t.Error("a supervisor without a console open may supervise")
+	}
+	for _, login := range []string{"boss", "elf"} {
+		f.ws(login, nil).readType(msgSnapshot)
+	}
+	if !f.console.MaySupervise(boss.ID) {
+		t.Error("a supervisor with a console open may not supervise")
+	}
+	if f.console.MaySupervise(elf.ID) {
+		t.Error("a helper may supervise")
+	}
+	boss.Role = store.RoleHelper
+	if err := f.store.UpdateUser(context.Background(), boss); err != nil {
+		t.Fatal(err)
+	}
+	if f.console.MaySupervise(boss.ID) {
+		t.Error("a supervisor made a helper may still supervise")
+	}
+	boss.Role, boss.Disabled = store.RoleAdmin, true
+	if err := f.store.UpdateUser(context.Background(), boss); err != nil {
+		t.Fatal(err)
+	}
+	if f.console.MaySupervise(boss.ID) {
+		t.Error("a disabled admin may supervise")
+	}
+}

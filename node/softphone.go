@@ -46,6 +46,11 @@ func (c *consoleSignal) Connected(helperID int64) bool {
 	return srv != nil && srv.Connected(helperID)
 }
 
+func (c *consoleSignal) MaySupervise(userID int64) bool {
+	srv := c.get()
+	return srv != nil && srv.MaySupervise(userID)
+}
+
 // startPhone builds the helpers' browser phone from cfg.Softphone; the
 // caller on hold hears the calls queue's hold tune.
 func (n *Node) startPhone() error {

@@ -30,6 +30,14 @@ const (
 	ModeBarge Mode = "barge"
 )
 
+// maySupervise asks the Signaller whether user may go on monitoring.
+func (p *Phone) maySupervise(user int64) bool {
+	if s, ok := p.opt.Signal.(Supervisors); ok {
+		return s.MaySupervise(user)
+	}
+	return p.opt.Signal.Connected(user)
+}
+
 func (m Mode) valid() bool { return m == ModeListen || m == ModeWhisper || m == ModeBarge }
 
 var (
@@ -38,12 +46,13 @@ var (
 	errSuperLost   = errors.New("the supervisor's connection closed")
 	errSuperMoved  = errors.New("the supervisor monitors it from another connection")
 	errMonitorBusy = errors.New("another supervisor monitors this call")
-	errSuperGone   = errors.New("the supervisor has no console open")
+	errSuperGone   = errors.New("the supervisor has no console open or may no longer monitor")
 )
 
 // consoleCheck is how often a monitor checks that its supervisor still
-// has a console open (a revoked account's sockets are closed): every
-// second, and two misses in a row end it.
+// has a console open and still is one (a revoked account's sockets are
+// closed, a demoted one's reopen as a helper's): every second, and two
+// misses in a row end it.
 const consoleCheck = 50 // frames
 
 // Monitor is a supervisor's leg on a helper's call: a peer connection of
@@ -245,7 +254,7 @@ func (m *Monitor) mixOut() (gone bool) {
 		case <-tick.C:
 		}
 		if n%consoleCheck == 0 {
-			if misses++; m.leg.p.opt.Signal.Connected(m.supervisor) {
+			if misses++; m.leg.p.maySupervise(m.supervisor) {
 				misses = 0
 			}
 			if misses == 2 {

@@ -412,19 +412,22 @@ func FuzzMonitorPackets(f *testing.F) {
 	})
 }
 
-// consoles is a Signaller whose supervisor's console can close.
-type consoles struct{ open atomic.Bool }
+// consoles is a Signaller whose supervisor may stop being one (their
+// console closed, or their account changed); their console stays
+// Connected, so only MaySupervise can end the monitor.
+type consoles struct{ may atomic.Bool }
 
 func (c *consoles) SendSoftphone(int64, any) int { return 1 }
-func (c *consoles) Connected(int64) bool         { return c.open.Load() }
+func (c *consoles) Connected(int64) bool         { return true }
+func (c *consoles) MaySupervise(int64) bool      { return c.may.Load() }
 
-// A monitor ends once its supervisor has no console open (their account
-// was revoked, or the wallboard closed without closing its connection);
-// the call goes on.
-func TestMonitorEndsWithoutTheSupervisorsConsole(t *testing.T) {
+// A monitor ends once its supervisor may no longer monitor: no console
+// open (the wallboard closed without closing its connection) or an
+// account disabled or demoted; the call goes on.
+func TestMonitorEndsWhenTheSupervisorMayNot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sig := &consoles{}
-		sig.open.Store(true)
+		sig.may.Store(true)
 		p, err := New(Options{Signal: sig})
 		if err != nil {
 			t.Fatal(err)
@@ -444,7 +447,7 @@ func TestMonitorEndsWithoutTheSupervisorsConsole(t *testing.T) {
 		if l.Monitor() != m {
 			t.Fatal("the monitor ended while its supervisor's console was open")
 		}
-		sig.open.Store(false)
+		sig.may.Store(false)
 		<-m.Done()
 		synctest.Wait()
 		if l.Monitor() != nil || l.ended() {

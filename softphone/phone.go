@@ -39,6 +39,14 @@ type Signaller interface {
 	Connected(helperID int64) bool
 }
 
+// Supervisors is what a Signaller may also say about supervisors: whether
+// the user has a console open and still may monitor calls (an enabled
+// supervisor or admin). A monitor ends once it is false; a Signaller
+// without it is asked Connected instead.
+type Supervisors interface {
+	MaySupervise(userID int64) bool
+}
+
 // Options configure a Phone. Signal is required.
 type Options struct {
 	Config Config

@@ -42,6 +42,7 @@ type lateSignal struct{ srv *console.Server }
 
 func (l *lateSignal) SendSoftphone(id int64, msg any) int { return l.srv.SendSoftphone(id, msg) }
 func (l *lateSignal) Connected(id int64) bool             { return l.srv.Connected(id) }
+func (l *lateSignal) MaySupervise(id int64) bool          { return l.srv.MaySupervise(id) }
 
 // rig is a console with the real store, work service and phone behind it.
 type rig struct {

@@ -30,14 +30,6 @@ const (
 	ModeBarge Mode = "barge"
 )
 
-// maySupervise asks the Signaller whether user may go on monitoring.
-func (p *Phone) maySupervise(user int64) bool {
-	if s, ok := p.opt.Signal.(Supervisors); ok {
-		return s.MaySupervise(user)
-	}
-	return p.opt.Signal.Connected(user)
-}
-
 func (m Mode) valid() bool { return m == ModeListen || m == ModeWhisper || m == ModeBarge }
 
 var (
@@ -54,6 +46,14 @@ var (
 // closed, a demoted one's reopen as a helper's): every second, and two
 // misses in a row end it.
 const consoleCheck = 50 // frames
+
+// maySupervise asks the Signaller whether user may go on monitoring.
+func (p *Phone) maySupervise(user int64) bool {
+	if s, ok := p.opt.Signal.(Supervisors); ok {
+		return s.MaySupervise(user)
+	}
+	return p.opt.Signal.Connected(user)
+}
 
 // Monitor is a supervisor's leg on a helper's call: a peer connection of
 // its own whose audio to the supervisor is the mix of the caller and the

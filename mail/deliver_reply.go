@@ -16,7 +16,7 @@ func (s *Server) decideReply(ctx context.Context, f *filing) {
 	if !ar.Enabled || s.opts.Outbox == nil {
 		return
 	}
-	last, err := s.lastAutoReply(ctx, f.sender)
+	last, err := s.lastAutoReply(ctx, f)
 	if err != nil {
 		s.log.Warn("no auto-reply: sender's history unreadable", "message_id", f.id, "err", err)
 		return
@@ -42,13 +42,16 @@ func (s *Server) decideReply(ctx context.Context, f *filing) {
 	f.closes = slices.Contains(ar.Closes, f.env.queue)
 }
 
-// lastAutoReply returns when the sender last got an auto-reply, from the
-// store's per-sender marks (FileItem and markReplied write them).
-func (s *Server) lastAutoReply(ctx context.Context, sender Address) (time.Time, error) {
-	if sender.Norm() == "" {
+// lastAutoReply returns when the letter's sender last got an auto-reply,
+// from the store's per-sender marks (FileItem and markReplied write them).
+// A sender with no contact yet was never marked: every mark is written in
+// the commit that makes or finds the contact owning the address, and
+// identities are never taken away, so a new sender costs no read.
+func (s *Server) lastAutoReply(ctx context.Context, f *filing) (time.Time, error) {
+	if f.contact.ID == 0 || f.sender.Norm() == "" {
 		return time.Time{}, nil
 	}
-	return s.opts.Store.LastAutoReply(ctx, sender.Norm())
+	return s.opts.Store.LastAutoReply(ctx, f.sender.Norm())
 }
 
 func (s *Server) composeAutoReply(ctx context.Context, f *filing) (Outgoing, error) {

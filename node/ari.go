@@ -96,7 +96,10 @@ func (n *Node) newARICallbacks(app *ari.App) error {
 		Dialer: n.phone.CallbackDialer(d), Phone: n.phone.PhoneOf(n.asteriskPhone),
 		RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
 		Logger: n.log.With("component", "callbacks", "mode", "ari")})
-	return err
+	if err != nil {
+		return err
+	}
+	return n.restoreCallbacks()
 }
 
 // asteriskPhone is the extension of a helper's phone on Asterisk (the

@@ -117,6 +117,12 @@ func (n *Node) newCallbacks() error {
 	if err != nil {
 		return err
 	}
+	return n.restoreCallbacks()
+}
+
+// restoreCallbacks holds back again the callbacks that were waiting for a
+// retry when the node stopped.
+func (n *Node) restoreCallbacks() error {
 	ctx, cancel := context.WithTimeout(context.Background(), callbackRestoreTimeout)
 	defer cancel()
 	return n.callbacks.Restore(ctx)

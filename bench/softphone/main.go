@@ -29,8 +29,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +36,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/morozhq/moroz/bench/internal/sysstat"
 	"github.com/morozhq/moroz/sip/media"
 )
 
@@ -291,21 +290,21 @@ func run(n int, dur time.Duration, maxBurst int, cpuProfile string) error {
 		c.toB.reset()
 		c.toC.reset()
 	}
-	load0 := loadAverage()
+	load0 := sysstat.LoadAverage()
 	l.send(msg{Op: "start"})
 	<-l.control
-	drops0 := udpDrops()
+	drops0 := sysstat.UDPDrops()
 	t0 := time.Now()
 	time.Sleep(dur)
 	l.send(msg{Op: "stop"})
 	rep := <-l.control
 	wall := time.Since(t0)
-	drops := udpDrops() - drops0
+	drops := sysstat.UDPDrops() - drops0
 	if rep.Report == nil {
 		return errors.New("server gave no report")
 	}
 	fmt.Printf("calls that failed to set up: %d of %d\n", len(failed), n)
-	report(l.calls, *rep.Report, wall, drops, load0, loadAverage())
+	report(l.calls, *rep.Report, wall, drops, load0, sysstat.LoadAverage())
 	for _, c := range l.calls {
 		if c.browser != nil {
 			c.browser.Close()
@@ -444,14 +443,6 @@ func speak(ctx context.Context, l *live, maxBurst int) {
 	}
 }
 
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
 func report(calls []*call, rep serverReport, wall time.Duration, drops int64, load0, load1 string) {
 	var gotB, lostB, gotC, lostC int64
 	for _, c := range calls {
@@ -478,31 +469,4 @@ func report(calls []*call, rep serverReport, wall time.Duration, drops int64, lo
 	fmt.Printf("server threads waited %.1f s for a CPU in the window\n", time.Duration(rep.WaitNanos).Seconds())
 	fmt.Printf("server memory per call: %.1f KiB heap, %.1f KiB resident, %.1f goroutines\n",
 		rep.HeapPerCall/1024, rep.RSSPerCall/1024, rep.Goroutines)
-}
-
-// udpDrops is the machine's count of datagrams dropped for a full socket
-// receive buffer (RcvbufErrors in /proc/net/snmp), whoever's socket it was.
-func udpDrops() int64 {
-	b, err := os.ReadFile("/proc/net/snmp")
-	if err != nil {
-		return 0
-	}
-	var names []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Udp:" {
-			continue
-		}
-		if names == nil {
-			names = f
-			continue
-		}
-		for i, name := range names {
-			if name == "RcvbufErrors" && i < len(f) {
-				n, _ := strconv.ParseInt(f[i], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
 }

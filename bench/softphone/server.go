@@ -9,14 +9,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 
+	"github.com/morozhq/moroz/bench/internal/sysstat"
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/morozhq/moroz/softphone"
 )
@@ -90,7 +87,7 @@ func serve(cpuProfile string) error {
 	defer phone.Close()
 	defer s.wg.Wait()
 	defer cancel() // runs first: ends the bridges
-	heap0, rss0, g0 := memory()
+	heap0, rss0, g0 := sysstat.Memory()
 	var calls int
 	var cpu0, wait0 int64
 	var sent0, dropped0 uint64
@@ -111,9 +108,9 @@ func serve(cpuProfile string) error {
 		case "answer":
 			go s.answer(m)
 		case "start":
-			heap, rss, g := memory()
+			heap, rss, g := sysstat.Memory()
 			n := float64(max(1, calls))
-			rep = serverReport{HeapPerCall: growth(heap, heap0) / n, RSSPerCall: growth(rss, rss0) / n,
+			rep = serverReport{HeapPerCall: sysstat.Growth(heap, heap0) / n, RSSPerCall: sysstat.Growth(rss, rss0) / n,
 				Goroutines: float64(g-g0) / n}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -123,10 +120,10 @@ func serve(cpuProfile string) error {
 				defer f.Close()
 				pprof.StartCPUProfile(f)
 			}
-			cpu0, wait0, sent0, dropped0 = cpuNanos(), runQueueWait(), s.sent(), s.dropped()
+			cpu0, wait0, sent0, dropped0 = sysstat.CPUNanos(), sysstat.RunQueueWait(), s.sent(), s.dropped()
 			s.out.send(msg{Op: "started"})
 		case "stop":
-			rep.CPUNanos, rep.Relayed, rep.WaitNanos = cpuNanos()-cpu0, s.sent()-sent0, runQueueWait()-wait0
+			rep.CPUNanos, rep.Relayed, rep.WaitNanos = sysstat.CPUNanos()-cpu0, s.sent()-sent0, sysstat.RunQueueWait()-wait0
 			rep.Dropped = s.dropped() - dropped0
 			if cpuProfile != "" {
 				pprof.StopCPUProfile()
@@ -234,53 +231,3 @@ func (c benchCall) ID() string     { return string(c) }
 func (c benchCall) Caller() string { return "+375290000000" }
 
 func callID(i int) string { return "bench-" + strconv.Itoa(i) + "@loopback" }
-
-func cpuNanos() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// memory is the heap in use after a collection, the resident set and the
-// goroutine count.
-func memory() (heap, rss uint64, goroutines int) {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse, residentBytes(), runtime.NumGoroutine()
-}
-
-// growth is b minus a, which may be negative.
-func growth(b, a uint64) float64 { return float64(int64(b) - int64(a)) }
-
-func residentBytes() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
-}
-
-// runQueueWait is how long the process's threads have waited, runnable,
-// for a CPU (the second field of each /proc/self/task/*/schedstat): the
-// time the scheduler kept them off the cores of a busy machine.
-func runQueueWait() int64 {
-	paths, _ := filepath.Glob("/proc/self/task/*/schedstat")
-	var sum int64
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(b)); len(f) >= 2 {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			sum += n
-		}
-	}
-	return sum
-}

@@ -8,11 +8,11 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
 
+	"github.com/morozhq/moroz/bench/internal/sysstat"
 	"github.com/morozhq/moroz/sip/media"
 )
 
@@ -52,7 +52,7 @@ func newEnd(i int) (*end, error) {
 		return nil, err
 	}
 	conn.SetReadBuffer(1 << 20)
-	if err := timestamps(conn); err != nil {
+	if err := sysstat.EnableTimestamps(conn); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -61,29 +61,11 @@ func newEnd(i int) (*end, error) {
 
 func (e *end) addr() netip.AddrPort { return e.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
 
-// timestamps asks the kernel to stamp each datagram with its receive
-// time (SO_TIMESTAMPNS), so the receiver's own scheduling delay does not
-// count as latency.
-func timestamps(conn *net.UDPConn) error {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	err = raw.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
-}
-
 // receive reads until the socket closes, counting what arrives while the
 // phase is phaseWindow.
 func (e *end) receive(phase *atomic.Int32) {
 	buf := make([]byte, 1500)
-	oob := make([]byte, 128)
+	oob := make([]byte, sysstat.OOBSize)
 	var h rtp.Header
 	for {
 		n, oobn, _, _, err := e.conn.ReadMsgUDPAddrPort(buf, oob)
@@ -93,7 +75,7 @@ func (e *end) receive(phase *atomic.Int32) {
 		if phase.Load() != phaseWindow {
 			continue
 		}
-		rx, ok := kernelTime(oob[:oobn])
+		rx, ok := sysstat.KernelTime(oob[:oobn])
 		if !ok {
 			rx = time.Now().UnixNano()
 		}
@@ -119,21 +101,6 @@ func (e *end) count(gseq uint32, latency int64) {
 		return
 	}
 	e.last = gseq
-}
-
-func kernelTime(oob []byte) (int64, bool) {
-	msgs, err := syscall.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
-			sec := int64(binary.NativeEndian.Uint64(m.Data))
-			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:]))
-			return sec*1e9 + nsec, true
-		}
-	}
-	return 0, false
 }
 
 // send paces a shard of ends. Each end's frames are due every 20 ms from

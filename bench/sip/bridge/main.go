@@ -37,12 +37,12 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/morozhq/moroz/bench/internal/sysstat"
 	"github.com/morozhq/moroz/sip/media"
 )
 
@@ -170,7 +170,7 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 		}
 	}
 
-	load0 := loadAverage()
+	load0 := sysstat.LoadAverage()
 	var phase atomic.Int32
 	var sent atomic.Int64
 	var receivers, senders sync.WaitGroup
@@ -202,11 +202,11 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 		}
 	}
 	phase.Store(phaseWindow)
-	drops0 := udpDrops()
+	drops0 := sysstat.UDPDrops()
 	t0 := time.Now()
 	time.Sleep(dur)
 	wall := time.Since(t0)
-	drops := udpDrops() - drops0
+	drops := sysstat.UDPDrops() - drops0
 	if relay != nil {
 		line, err := relay.ask("stop")
 		if err == nil {
@@ -224,7 +224,7 @@ func run(kind string, n int, warmup, dur time.Duration, cpuProfile string) error
 		e.conn.Close()
 	}
 	receivers.Wait()
-	printResult(kind, n, wall, ends, sent.Load(), drops, rep, load0, loadAverage())
+	printResult(kind, n, wall, ends, sent.Load(), drops, rep, load0, sysstat.LoadAverage())
 	return nil
 }
 
@@ -248,15 +248,6 @@ func shard(ends []*end, s, shards int) []*end {
 		out = append(out, ends[i])
 	}
 	return out
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:3], " ")
 }
 
 func printResult(kind string, n int, wall time.Duration, ends []*end, sent, drops int64, rep report, load0, load1 string) {
@@ -292,31 +283,4 @@ func printResult(kind string, n int, wall time.Duration, ends []*end, sent, drop
 		time.Duration(rep.WaitNanos).Seconds())
 	fmt.Printf("  relay memory per call: %.1f KiB heap, %.1f KiB resident, %.1f goroutines\n",
 		rep.HeapPerLeg/1024, rep.RSSPerLeg/1024, rep.Goroutines)
-}
-
-// udpDrops is the machine's count of datagrams dropped for a full socket
-// receive buffer (RcvbufErrors in /proc/net/snmp), whoever's socket it was.
-func udpDrops() int64 {
-	b, err := os.ReadFile("/proc/net/snmp")
-	if err != nil {
-		return 0
-	}
-	var names []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Udp:" {
-			continue
-		}
-		if names == nil {
-			names = f
-			continue
-		}
-		for i, name := range names {
-			if name == "RcvbufErrors" && i < len(f) {
-				n, _ := strconv.ParseInt(f[i], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
 }

@@ -11,15 +11,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
+	"github.com/morozhq/moroz/bench/internal/sysstat"
 	"github.com/morozhq/moroz/sip/media"
 )
 
@@ -89,10 +87,10 @@ func serveEdge(in *bufio.Scanner, cpuProfile string) error {
 // perCall notes the memory in use now and returns a function that tells
 // how much more each of n calls holds when it is called.
 func perCall(n int) func() (heap, rss, goroutines float64) {
-	heap0, rss0, g0 := memory()
+	heap0, rss0, g0 := sysstat.Memory()
 	return func() (float64, float64, float64) {
-		heap, rss, g := memory()
-		return growth(heap, heap0) / float64(n), growth(rss, rss0) / float64(n), float64(g-g0) / float64(n)
+		heap, rss, g := sysstat.Memory()
+		return sysstat.Growth(heap, heap0) / float64(n), sysstat.Growth(rss, rss0) / float64(n), float64(g-g0) / float64(n)
 	}
 }
 
@@ -141,11 +139,11 @@ func window(in *bufio.Scanner, r relay, cpuProfile string, mem func() (heap, rss
 				defer f.Close()
 				pprof.StartCPUProfile(f)
 			}
-			cpu0, wait0, sent0 = cpuNanos(), runQueueWait(), r.relayed()
+			cpu0, wait0, sent0 = sysstat.CPUNanos(), sysstat.RunQueueWait(), r.relayed()
 			fmt.Println("started")
 		case "stop":
-			rep := report{CPUNanos: cpuNanos() - cpu0, Relayed: r.relayed() - sent0,
-				HeapPerLeg: heap, RSSPerLeg: rss, Goroutines: gor, WaitNanos: runQueueWait() - wait0}
+			rep := report{CPUNanos: sysstat.CPUNanos() - cpu0, Relayed: r.relayed() - sent0,
+				HeapPerLeg: heap, RSSPerLeg: rss, Goroutines: gor, WaitNanos: sysstat.RunQueueWait() - wait0}
 			if cpuProfile != "" {
 				pprof.StopCPUProfile()
 			}
@@ -154,37 +152,6 @@ func window(in *bufio.Scanner, r relay, cpuProfile string, mem func() (heap, rss
 		}
 	}
 	return in.Err()
-}
-
-func cpuNanos() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// memory is the heap in use after a collection, the resident set and the
-// goroutine count.
-func memory() (heap, rss uint64, goroutines int) {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse, residentBytes(), runtime.NumGoroutine()
-}
-
-// growth is b minus a, which may be negative.
-func growth(b, a uint64) float64 { return float64(int64(b) - int64(a)) }
-
-func residentBytes() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
 }
 
 // morozRelay is Moroz's own bridge: per call two media.Legs (one per
@@ -300,23 +267,4 @@ func (r *plainRelay) close() {
 		c.Close()
 	}
 	r.wg.Wait()
-}
-
-// runQueueWait is how long the process's threads have waited, runnable,
-// for a CPU (the second field of each /proc/self/task/*/schedstat): the
-// time the scheduler kept them off the cores of a busy machine.
-func runQueueWait() int64 {
-	paths, _ := filepath.Glob("/proc/self/task/*/schedstat")
-	var sum int64
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(b)); len(f) >= 2 {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			sum += n
-		}
-	}
-	return sum
 }

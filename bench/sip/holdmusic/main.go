@@ -22,11 +22,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
+	"github.com/morozhq/moroz/bench/internal/sysstat"
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/pion/rtp"
-	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -56,8 +55,8 @@ func run(n int, dur time.Duration, shared, kernelTS bool) error {
 	}
 	sink.SetReadBuffer(8 << 20)
 	if kernelTS {
-		if err := enableTimestamps(sink); err != nil {
-			return err
+		if err := sysstat.EnableTimestamps(sink); err != nil {
+			return fmt.Errorf("SO_TIMESTAMPNS: %w", err)
 		}
 	}
 	ports, err := media.NewPortRange(ip, 40000, 40000+2*n+100)
@@ -143,39 +142,6 @@ func run(n int, dur time.Duration, shared, kernelTS bool) error {
 	return nil
 }
 
-// enableTimestamps asks the kernel to stamp each datagram sink receives.
-func enableTimestamps(sink *net.UDPConn) error {
-	raw, err := sink.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("SO_TIMESTAMPNS: %w", serr)
-	}
-	return nil
-}
-
-// kernelTime returns the receive timestamp in a datagram's control data.
-func kernelTime(oob []byte) (time.Time, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
-			ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
-			return time.Unix(ts.Unix()), true
-		}
-	}
-	return time.Time{}, false
-}
-
 // receive reads packets until dur passes and returns each packet's
 // deviation from the 20 ms spacing of its stream, the packet count and the
 // packets lost (sequence gaps). With kernelTS a packet without its
@@ -183,7 +149,7 @@ func kernelTime(oob []byte) (time.Time, bool) {
 func receive(sink *net.UDPConn, dur time.Duration, kernelTS bool) (jitter []time.Duration, packets, lost int, err error) {
 	streams := map[uint32]*stream{}
 	buf := make([]byte, 1500)
-	oob := make([]byte, 128)
+	oob := make([]byte, sysstat.OOBSize)
 	end := time.Now().Add(dur)
 	var p rtp.Packet
 	for {
@@ -194,11 +160,11 @@ func receive(sink *net.UDPConn, dur time.Duration, kernelTS bool) (jitter []time
 		}
 		now := time.Now()
 		if kernelTS {
-			t, ok := kernelTime(oob[:oobn])
+			t, ok := sysstat.KernelTime(oob[:oobn])
 			if !ok {
 				return nil, 0, 0, fmt.Errorf("a datagram came without its kernel timestamp")
 			}
-			now = t
+			now = time.Unix(0, t)
 		}
 		if p.Unmarshal(buf[:n]) != nil {
 			continue

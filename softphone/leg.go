@@ -352,7 +352,14 @@ func (l *Leg) onTrack(t *webrtc.TrackRemote) {
 		l.mu.Lock()
 		l.since = time.Now()
 		l.mu.Unlock()
-		l.log.Info("browser answered", "codec", t.Codec().MimeType)
+		// The negotiated codec: the track's own is what pion matched to
+		// the payload type of its first packet, which with Firefox came
+		// out as telephone-event.
+		var codec string
+		if m := l.Media(); m != nil {
+			codec = m.Codec().Name
+		}
+		l.log.Info("browser answered", "codec", codec, "first_payload", t.Codec().MimeType)
 		close(l.answered)
 	})
 }

@@ -107,11 +107,21 @@ func BenchmarkBridgeRelay(b *testing.B) {
 		{"PCMU-PCMU", PCMU, PCMU},
 		{"PCMU-PCMA", PCMU, PCMA},
 	} {
-		b.Run(tc.name, func(b *testing.B) { benchRelay(b, tc.in, tc.out) })
+		b.Run(tc.name, func(b *testing.B) { benchRelay(b, tc.in, tc.out, nil) })
 	}
 }
 
-func benchRelay(b *testing.B, in, out Codec) {
+// passTap is a Tap that looks at nothing: what the tap hook itself costs.
+type passTap struct{}
+
+func (passTap) Relay(p []byte, _ Codec) []byte { return p }
+
+// BenchmarkBridgeRelayTapped is BenchmarkBridgeRelay's µ-law case with a
+// tap on the helper's leg that returns each payload unchanged: the cost
+// of the hook a monitor uses, without the monitor's mixing.
+func BenchmarkBridgeRelayTapped(b *testing.B) { benchRelay(b, PCMU, PCMU, passTap{}) }
+
+func benchRelay(b *testing.B, in, out Codec, tap Tap) {
 	caller := netip.MustParseAddrPort("127.0.0.1:4000")
 	helper := netip.MustParseAddrPort("127.0.0.1:4002")
 	pkt, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: in.PayloadType, SSRC: 7},
@@ -132,6 +142,9 @@ func benchRelay(b *testing.B, in, out Codec) {
 		b.Fatal(err)
 	}
 	defer h.Close()
+	if tap != nil {
+		h.SetTap(tap)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go a.Bridge(ctx, h)

@@ -1,6 +1,8 @@
 // Package media carries the audio of one SIP call leg: RTP on a UDP socket
 // taken from a configured port range, G.711 coding, WAV playback and
-// recording, RFC 4733 DTMF detection and a bridge between two legs.
+// recording, RFC 4733 DTMF detection and a bridge between two legs, with
+// a [Tap] through which a supervisor's monitor may hear and rewrite what
+// one leg of a bridge relays (a leg without one pays an atomic load).
 //
 // # Ownership
 //

@@ -121,6 +121,8 @@ type Leg struct {
 	wbuf       []byte    // guarded by sendMu
 	lawBuf     []byte    // guarded by sendMu: a relayed payload mapped to our law
 
+	tap atomic.Pointer[tapBox] // a monitor's view of what we relay, if any
+
 	shard *pacerShard // nil: the leg's own sendLoop paces it
 	paced bool        // guarded by shard.mu: the leg is in shard's list
 }
@@ -463,7 +465,7 @@ func (l *Leg) writeLocked(h *rtp.Header, payload []byte, to netip.AddrPort) {
 // relay sends a packet received on the bridged leg out of this one, in
 // this leg's own stream: our SSRC and sequence numbers, their timestamps
 // shifted onto our clock, the payload unchanged (or mapped between µ-law
-// and A-law by table).
+// and A-law by table), unless a Tap rewrites it.
 func (l *Leg) relay(in *rtp.Packet, inCodec Codec, inDTMF uint8) {
 	l.mu.Lock()
 	codec, dtmfPT, remote := l.codec, l.dtmfPT, l.remote
@@ -475,13 +477,13 @@ func (l *Leg) relay(in *rtp.Packet, inCodec Codec, inDTMF uint8) {
 
 	pt := codec.PayloadType
 	payload := in.Payload
-	mapped := false
+	mapped, audio := false, true
 	switch {
 	case inDTMF != 0 && in.PayloadType == inDTMF:
 		if dtmfPT == 0 {
 			return
 		}
-		pt = dtmfPT
+		pt, audio = dtmfPT, false
 	case inCodec.law != codec.law:
 		mapped = true
 	}
@@ -494,6 +496,12 @@ func (l *Leg) relay(in *rtp.Packet, inCodec Codec, inDTMF uint8) {
 		l.lawBuf = append(l.lawBuf[:0], payload...)
 		transcode(inCodec, codec, l.lawBuf)
 		payload = l.lawBuf
+	}
+	if audio {
+		// After the mapping: a tap sees and rewrites what our party
+		// hears, in our codec. The payload may be the other leg's
+		// receive buffer, which is ours until relay returns.
+		payload = l.tapped(payload, codec)
 	}
 	if !l.relayOn || l.relayIn != in.SSRC {
 		l.catchUpLocked(time.Now())

@@ -10,7 +10,11 @@ import (
 // per CPU) instead of a timer and a goroutine per leg: with thousands of
 // callers on hold music this saves the wake-ups and keeps each stream's
 // spacing steady, since a shard walks its legs in the same order every
-// tick. Legs join a shard while they play and leave it when they stop.
+// tick. Each shard splits its legs into pacerSlots groups, one sent every
+// 20 ms / pacerSlots, so a tick's burst of sends is a quarter of the legs
+// rather than all of them: the burst's length, and what a late or
+// interrupted tick does to the streams sent last in it, shrink with it.
+// Legs join a shard while they play and leave it when they stop.
 // A Pacer is safe for concurrent use; Close stops it and is idempotent.
 type Pacer struct {
 	shards []*pacerShard
@@ -22,11 +26,17 @@ type Pacer struct {
 	next int // guarded by mu: the shard the next leg joins
 }
 
+// pacerSlots is how many groups a shard's legs are sent in, one group a
+// tick; FrameDuration must divide by it.
+const pacerSlots = 4
+
 type pacerShard struct {
 	wake chan struct{}
 
-	mu   sync.Mutex
-	legs []*Leg // guarded by mu: legs playing, in a stable order
+	mu    sync.Mutex
+	slots [pacerSlots][]*Leg // guarded by mu: legs playing, by group, each in a stable order
+	next  int                // guarded by mu: the group the next leg joins
+	n     int                // guarded by mu: legs in all groups
 }
 
 // NewPacer starts a pacer with one shard per CPU (GOMAXPROCS).
@@ -65,7 +75,10 @@ func (s *pacerShard) add(l *Leg) {
 	if !l.paced {
 		l.paced = true
 		l.catchUp(time.Now())
-		s.legs = append(s.legs, l)
+		g := s.smallest()
+		l.slot = g
+		s.slots[g] = append(s.slots[g], l)
+		s.n++
 	}
 	s.mu.Unlock()
 	select {
@@ -74,7 +87,22 @@ func (s *pacerShard) add(l *Leg) {
 	}
 }
 
-// run ticks while the shard has legs and sleeps while it has none.
+// smallest returns the group with the fewest legs, the first such from
+// next on, so groups stay even as legs come and go; mu must be held.
+func (s *pacerShard) smallest() int {
+	best := s.next % pacerSlots
+	for i := range pacerSlots {
+		g := (s.next + i) % pacerSlots
+		if len(s.slots[g]) < len(s.slots[best]) {
+			best = g
+		}
+	}
+	s.next = best + 1
+	return best
+}
+
+// run ticks while the shard has legs and sleeps while it has none; each
+// tick sends one group's frames, the groups in turn.
 func (p *Pacer) run(s *pacerShard) {
 	defer p.wg.Done()
 	frame := make([]int16, FrameSamples)
@@ -82,6 +110,7 @@ func (p *Pacer) run(s *pacerShard) {
 	var batch []*Leg
 	var ticker *time.Ticker
 	var tick <-chan time.Time
+	var group int
 	defer func() {
 		if ticker != nil {
 			ticker.Stop()
@@ -93,11 +122,12 @@ func (p *Pacer) run(s *pacerShard) {
 			return
 		case <-s.wake:
 			if ticker == nil {
-				ticker = time.NewTicker(FrameDuration)
+				ticker = time.NewTicker(FrameDuration / pacerSlots)
 				tick = ticker.C
 			}
 		case <-tick:
-			batch = s.snapshot(batch[:0])
+			batch = s.snapshot(batch[:0], group)
+			group = (group + 1) % pacerSlots
 			for _, l := range batch {
 				if !l.tick(frame, payload) {
 					s.remove(l)
@@ -111,10 +141,10 @@ func (p *Pacer) run(s *pacerShard) {
 	}
 }
 
-func (s *pacerShard) snapshot(dst []*Leg) []*Leg {
+func (s *pacerShard) snapshot(dst []*Leg, group int) []*Leg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append(dst, s.legs...)
+	return append(dst, s.slots[group]...)
 }
 
 // remove takes l out, keeping the others' order. A leg that started a new
@@ -128,9 +158,11 @@ func (s *pacerShard) remove(l *Leg) {
 	if playing {
 		return
 	}
-	for i, x := range s.legs {
+	g := &s.slots[l.slot]
+	for i, x := range *g {
 		if x == l {
-			s.legs = append(s.legs[:i], s.legs[i+1:]...)
+			*g = append((*g)[:i], (*g)[i+1:]...)
+			s.n--
 			l.paced = false
 			return
 		}
@@ -140,5 +172,5 @@ func (s *pacerShard) remove(l *Leg) {
 func (s *pacerShard) empty() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.legs) == 0
+	return s.n == 0
 }

@@ -73,8 +73,8 @@ func (p *Phone) maySupervise(user int64) bool {
 // caller as long as the helper's does (G.711 from browsers and phones
 // flows continuously).
 type Monitor struct {
-	leg        *Leg
-	conn       *rtcConn
+	host       monitorHost
+	conn       *rtcConn // the browser leg's connection; nil on a desk-phone call
 	supervisor int64
 	codec      media.Codec
 	log        *slog.Logger
@@ -89,6 +89,7 @@ type Monitor struct {
 	outPCM []int16    // guarded by outMu
 	outMix []int16    // guarded by outMu
 	outPkt []byte     // guarded by outMu
+	outPay []byte     // guarded by outMu
 	inMu   sync.Mutex // serialises fromBrowser's scratch buffers
 	inPCM  []int16    // guarded by inMu
 	inMix  []int16    // guarded by inMu
@@ -102,13 +103,40 @@ type Monitor struct {
 	stopped bool                   // guarded by mu
 }
 
+// monitorHost is the call a monitor is on: a helper's browser leg or a
+// desk-phone call.
+type monitorHost interface {
+	monitorPhone() *Phone
+	monitorCall() string
+	monitorLog() *slog.Logger
+	// monitorGo runs f on a goroutine the call waits for when it ends.
+	monitorGo(f func())
+	// forgetMonitor detaches m from the call's media.
+	forgetMonitor(m *Monitor)
+}
+
+func (l *Leg) monitorPhone() *Phone     { return l.p }
+func (l *Leg) monitorCall() string      { return l.callID }
+func (l *Leg) monitorLog() *slog.Logger { return l.log }
+func (l *Leg) monitorGo(f func()) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		f()
+	}()
+}
+
 func newMonitor(l *Leg, conn *rtcConn, supervisor int64, codec media.Codec, mode Mode) (*Monitor, error) {
+	return newMonitorOn(l, conn, supervisor, codec, mode)
+}
+
+func newMonitorOn(host monitorHost, conn *rtcConn, supervisor int64, codec media.Codec, mode Mode) (*Monitor, error) {
 	track, err := webrtc.NewTrackLocalStaticRTP(capability(codec), "audio", fmt.Sprintf("moroz-monitor-%d", supervisor))
 	if err != nil {
 		return nil, err
 	}
-	m := &Monitor{leg: l, conn: conn, supervisor: supervisor, codec: codec, track: track,
-		log: l.log.With("supervisor", supervisor), since: time.Now(), done: make(chan struct{}),
+	m := &Monitor{host: host, conn: conn, supervisor: supervisor, codec: codec, track: track,
+		log: host.monitorLog().With("supervisor", supervisor), since: time.Now(), done: make(chan struct{}),
 		outPCM: make([]int16, 0, maxPayload), outMix: make([]int16, maxPayload),
 		inPCM: make([]int16, 0, maxPayload), inMix: make([]int16, maxPayload)}
 	m.mode.Store(mode)
@@ -158,12 +186,8 @@ func (m *Monitor) start() {
 	go func() {
 		defer m.wg.Done()
 		if m.mixOut() {
-			// stop waits for this goroutine: it runs on the leg's.
-			m.leg.wg.Add(1)
-			go func() {
-				defer m.leg.wg.Done()
-				m.stop(errSuperGone)
-			}()
+			// stop waits for this goroutine: it runs on the call's.
+			m.host.monitorGo(func() { m.stop(errSuperGone) })
 		}
 	}()
 }
@@ -177,13 +201,13 @@ func (m *Monitor) stop(reason error) {
 		pc := m.pc
 		m.mu.Unlock()
 		close(m.done)
-		m.leg.forgetMonitor(m)
+		m.host.forgetMonitor(m)
 		if pc != nil {
 			pc.Close()
 		}
 		m.wg.Wait()
-		m.leg.p.opt.Signal.SendSoftphone(m.supervisor, eventMsg{Event: "monitor_ended",
-			Call: m.leg.callID, Reason: reason.Error()})
+		m.host.monitorPhone().opt.Signal.SendSoftphone(m.supervisor, eventMsg{Event: "monitor_ended",
+			Call: m.host.monitorCall(), Reason: reason.Error()})
 		m.log.Info("monitor ended", "reason", reason.Error())
 	})
 }
@@ -254,7 +278,7 @@ func (m *Monitor) mixOut() (gone bool) {
 		case <-tick.C:
 		}
 		if n%consoleCheck == 0 {
-			if misses++; m.leg.p.maySupervise(m.supervisor) {
+			if misses++; m.host.monitorPhone().maySupervise(m.supervisor) {
 				misses = 0
 			}
 			if misses == 2 {
@@ -288,17 +312,44 @@ func (m *Monitor) toBrowser(b []byte) []byte {
 	}
 	m.outMu.Lock()
 	defer m.outMu.Unlock()
-	pcm := m.codec.Decode(m.outPCM[:0], b[off:end])
+	mixed, ok := m.mixToHelperLocked(b[off:end], m.codec)
+	if !ok {
+		return b
+	}
+	m.outPkt = append(m.outPkt[:0], b[:off]...)
+	m.outPkt = append(m.outPkt, mixed...)
+	m.outPkt = append(m.outPkt, b[end:]...)
+	return m.outPkt
+}
+
+// mixToHelperLocked is the caller's audio payload p in codec c on its
+// way to the helper: the supervisor hears it, and in whisper and barge
+// it returns the payload with the supervisor mixed in (in a buffer of the
+// monitor's, valid until the next call) and true. outMu is held.
+func (m *Monitor) mixToHelperLocked(p []byte, c media.Codec) ([]byte, bool) {
+	pcm := c.Decode(m.outPCM[:0], p)
 	m.caller.push(pcm)
 	mix := m.outMix[:len(pcm)]
 	if m.Mode() == ModeListen || !m.toHelper.pop(mix) {
-		return b
+		return p, false
 	}
 	mixInto(pcm, mix)
-	m.outPkt = append(m.outPkt[:0], b[:off]...)
-	m.outPkt = m.codec.Encode(m.outPkt, pcm)
-	m.outPkt = append(m.outPkt, b[end:]...)
-	return m.outPkt
+	m.outPay = c.Encode(m.outPay[:0], pcm)
+	return m.outPay, true
+}
+
+// mixToCallerLocked is the helper's audio payload p in codec c on its
+// way to the caller: the supervisor hears it, and in barge the caller
+// hears the supervisor mixed in, rewritten in p. inMu is held.
+func (m *Monitor) mixToCallerLocked(p []byte, c media.Codec) {
+	pcm := c.Decode(m.inPCM[:0], p)
+	m.helper.push(pcm)
+	mix := m.inMix[:len(pcm)]
+	if m.Mode() != ModeBarge || !m.toCaller.pop(mix) {
+		return
+	}
+	mixInto(pcm, mix)
+	c.Encode(p[:0], pcm)
 }
 
 // fromBrowser is the helper's audio on its way to the caller, in b,
@@ -312,14 +363,7 @@ func (m *Monitor) fromBrowser(b []byte) {
 	}
 	m.inMu.Lock()
 	defer m.inMu.Unlock()
-	pcm := m.codec.Decode(m.inPCM[:0], b[off:end])
-	m.helper.push(pcm)
-	mix := m.inMix[:len(pcm)]
-	if m.Mode() != ModeBarge || !m.toCaller.pop(mix) {
-		return
-	}
-	mixInto(pcm, mix)
-	m.codec.Encode(b[off:off], pcm)
+	m.mixToCallerLocked(b[off:end], m.codec)
 }
 
 // MonitorInfo is who monitors a live call and how.

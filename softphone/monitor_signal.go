@@ -27,8 +27,8 @@ type MonitorRequest struct {
 	Candidate *webrtc.ICECandidateInit `json:"candidate"`
 }
 
-// LiveCall is a talking call of a helper's browser, as the wallboard
-// lists it.
+// LiveCall is a talking call of a helper's browser or desk phone, as the
+// wallboard lists it.
 type LiveCall struct {
 	Call    string       `json:"call"`
 	From    string       `json:"from"`
@@ -37,11 +37,13 @@ type LiveCall struct {
 	Queue   string       `json:"queue,omitempty"`
 	Since   time.Time    `json:"since"`
 	Held    bool         `json:"held"`
+	Desk    bool         `json:"desk,omitempty"` // taken on a desk phone
 	Monitor *MonitorInfo `json:"monitor"`
 }
 
-// LiveCalls returns the talking calls of every helper's browser, oldest
-// first, with their item and queue when Options.Describe knows them.
+// LiveCalls returns the talking calls of every helper's browser and the
+// listed desk-phone calls ([Phone.AddDeskCall]), oldest first, with their
+// item and queue when Options.Describe knows them.
 func (p *Phone) LiveCalls(ctx context.Context) []LiveCall {
 	out := []LiveCall{}
 	for _, l := range p.Legs(0) {
@@ -55,6 +57,9 @@ func (p *Phone) LiveCalls(ctx context.Context) []LiveCall {
 		}
 		lc.ItemID, lc.Queue = l.describe(ctx)
 		out = append(out, lc)
+	}
+	for _, d := range p.deskCalls() {
+		out = append(out, d.liveCall(ctx))
 	}
 	slices.SortFunc(out, func(a, b LiveCall) int {
 		if c := a.Since.Compare(b.Since); c != 0 {
@@ -92,9 +97,13 @@ func (p *Phone) Monitor(ctx context.Context, supervisor int64, raw json.RawMessa
 	if r.Op == "calls" {
 		return map[string]any{"calls": p.LiveCalls(ctx)}, nil
 	}
-	l, err := p.anyLeg(r.Call)
-	if err != nil {
+	var l monitoredCall
+	if d := p.desk(r.Call); d != nil && r.Call != "" {
+		l = d
+	} else if bl, err := p.anyLeg(r.Call); err != nil {
 		return nil, err
+	} else {
+		l = bl
 	}
 	if r.Op == "start" {
 		if r.Mode == "" {
@@ -123,6 +132,13 @@ func (p *Phone) Monitor(ctx context.Context, supervisor int64, raw json.RawMessa
 		return nil, m.addCandidate(*r.Candidate)
 	}
 	return nil, &signalError{codeBadRequest, "monitor: unknown op " + r.Op}
+}
+
+// monitoredCall is a call a supervisor may monitor: a browser's leg or
+// a desk-phone call.
+type monitoredCall interface {
+	startMonitor(ctx context.Context, supervisor int64, sdpOffer string, mode Mode) (*Monitor, string, error)
+	Monitor() *Monitor
 }
 
 // anyLeg returns the leg of a call, whichever helper has it.

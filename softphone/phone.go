@@ -70,8 +70,9 @@ type Phone struct {
 	apis map[media.Codec]*webrtc.API // one per codec: the answer offers only it
 
 	mu     sync.Mutex
-	legs   map[string]*Leg // guarded by mu: by call id
-	closed bool            // guarded by mu
+	legs   map[string]*Leg      // guarded by mu: by call id
+	desks  map[string]*deskCall // guarded by mu: desk-phone calls, by call id
+	closed bool                 // guarded by mu
 }
 
 // New checks opt and builds the WebRTC engines.
@@ -91,7 +92,8 @@ func New(opt Options) (*Phone, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Phone{opt: opt, log: opt.Logger, apis: map[media.Codec]*webrtc.API{}, legs: map[string]*Leg{}}
+	p := &Phone{opt: opt, log: opt.Logger, apis: map[media.Codec]*webrtc.API{}, legs: map[string]*Leg{},
+		desks: map[string]*deskCall{}}
 	for _, c := range []media.Codec{media.PCMU, media.PCMA} {
 		api, err := newAPI(opt.Config, c)
 		if err != nil {
@@ -284,6 +286,9 @@ func (p *Phone) Close() error {
 	p.mu.Unlock()
 	for _, l := range legs {
 		l.end(ErrClosed)
+	}
+	for _, d := range p.deskCalls() {
+		d.end()
 	}
 	return nil
 }

@@ -119,6 +119,20 @@ func loopbackHost(addr string) bool {
 // helperPhone is the flow's Phone: a helper's desk phone (their stored
 // extension: a SIP URI, or an extension registered with Moroz) when it
 // can ring, else their browser while a console is open.
+// deskTalking lists a call bridged to a helper's desk phone among the
+// wallboard's live calls, where a supervisor may monitor it, until the
+// bridge ends (voice.Options.Talking). Browser legs list themselves.
+func (n *Node) deskTalking(c voice.Call, helper int64, leg voice.Leg) (ended func()) {
+	type withMedia interface{ Media() *media.Leg }
+	cm, ok1 := c.(withMedia)
+	hm, ok2 := leg.(withMedia)
+	if _, browser := leg.(*softphone.Leg); browser || !ok1 || !ok2 || cm.Media() == nil || hm.Media() == nil {
+		return func() {}
+	}
+	return n.phone.AddDeskCall(softphone.DeskCall{Call: c.ID(), From: c.Caller(), Helper: helper,
+		Caller: cm.Media(), Desk: hm.Media()})
+}
+
 func (n *Node) helperPhone() func(ctx context.Context, helperID int64) (string, error) {
 	return n.phone.PhoneOf(n.deskPhone)
 }

@@ -66,7 +66,7 @@ func (n *Node) newFlow(vm *voicemail.Recorder) (*voice.Flow, error) {
 		return nil, fmt.Errorf("voice prompts: %w", err)
 	}
 	return voice.New(voice.Options{Work: n.work, Store: n.store, Prompts: prompts, Voicemail: vm,
-		Dialer: n.phone.Dialer(voice.SIPDialer(n.dialer)), Phone: n.helperPhone(),
+		Dialer: n.phone.Dialer(voice.SIPDialer(n.dialer)), Phone: n.helperPhone(), Talking: n.deskTalking,
 		Lang: n.cfg.SIP.Lang, AnnounceEvery: n.cfg.SIP.AnnounceEvery,
 		Logger: n.log.With("component", "voice")})
 }

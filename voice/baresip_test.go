@@ -15,6 +15,7 @@ import (
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/voice"
 )
 
 // toneHz is what the helper's desk phone sends and callerHz what the
@@ -127,7 +128,21 @@ func write(t *testing.T, path, s string) {
 // item say answered by that helper.
 func TestDeskPhoneAnswersAndIsBridged(t *testing.T) {
 	needPeer(t, "sipp", "sip-tester")
-	h := newHarness(t, nil)
+	type talking struct {
+		call      string
+		helper    int64
+		bothMedia bool
+	}
+	talks, ends := make(chan talking, 4), make(chan string, 4)
+	h := newHarness(t, func(o *voice.Options) {
+		o.Talking = func(c voice.Call, helper int64, leg voice.Leg) func() {
+			type withMedia interface{ Media() *media.Leg }
+			cm, ok1 := c.(withMedia)
+			lm, ok2 := leg.(withMedia)
+			talks <- talking{c.ID(), helper, ok1 && ok2 && cm.Media() != nil && lm.Media() != nil && cm.Media() != lm.Media()}
+			return func() { ends <- c.ID() }
+		}
+	})
 	phone, phoneDir := deskPhone(t)
 	helper := h.addHelper(t, "elf", phone, acd.StatusAvailable)
 	sink := newSink(t)
@@ -137,6 +152,24 @@ func TestDeskPhoneAnswersAndIsBridged(t *testing.T) {
 	stop()
 
 	checkBridged(t, h, id, helper, sink, phoneDir)
+	// The flow told Talking of the bridge (what lists a desk-phone call
+	// on the wallboard for monitoring) and of its end.
+	select {
+	case got := <-talks:
+		if want := (talking{id, helper, true}); got != want {
+			t.Errorf("Talking: got %+v, want %+v", got, want)
+		}
+	default:
+		t.Error("Talking was not called for the bridged call")
+	}
+	select {
+	case got := <-ends:
+		if got != id {
+			t.Errorf("Talking's end: got call %s, want %s", got, id)
+		}
+	case <-time.After(10 * time.Second): // a guard against hanging, not a speed check
+		t.Error("Talking's end was not called after the call ended")
+	}
 }
 
 // checkBridged checks that call id was answered by helper, that the

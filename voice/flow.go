@@ -47,6 +47,11 @@ type Options struct {
 	// Phone returns the SIP URI that rings a helper; "" when the helper has
 	// no desk phone. Nil means store.Helper.Extension, used as a SIP URI.
 	Phone func(ctx context.Context, helperID int64) (string, error)
+	// Talking, if set, is told of each call as it is bridged to a
+	// helper's leg (a desk phone's or a browser's), before the bridge
+	// starts; the function it returns is called once the bridge ended.
+	// The node lists desk-phone calls on the wallboard with it.
+	Talking func(c Call, helper int64, leg Leg) (ended func())
 	// Route picks the queue and language of a call from the dialled number;
 	// nil (or empty results) means Queue and Lang.
 	Route func(dialled string) (queue, lang string)

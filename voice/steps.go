@@ -349,9 +349,14 @@ func (cl *call) talk(leg Leg, helper int64) {
 	cl.log.Info("call connected", "helper", helper)
 	cl.closeCallbacks()
 
+	ended := func() {}
+	if t := cl.f.opt.Talking; t != nil {
+		ended = t(cl.c, helper, leg)
+	}
 	if err := cl.c.Bridge(cl.ctx, leg); err != nil {
 		cl.log.Debug("bridge ended", "err", err)
 	}
+	ended()
 	if to, ok := returned(leg); ok && !cl.gone() {
 		cl.backToQueue(helper, to)
 		return

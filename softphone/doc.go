@@ -39,17 +39,26 @@
 //     decoded. The call's end ends the monitor; the monitor's end
 //     (leave, the supervisor's tab closing, their last console gone)
 //     leaves the call alone.
+//   - Desk-phone calls on the wallboard ([Phone.AddDeskCall], which the
+//     node calls for each bridge of the call flow to a desk phone): they
+//     are live calls too, and the same Monitor mixes them through a
+//     [media.Tap] on each of the bridge's legs. The tap on the desk
+//     phone's leg sees the caller's audio after the bridge mapped it to
+//     the desk phone's law (µ-law↔A-law), the tap on the caller's leg
+//     the helper's in the caller's; so each direction is decoded and
+//     mixed in the codec its listener hears, and the bridge keeps the
+//     headers. A bridge without a monitor pays one atomic load a packet.
 //
 // # What it does not own
 //
 // The websocket itself, authentication, who may signal or monitor (only
 // supervisors and admins) and the audit log are package console's; which helper gets a call and what happens after a lost
 // helper are the router's and the call flow's. It does no transcoding
-// beyond G.711 µ-law and A-law and no other codec. Calls to helpers'
-// desk phones are bridged by package voice and cannot be monitored here
-// (TODO(#6): monitor desk-phone calls too), and a wallboard lists and
-// monitors the browser calls of its own node only (TODO(#6): live calls
-// of every node, the monitor's media relayed from the call's node).
+// beyond G.711 µ-law and A-law and no other codec. A wallboard lists and
+// monitors the calls of its own node only (TODO(#6): live calls of every
+// node, the monitor's media relayed from the call's node), and a desk
+// phone's call only where the caller's leg is a media.Leg of this node
+// (the native SIP edge, not Asterisk mode).
 //
 // # Concurrency
 //

@@ -58,7 +58,10 @@
 // monitors the calls of its own node only (TODO(#6): live calls of every
 // node, the monitor's media relayed from the call's node), and a desk
 // phone's call only where the caller's leg is a media.Leg of this node
-// (the native SIP edge, not Asterisk mode).
+// (the native SIP edge, not Asterisk mode). A callback's bridge between a
+// helper's desk phone and the called number (voice.Callbacks) is not
+// listed (TODO(#6): list and monitor desk-phone callbacks too; a browser
+// helper's callback is listed as any browser call).
 //
 // # Concurrency
 //

@@ -123,6 +123,14 @@ func choose(sel, value string) chromedp.Action[chromedp.Void] {
 		el.value = %q; el.dispatchEvent(new Event('change')); })()`, sel, value))
 }
 
+// press finds the element sel and clicks it in one step in the page, for
+// elements a live panel re-renders: between chromedp.Click's finding the
+// node and its click the wallboard may have replaced it.
+func press(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const el = document.querySelector(%q);
+		if (!el) throw new Error('no element ' + %q); el.click(); })()`, sel, sel))
+}
+
 func css(s string) chromedp.CSS { return chromedp.CSS(s) }
 
 func (p *page) login(url, login string) {

@@ -94,7 +94,7 @@ func TestHelperWorksALetterWhileTheWallboardWatches(t *testing.T) {
 	boss.shot("08-settings")
 	boss.run("to the wallboard", chromedp.Click(css(`#tab-board`)))
 	boss.until("helper listed", `!!document.querySelector('#helpers [data-helper] button')`)
-	boss.run("force the helper away", chromedp.Click(css(`#helpers [data-helper] button`)))
+	boss.run("force the helper away", press(`#helpers [data-helper] button`))
 	elf.until("helper sees the forced away", `document.querySelector('#status').value === 'away'`)
 	boss.until("wallboard shows away", `document.querySelector('#helpers [data-helper]').textContent.includes('Отошёл')`)
 	boss.shot("09-wallboard-forced-away")

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +17,12 @@ import (
 )
 
 // baresip starts baresip registering account (an accounts line) from
-// 127.0.0.1:port until the test ends.
-func baresip(t *testing.T, port, account string) {
+// 127.0.0.1 until the test ends, with conf's lines added to its
+// configuration, and returns its SIP port. Another package's test may
+// take the port between freeUDPPort and baresip's bind (packages run in
+// parallel): a phone that exits before it is ready is started again on
+// another port.
+func baresip(t *testing.T, account string, conf ...string) (port string) {
 	t.Helper()
 	bin, err := exec.LookPath("baresip")
 	if err != nil {
@@ -25,24 +31,58 @@ func baresip(t *testing.T, port, account string) {
 		}
 		t.Skip("baresip not found: install Debian's baresip-core to run this test")
 	}
-	dir := t.TempDir()
 	modules := "/usr/lib/baresip/modules"
 	if p := os.Getenv("MOROZ_BARESIP_MODULES"); p != "" {
 		modules = p
 	}
-	conf := strings.Join([]string{"sip_listen 127.0.0.1:" + port, "module_path " + modules,
-		"module g711.so", "module_app account.so"}, "\n") + "\n"
-	for name, body := range map[string]string{"config": conf, "accounts": account + "\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+	for attempt := 1; ; attempt++ {
+		port = freeUDPPort(t)
+		dir := t.TempDir()
+		lines := append([]string{"sip_listen 127.0.0.1:" + port, "module_path " + modules,
+			"module g711.so", "module_app account.so"}, conf...)
+		for name, body := range map[string]string{"config": strings.Join(lines, "\n") + "\n", "accounts": account + "\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "90")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
 			t.Fatal(err)
 		}
+		cmd.Stderr = cmd.Stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); cmd.Wait() })
+		if awaitReady(out) {
+			return port
+		}
+		if attempt == 3 {
+			t.Fatal("baresip exited before it was ready, three times")
+		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+}
+
+// awaitReady reads baresip's output until it says it is ready, reporting
+// whether it did before the output ended, and drains the rest.
+func awaitReady(r io.Reader) bool {
+	found := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		ok := false
+		for sc.Scan() {
+			if !ok && strings.Contains(sc.Text(), "baresip is ready") {
+				ok = true
+				found <- true
+			}
+		}
+		if !ok {
+			found <- false
+		}
+	}()
+	return <-found
 }
 
 // A helper's desk phone registers with the node using the secret stored
@@ -76,9 +116,8 @@ func TestDeskPhoneRegistersWithStoredSecret(t *testing.T) {
 		t.Fatalf("phone of elf before registering: got %q, %v; want none", got, err)
 	}
 
-	port := freeUDPPort(t)
-	baresip(t, port, "<sip:201@"+n.Addr("sip")+">;auth_pass=desk-secret;regint=60")
-	baresip(t, freeUDPPort(t), "<sip:202@"+n.Addr("sip")+">;auth_pass=wrong-secret;regint=60")
+	port := baresip(t, "<sip:201@"+n.Addr("sip")+">;auth_pass=desk-secret;regint=60")
+	baresip(t, "<sip:202@"+n.Addr("sip")+">;auth_pass=wrong-secret;regint=60")
 	waitFor(t, func() bool { return len(n.sip.Locations("201")) > 0 && n.sip.Stats().AuthFailed > 0 })
 
 	got, err := phone(ctx, elf)

@@ -48,7 +48,7 @@ func TestDeskPhoneCallIsALiveCall(t *testing.T) {
 		SIPHA1: sip.HA1("201", n.cfg.SIP.Realm, "desk-secret")}); err != nil {
 		t.Fatal(err)
 	}
-	answeringDesk(t, freeUDPPort(t), "<sip:201@"+n.Addr("sip")+">;auth_pass=desk-secret;regint=60;answermode=auto")
+	answeringDesk(t, "<sip:201@"+n.Addr("sip")+">;auth_pass=desk-secret;regint=60;answermode=auto")
 	waitFor(t, func() bool { return len(n.sip.Locations("201")) > 0 })
 	if err := n.Work().SetStatus(ctx, u.ID, acd.StatusAvailable, ""); err != nil {
 		t.Fatal(err)
@@ -94,18 +94,11 @@ func TestDeskPhoneCallIsALiveCall(t *testing.T) {
 	waitFor(t, func() bool { return len(desk()) == 0 })
 }
 
-// answeringDesk starts baresip registering account from 127.0.0.1:port
-// with an audio source (a tone file), so that it can answer calls, until
-// the test ends.
-func answeringDesk(t *testing.T, port, account string) {
+// answeringDesk starts baresip registering account from 127.0.0.1 with
+// an audio source (a tone file), so that it can answer calls, until the
+// test ends.
+func answeringDesk(t *testing.T, account string) {
 	t.Helper()
-	bin, err := exec.LookPath("baresip")
-	if err != nil {
-		if os.Getenv("MOROZ_REQUIRE_PEERS") == "1" {
-			t.Fatal("baresip not found and MOROZ_REQUIRE_PEERS=1: install Debian's baresip-core")
-		}
-		t.Skip("baresip not found: install Debian's baresip-core to run this test")
-	}
 	dir := t.TempDir()
 	tone := make([]int16, 30*media.SampleRate)
 	for i := range tone {
@@ -114,23 +107,7 @@ func answeringDesk(t *testing.T, port, account string) {
 	if err := media.WriteWAV(filepath.Join(dir, "tone.wav"), tone); err != nil {
 		t.Fatal(err)
 	}
-	modules := "/usr/lib/baresip/modules"
-	if p := os.Getenv("MOROZ_BARESIP_MODULES"); p != "" {
-		modules = p
-	}
-	conf := strings.Join([]string{"sip_listen 127.0.0.1:" + port, "module_path " + modules,
-		"module g711.so", "module aufile.so", "module aubridge.so", "module_app account.so",
+	baresip(t, account, "module aufile.so", "module aubridge.so",
 		"audio_player aubridge,nil", "audio_alert aubridge,nil",
-		"audio_source aufile," + filepath.Join(dir, "tone.wav")}, "\n") + "\n"
-	for name, body := range map[string]string{"config": conf, "accounts": account + "\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+		"audio_source aufile,"+filepath.Join(dir, "tone.wav"))
 }

@@ -2,7 +2,6 @@ package softphone
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -179,36 +178,7 @@ func (d *deskCall) startMonitor(ctx context.Context, supervisor int64, sdpOffer 
 	case busy:
 		return nil, "", &signalError{codeWrongState, errMonitorBusy.Error()}
 	}
-	codec := d.c.Caller.Codec()
-	off, err := parseOffer(sdpOffer)
-	if err != nil {
-		return nil, "", &signalError{codeBadRequest, err.Error()}
-	}
-	if !off.has(codec) {
-		return nil, "", &signalError{codeBadRequest, "monitor: the offer must have " + codec.Name}
-	}
-	m, err := newMonitorOn(d, nil, supervisor, codec, mode)
-	if err != nil {
-		return nil, "", fmt.Errorf("monitor call %s: %w", d.c.Call, err)
-	}
-	pc, err := d.p.answerPC(ctx, codec, sdpOffer, m.track, m.onTrack, m.onState)
-	if err != nil {
-		return nil, "", fmt.Errorf("monitor call %s: %w", d.c.Call, err)
-	}
-	m.mu.Lock()
-	m.pc = pc
-	m.mu.Unlock()
-	old, err := d.attachMonitor(m)
-	if err != nil {
-		m.stop(err)
-		return nil, "", err
-	}
-	if old != nil {
-		old.stop(errSuperMoved)
-	}
-	m.start()
-	m.log.Info("monitor started", "mode", string(mode))
-	return m, pc.LocalDescription().SDP, nil
+	return answerMonitor(ctx, d, nil, supervisor, sdpOffer, d.c.Caller.Codec(), mode)
 }
 
 func (d *deskCall) attachMonitor(m *Monitor) (*Monitor, error) {

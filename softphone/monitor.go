@@ -111,6 +111,9 @@ type monitorHost interface {
 	monitorLog() *slog.Logger
 	// monitorGo runs f on a goroutine the call waits for when it ends.
 	monitorGo(f func())
+	// attachMonitor makes m the call's monitor and returns the one it
+	// replaces.
+	attachMonitor(m *Monitor) (*Monitor, error)
 	// forgetMonitor detaches m from the call's media.
 	forgetMonitor(m *Monitor)
 }
@@ -126,11 +129,7 @@ func (l *Leg) monitorGo(f func()) {
 	}()
 }
 
-func newMonitor(l *Leg, conn *rtcConn, supervisor int64, codec media.Codec, mode Mode) (*Monitor, error) {
-	return newMonitorOn(l, conn, supervisor, codec, mode)
-}
-
-func newMonitorOn(host monitorHost, conn *rtcConn, supervisor int64, codec media.Codec, mode Mode) (*Monitor, error) {
+func newMonitor(host monitorHost, conn *rtcConn, supervisor int64, codec media.Codec, mode Mode) (*Monitor, error) {
 	track, err := webrtc.NewTrackLocalStaticRTP(capability(codec), "audio", fmt.Sprintf("moroz-monitor-%d", supervisor))
 	if err != nil {
 		return nil, err
@@ -415,6 +414,15 @@ func (l *Leg) startMonitor(ctx context.Context, supervisor int64, sdpOffer strin
 	case busy:
 		return nil, "", &signalError{codeWrongState, errMonitorBusy.Error()}
 	}
+	return answerMonitor(ctx, l, conn, supervisor, sdpOffer, codec, mode)
+}
+
+// answerMonitor answers a supervisor's offer with a monitor of host's
+// call speaking codec in mode (conn is the browser's connection, nil for
+// a desk call), attaches it in place of the supervisor's earlier one and
+// starts it.
+func answerMonitor(ctx context.Context, host monitorHost, conn *rtcConn, supervisor int64, sdpOffer string,
+	codec media.Codec, mode Mode) (*Monitor, string, error) {
 	off, err := parseOffer(sdpOffer)
 	if err != nil {
 		return nil, "", &signalError{codeBadRequest, err.Error()}
@@ -422,19 +430,18 @@ func (l *Leg) startMonitor(ctx context.Context, supervisor int64, sdpOffer strin
 	if !off.has(codec) {
 		return nil, "", &signalError{codeBadRequest, "monitor: the offer must have " + codec.Name}
 	}
-
-	m, err := newMonitor(l, conn, supervisor, codec, mode)
+	m, err := newMonitor(host, conn, supervisor, codec, mode)
 	if err != nil {
-		return nil, "", fmt.Errorf("monitor call %s: %w", l.callID, err)
+		return nil, "", fmt.Errorf("monitor call %s: %w", host.monitorCall(), err)
 	}
-	pc, err := l.p.answerPC(ctx, codec, sdpOffer, m.track, m.onTrack, m.onState)
+	pc, err := host.monitorPhone().answerPC(ctx, codec, sdpOffer, m.track, m.onTrack, m.onState)
 	if err != nil {
-		return nil, "", fmt.Errorf("monitor call %s: %w", l.callID, err)
+		return nil, "", fmt.Errorf("monitor call %s: %w", host.monitorCall(), err)
 	}
 	m.mu.Lock()
 	m.pc = pc
 	m.mu.Unlock()
-	old, err := l.attachMonitor(m)
+	old, err := host.attachMonitor(m)
 	if err != nil {
 		m.stop(err)
 		return nil, "", err

@@ -23,6 +23,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/config"
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/internal/chrometest"
 	"github.com/morozhq/moroz/logging"
@@ -148,16 +149,7 @@ func TestAsteriskCallAnsweredInTheBrowser(t *testing.T) {
 	cfg.ARI.User, cfg.ARI.Password = fake.Credentials()
 	writeTonePrompts(t, filepath.Join(cfg.Data, "prompts"))
 	ctx := context.Background()
-	n, err := New(ctx, cfg, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, connected := fake.Connections()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- n.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	awaitClosed(t, connected, "the events websocket")
+	n := runARINode(t, fake, cfg)
 
 	u, err := console.AddUser(ctx, n.Store(), "snegurochka", "Снегурочка", store.RoleHelper, "password-snegurochka")
 	if err != nil {
@@ -626,6 +618,23 @@ func TestAsteriskRecordsLikeNative(t *testing.T) {
 	}
 }
 
+// runARINode starts a node with cfg, connected to fake as its Asterisk,
+// until the test ends, and returns it once the events websocket is up.
+func runARINode(t *testing.T, fake *aritest.Server, cfg config.Config) *Node {
+	t.Helper()
+	n, err := New(context.Background(), cfg, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, connected := fake.Connections()
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	awaitClosed(t, connected, "the events websocket")
+	return n
+}
+
 // bothModes runs a node with native SIP and Asterisk mode (the fake ARI)
 // and one helper of the calls queue who is away: callers wait.
 func bothModes(t *testing.T) (*Node, *aritest.Server) {
@@ -636,16 +645,7 @@ func bothModes(t *testing.T) (*Node, *aritest.Server) {
 	cfg.ARI.User, cfg.ARI.Password = fake.Credentials()
 	writeTonePrompts(t, filepath.Join(cfg.Data, "prompts"))
 	ctx := context.Background()
-	n, err := New(ctx, cfg, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, connected := fake.Connections()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- n.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	awaitClosed(t, connected, "the events websocket")
+	n := runARINode(t, fake, cfg)
 
 	u, err := n.Store().CreateUser(ctx, store.User{Login: "elf", Name: "elf", Role: store.RoleHelper})
 	if err != nil {
@@ -799,16 +799,7 @@ func TestAsteriskModeCallsBack(t *testing.T) {
 	cfg.ARI.URL, cfg.ARI.Trunk, cfg.ARI.CallerID = fake.URL(), "trunk", "+375170000000"
 	cfg.ARI.User, cfg.ARI.Password = fake.Credentials()
 	ctx := context.Background()
-	n, err := New(ctx, cfg, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, connected := fake.Connections()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- n.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	awaitClosed(t, connected, "the events websocket")
+	n := runARINode(t, fake, cfg)
 
 	u, err := n.Store().CreateUser(ctx, store.User{Login: "ivan", Name: "ivan", Role: store.RoleHelper})
 	if err != nil {
@@ -868,16 +859,7 @@ func TestAsteriskModeRingsDeskPhone(t *testing.T) {
 			cfg.ARI.User, cfg.ARI.Password = fake.Credentials()
 			writeTonePrompts(t, filepath.Join(cfg.Data, "prompts"))
 			ctx := context.Background()
-			n, err := New(ctx, cfg, logging.Discard())
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, connected := fake.Connections()
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- n.Run(runCtx) }()
-			t.Cleanup(func() { stop(); <-done })
-			awaitClosed(t, connected, "the events websocket")
+			n := runARINode(t, fake, cfg)
 
 			u, err := n.Store().CreateUser(ctx, store.User{Login: "ivan", Name: "ivan", Role: store.RoleHelper})
 			if err != nil {

@@ -130,20 +130,9 @@ func TestCallbackThroughTrunk(t *testing.T) {
 	stop := sink.speakBack(callerHz)
 	defer stop()
 
-	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
-	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
-		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
-		t.Fatal(err)
-	}
+	helper := callbackHelper(t, h, phone)
 	acceptOffers(t, h, helper, 1)
-	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
-		Subject: "+375 29 111-22-33", ExternalID: "callback:test"}, store.Event{Type: "missed"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
-		t.Fatal(err)
-	}
+	it := h.callBack(t, helper, "+375 29 111-22-33", "callback:test")
 	if got := h.awaitClosed(t, it.ID); got != acd.OutcomeCalledBack {
 		t.Errorf("callback outcome: got %q, want %q", got, acd.OutcomeCalledBack)
 	}
@@ -167,11 +156,7 @@ func TestCallbackNumberBusyGoesBackToQueue(t *testing.T) {
 	addr, wait := trunkScenario(t, "trunk_busy.xml", nil)
 	startCallbacks(t, h, addr)
 	phone, _ := deskPhone(t)
-	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
-	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
-		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
-		t.Fatal(err)
-	}
+	helper := callbackHelper(t, h, phone)
 	recalled := make(chan acd.Event, 4)
 	t.Cleanup(h.work.Listen(func(e acd.Event) {
 		if e.Type == acd.EventRecalled {
@@ -179,14 +164,7 @@ func TestCallbackNumberBusyGoesBackToQueue(t *testing.T) {
 		}
 	}))
 	acceptOffers(t, h, helper, 1)
-	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
-		Subject: "+375291112244", ExternalID: "callback:busy"}, store.Event{Type: "missed"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
-		t.Fatal(err)
-	}
+	it := h.callBack(t, helper, "+375291112244", "callback:busy")
 	if err := wait(); err != nil {
 		t.Errorf("trunk (sipp): %v", err)
 	}
@@ -217,11 +195,7 @@ func TestCallbackRetriedThenUnreachable(t *testing.T) {
 	startCallbacksOpt(t, h, voice.TrunkConfig{Target: addr, CallerID: "ded"},
 		voice.CallbackOptions{RetryAfter: retry, MaxAttempts: 2})
 	phone, _ := deskPhone(t)
-	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
-	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
-		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
-		t.Fatal(err)
-	}
+	helper := callbackHelper(t, h, phone)
 	offered := make(chan time.Time, 4)
 	t.Cleanup(h.work.Listen(func(e acd.Event) {
 		if e.Type == acd.EventOffered && e.Channel == acd.Callback {
@@ -229,14 +203,7 @@ func TestCallbackRetriedThenUnreachable(t *testing.T) {
 		}
 	}))
 	acceptOffers(t, h, helper, 2)
-	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
-		Subject: "+375291112266", ExternalID: "callback:retry"}, store.Event{Type: "missed"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
-		t.Fatal(err)
-	}
+	it := h.callBack(t, helper, "+375291112266", "callback:retry")
 	if got := h.awaitClosed(t, it.ID); got != acd.OutcomeUnreachable {
 		t.Errorf("callback outcome: got %q, want %q", got, acd.OutcomeUnreachable)
 	}
@@ -372,24 +339,40 @@ func TestCallbackThroughTrunkWithDigest(t *testing.T) {
 	addr, wait := trunkScenario(t, "trunk_auth.xml", sink)
 	startCallbacksWith(t, h, voice.TrunkConfig{Target: addr, CallerID: "ded", Username: "ded", Password: "trunk-secret"})
 	phone, _ := deskPhone(t)
-	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
-	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
-		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
-		t.Fatal(err)
-	}
+	helper := callbackHelper(t, h, phone)
 	acceptOffers(t, h, helper, 1)
-	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
-		Subject: "+375291112255", ExternalID: "callback:auth"}, store.Event{Type: "missed"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
-		t.Fatal(err)
-	}
+	it := h.callBack(t, helper, "+375291112255", "callback:auth")
 	if got := h.awaitClosed(t, it.ID); got != acd.OutcomeCalledBack {
 		t.Errorf("callback outcome: got %q, want %q", got, acd.OutcomeCalledBack)
 	}
 	if err := wait(); err != nil {
 		t.Errorf("trunk (sipp): %v", err)
 	}
+}
+
+// callbackHelper adds a helper, away, whose desk phone is phone and who
+// takes callbacks.
+func callbackHelper(t *testing.T, h *harness, phone string) int64 {
+	t.Helper()
+	helper := h.addHelper(t, "elf", phone, acd.StatusAway)
+	if err := h.work.UpdateHelper(context.Background(), store.Helper{UserID: helper,
+		Queues: []string{"callbacks"}, Extension: phone}); err != nil {
+		t.Fatal(err)
+	}
+	return helper
+}
+
+// callBack queues a callback to number and makes helper available to
+// take it.
+func (h *harness) callBack(t *testing.T, helper int64, number, externalID string) store.Item {
+	t.Helper()
+	it, _, err := h.work.Submit(context.Background(), store.Item{Channel: acd.Callback,
+		Subject: number, ExternalID: externalID}, store.Event{Type: "missed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.work.SetStatus(context.Background(), helper, acd.StatusAvailable, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return it
 }

@@ -93,36 +93,16 @@ func (s *sqlStore) insertOut(ctx context.Context, q querier, l OutLetter) (OutLe
 
 // FileLetter stores msgs and queues out in one commit.
 func (s *sqlStore) FileLetter(ctx context.Context, msgs []Message, out []OutLetter) (FiledLetter, error) {
-	heads := make([]any, len(msgs))
-	for i := range msgs {
-		m := &msgs[i]
-		h, err := rawArg("headers", m.Headers)
-		if err == nil && m.Direction != "in" && m.Direction != "out" {
-			err = fmt.Errorf("direction %q: %w", m.Direction, ErrInvalid)
-		}
-		if err != nil {
-			return FiledLetter{}, fmt.Errorf("file letter: message %q: %w", m.ExternalID, err)
-		}
-		heads[i] = h
-		m.ID, m.Headers, m.CreatedAt = 0, rawOrNil(m.Headers), roundTime(m.CreatedAt)
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = s.stamp()
-		}
-	}
 	now := s.stamp()
-	for i := range out {
-		l := &out[i]
-		if err := checkOut(*l); err != nil {
-			return FiledLetter{}, fmt.Errorf("file letter: queue %s: %w", l.MessageID, err)
-		}
-		l.ID, l.Channel, l.State, l.Attempts, l.LastError = 0, outChannel(l.Channel), OutPending, 0, ""
-		l.CreatedAt, l.UpdatedAt, l.NextAt = now, now, roundTime(l.NextAt)
-		if l.NextAt.IsZero() {
-			l.NextAt = now
-		}
+	heads, err := prepareMessages(msgs, now)
+	if err != nil {
+		return FiledLetter{}, fmt.Errorf("file letter: %w", err)
+	}
+	if err := prepareOut(out, now); err != nil {
+		return FiledLetter{}, fmt.Errorf("file letter: %w", err)
 	}
 	var res FiledLetter
-	err := s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(q querier) error {
 		res = FiledLetter{} // a retried batch starts again
 		for i, m := range msgs {
 			stored, created, err := s.insertMessage(ctx, q, m, heads[i])

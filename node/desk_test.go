@@ -1,88 +1,23 @@
 package node
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/morozhq/moroz/internal/baresiptest"
 	"github.com/morozhq/moroz/logging"
 	"github.com/morozhq/moroz/sip"
 	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/work"
 )
 
-// baresip starts baresip registering account (an accounts line) from
-// 127.0.0.1 until the test ends, with conf's lines added to its
-// configuration, and returns its SIP port. Another package's test may
-// take the port between freeUDPPort and baresip's bind (packages run in
-// parallel): a phone that exits before it is ready is started again on
-// another port.
+// baresip starts baresip registering account (an accounts line) until
+// the test ends, with conf's lines added to its configuration, and
+// returns its SIP port.
 func baresip(t *testing.T, account string, conf ...string) (port string) {
 	t.Helper()
-	bin, err := exec.LookPath("baresip")
-	if err != nil {
-		if os.Getenv("MOROZ_REQUIRE_PEERS") == "1" {
-			t.Fatal("baresip not found and MOROZ_REQUIRE_PEERS=1: install Debian's baresip-core")
-		}
-		t.Skip("baresip not found: install Debian's baresip-core to run this test")
-	}
-	modules := "/usr/lib/baresip/modules"
-	if p := os.Getenv("MOROZ_BARESIP_MODULES"); p != "" {
-		modules = p
-	}
-	for attempt := 1; ; attempt++ {
-		port = freeUDPPort(t)
-		dir := t.TempDir()
-		lines := append([]string{"sip_listen 127.0.0.1:" + port, "module_path " + modules,
-			"module g711.so", "module_app account.so"}, conf...)
-		for name, body := range map[string]string{"config": strings.Join(lines, "\n") + "\n", "accounts": account + "\n"} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "90")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = cmd.Stdout
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cancel(); cmd.Wait() })
-		if awaitReady(out) {
-			return port
-		}
-		if attempt == 3 {
-			t.Fatal("baresip exited before it was ready, three times")
-		}
-	}
-}
-
-// awaitReady reads baresip's output until it says it is ready, reporting
-// whether it did before the output ended, and drains the rest.
-func awaitReady(r io.Reader) bool {
-	found := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(r)
-		ok := false
-		for sc.Scan() {
-			if !ok && strings.Contains(sc.Text(), "baresip is ready") {
-				ok = true
-				found <- true
-			}
-		}
-		if !ok {
-			found <- false
-		}
-	}()
-	return <-found
+	return baresiptest.Start(t, t.TempDir(), account, conf...)
 }
 
 // A helper's desk phone registers with the node using the secret stored

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/morozhq/moroz/internal/baresiptest"
 	"github.com/morozhq/moroz/logging"
 )
 
@@ -172,22 +173,4 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func freeUDPPort(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, p, _ := net.SplitHostPort(c.LocalAddr().String())
-		// baresip listens on TCP too: the port must be free for both.
-		l, err := net.Listen("tcp", "127.0.0.1:"+p)
-		c.Close()
-		if err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no port free on both UDP and TCP")
-	return ""
-}
+func freeUDPPort(t *testing.T) string { return baresiptest.FreePort(t) }

@@ -5,17 +5,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/internal/baresiptest"
 	"github.com/morozhq/moroz/internal/firefoxtest"
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/morozhq/moroz/store"
@@ -202,7 +201,7 @@ func baresipCall(t *testing.T, uri string) *phone {
 		modules = p
 	}
 	conf := strings.Join([]string{
-		"sip_listen 127.0.0.1:" + freeSIPPort(t), "module_path " + modules,
+		"sip_listen 127.0.0.1:" + baresiptest.FreePort(t), "module_path " + modules,
 		"module g711.so", "module aufile.so", "module aubridge.so", "module sndfile.so",
 		"net_interface 127.0.0.1", "module_app account.so", "module_app menu.so",
 		"audio_player aubridge,nil", "audio_alert aubridge,nil",
@@ -275,27 +274,6 @@ func (ph *phone) heard(t *testing.T) []int16 {
 			t.Fatalf("no audio dump of the call in the phone's folder (%v)", files)
 		}
 	}
-}
-
-// freeSIPPort is a loopback port free on both UDP and TCP (baresip
-// listens on both).
-func freeSIPPort(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		c.Close()
-		if err == nil {
-			l.Close()
-			return strconv.Itoa(port)
-		}
-	}
-	t.Fatal("no port free on both UDP and TCP")
-	return ""
 }
 
 // runs are the tones of what the caller heard, 200 ms window by window

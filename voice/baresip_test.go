@@ -1,19 +1,17 @@
 package voice_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-audio/wav"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/internal/baresiptest"
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/morozhq/moroz/voice"
 )
@@ -41,78 +39,16 @@ func deskPhone(t *testing.T) (uri, dir string) {
 // returns the phone's SIP URI, folder and port.
 func deskPhoneAccount(t *testing.T, account string) (uri, dir, port string) {
 	t.Helper()
-	bin := needPeer(t, "baresip", "baresip-core")
 	dir = t.TempDir()
 	if err := media.WriteWAV(filepath.Join(dir, "tone.wav"), sine(toneHz, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	// Another test may take the port between freePort and baresip's bind
-	// (packages run in parallel): a phone that exits before it is ready
-	// is started again on another port.
-	for attempt := 1; ; attempt++ {
-		port = freePort(t)
-		if startBaresip(t, bin, dir, port, account) {
-			break
-		}
-		if attempt == 3 {
-			t.Fatal("baresip exited before it was ready, three times")
-		}
-	}
-	return fmt.Sprintf("sip:helper@127.0.0.1:%s", port), dir, port
-}
-
-// startBaresip writes baresip's configuration for port and account into
-// dir and starts it, reporting whether it became ready; it is stopped
-// with the test.
-func startBaresip(t *testing.T, bin, dir, port, account string) bool {
-	t.Helper()
-	conf := strings.Join([]string{
-		"sip_listen 127.0.0.1:" + port,
-		"module_path /usr/lib/baresip/modules",
-		"module g711.so", "module aufile.so", "module aubridge.so", "module sndfile.so",
-		"module_app account.so",
+	port = baresiptest.Start(t, dir, account,
+		"module aufile.so", "module aubridge.so", "module sndfile.so",
 		"audio_player aubridge,nil", "audio_alert aubridge,nil",
-		"audio_source aufile," + filepath.Join(dir, "tone.wav"),
-		"snd_path " + dir,
-	}, "\n") + "\n"
-	if p := os.Getenv("MOROZ_BARESIP_MODULES"); p != "" {
-		conf = strings.Replace(conf, "/usr/lib/baresip/modules", p, 1)
-	}
-	write(t, filepath.Join(dir, "config"), conf)
-	write(t, filepath.Join(dir, "accounts"), account+"\n")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "90")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	return awaitLine(out, "baresip is ready")
-}
-
-// awaitLine reads r until a line contains want, reporting whether one did
-// before r ended, then drains it.
-func awaitLine(r interface{ Read([]byte) (int, error) }, want string) bool {
-	found := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(r)
-		ok := false
-		for sc.Scan() {
-			if !ok && strings.Contains(sc.Text(), want) {
-				ok = true
-				found <- true
-			}
-		}
-		if !ok {
-			found <- false
-		}
-	}()
-	return <-found
+		"audio_source aufile,"+filepath.Join(dir, "tone.wav"),
+		"snd_path "+dir)
+	return fmt.Sprintf("sip:helper@127.0.0.1:%s", port), dir, port
 }
 
 func write(t *testing.T, path, s string) {

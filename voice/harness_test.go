@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/internal/baresiptest"
 	"github.com/morozhq/moroz/sip"
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/morozhq/moroz/store"
@@ -249,25 +250,7 @@ func tail(b []byte, n int) []byte {
 }
 
 // freePort finds a UDP port for a peer that reads 0 as its default.
-func freePort(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		// SIP peers listen on TCP too: the port must be free for both.
-		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		c.Close()
-		if err == nil {
-			l.Close()
-			return itoa(port)
-		}
-	}
-	t.Fatal("no port free on both UDP and TCP")
-	return ""
-}
+func freePort(t *testing.T) string { return baresiptest.FreePort(t) }
 
 // rtpSink collects the RTP sent to it.
 type rtpSink struct {

@@ -18,9 +18,10 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/morozhq/moroz/bench/internal/sysstat"
@@ -33,8 +34,10 @@ func main() {
 	dur := flag.Duration("for", 20*time.Second, "how long to measure")
 	shared := flag.Bool("pacer", true, "pace all legs with one shared media.Pacer (false: a timer per leg)")
 	kernelTS := flag.Bool("kernel-ts", true, "time arrivals by the kernel's receive timestamp (false: when the receiver reads them)")
+	traceOut := flag.String("trace", "", "write an execution trace of the measured window to this file (go tool trace)")
+	cpuOut := flag.String("cpuprofile", "", "write a CPU profile of the measured window to this file")
 	flag.Parse()
-	if err := run(*n, *dur, *shared, *kernelTS); err != nil {
+	if err := run(*n, *dur, *shared, *kernelTS, profiles{trace: *traceOut, cpu: *cpuOut}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -47,7 +50,45 @@ type stream struct {
 	seen    bool
 }
 
-func run(n int, dur time.Duration, shared, kernelTS bool) error {
+// profiles names the files the measured window is traced or profiled to.
+type profiles struct{ trace, cpu string }
+
+// start begins what is asked for and returns the function that ends it.
+// Stop may be called more than once.
+func (p profiles) start() (stop func(), err error) {
+	var stops []func()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			for _, f := range stops {
+				f()
+			}
+		})
+	}
+	if p.trace != "" {
+		f, err := os.Create(p.trace)
+		if err != nil {
+			return stop, err
+		}
+		if err := trace.Start(f); err != nil {
+			return stop, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	if p.cpu != "" {
+		f, err := os.Create(p.cpu)
+		if err != nil {
+			return stop, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return stop, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	return stop, nil
+}
+
+func run(n int, dur time.Duration, shared, kernelTS bool, prof profiles) error {
 	ip := netip.MustParseAddr("127.0.0.1")
 	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -109,15 +150,18 @@ func run(n int, dur time.Duration, shared, kernelTS bool) error {
 	perLeg := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 	goroutines := float64(runtime.NumGoroutine()-g0) / float64(n)
 
-	var ru0 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	jitter, packets, lost, err := receive(sink, dur, kernelTS)
+	stopProf, err := prof.start()
+	defer stopProf()
 	if err != nil {
 		return err
 	}
-	var ru1 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
+	cpu0 := sysstat.CPUNanos()
+	jitter, packets, lost, err := receive(sink, n, dur, kernelTS)
+	if err != nil {
+		return err
+	}
+	cpu := time.Duration(sysstat.CPUNanos() - cpu0)
+	stopProf()
 
 	cancel()
 	players.Wait()
@@ -146,15 +190,20 @@ func run(n int, dur time.Duration, shared, kernelTS bool) error {
 // deviation from the 20 ms spacing of its stream, the packet count and the
 // packets lost (sequence gaps). With kernelTS a packet without its
 // timestamp is an error rather than a silently different measure.
-func receive(sink *net.UDPConn, dur time.Duration, kernelTS bool) (jitter []time.Duration, packets, lost int, err error) {
-	streams := map[uint32]*stream{}
+//
+// It allocates nothing while it reads (the jitter slice is sized for n
+// legs' packets up front), so the measurement does not set off garbage
+// collections that would take a CPU from the sender.
+func receive(sink *net.UDPConn, legs int, dur time.Duration, kernelTS bool) (jitter []time.Duration, packets, lost int, err error) {
+	streams := make(map[uint32]*stream, legs)
+	jitter = make([]time.Duration, 0, int(float64(legs)*1.1*dur.Seconds()/media.FrameDuration.Seconds()))
 	buf := make([]byte, 1500)
 	oob := make([]byte, sysstat.OOBSize)
 	end := time.Now().Add(dur)
 	var p rtp.Packet
 	for {
 		sink.SetReadDeadline(end)
-		n, oobn, _, _, rerr := sink.ReadMsgUDP(buf, oob)
+		n, oobn, _, _, rerr := sink.ReadMsgUDPAddrPort(buf, oob)
 		if rerr != nil {
 			return jitter, packets, lost, nil
 		}

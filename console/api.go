@@ -139,6 +139,7 @@ func (s *Server) getItem(w http.ResponseWriter, r *http.Request, p Principal) {
 		Messages    []messageJSON `json:"messages"`
 		VoicemailID int64         `json:"voicemail_id,omitempty"` // its audio: GET /api/v1/voicemails/{id}/audio
 	}{itemJSON: toItemJSON(it), Events: []eventJSON{}, Messages: []messageJSON{}}
+	out.SendFailed = countFailedSends(events)
 	if it.Channel == acd.Voicemail {
 		out.VoicemailID = s.voicemailOf(r, it.ID)
 	}

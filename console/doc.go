@@ -32,6 +32,7 @@
 //
 //	PATCH  /api/v1/me                  the user's language {"lang"}
 //	GET    /api/v1/contacts/{id}       a contact card and its items, every channel
+//	GET    /api/v1/items/{id}/history  the item's events in time order (protocol.md, "Item history")
 //	GET    /api/v1/templates           reply templates (helpers)
 //	POST   /api/v1/templates           create one (supervisors; audited)
 //	PUT    /api/v1/templates/{id}      replace one (supervisors; audited)

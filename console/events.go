@@ -110,6 +110,14 @@ func (t *tracker) observe(e acd.Event) int64 {
 	return h
 }
 
+// ownerOf returns the helper an item is offered to or held by, as far as
+// the events seen tell, 0 when none.
+func (t *tracker) ownerOf(itemID int64) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.owner[itemID]
+}
+
 func (t *tracker) offer(helperID int64) (acd.Event, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -29,6 +29,9 @@ type itemJSON struct {
 	SLADue     *time.Time      `json:"sla_due"`
 	UpdatedAt  time.Time       `json:"updated_at"`
 	ClosedAt   *time.Time      `json:"closed_at"`
+	// SendFailed is how many of its replies were given up (history.go);
+	// GET /items/{id} and the websocket snapshot fill it in, lists do not.
+	SendFailed int `json:"send_failed,omitempty"`
 }
 
 func toItemJSON(it store.Item) itemJSON {

@@ -162,6 +162,7 @@ func (s *Server) routes() (http.Handler, error) {
 	s.api(mux, "GET /api/v1/me", store.RoleHelper, s.me)
 	s.api(mux, "GET /api/v1/items", store.RoleHelper, s.listItems)
 	s.api(mux, "GET /api/v1/items/{id}", store.RoleHelper, s.getItem)
+	s.api(mux, "GET /api/v1/items/{id}/history", store.RoleHelper, s.itemHistory)
 	s.api(mux, "GET /api/v1/helpers", store.RoleHelper, s.listHelpers)
 	s.api(mux, "GET /api/v1/calls", store.RoleSupervisor, s.listCalls)
 	s.api(mux, "GET /api/v1/stats/live", store.RoleHelper, s.liveStats)

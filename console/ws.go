@@ -156,6 +156,9 @@ func (s *Server) snapshotHelper(ctx context.Context, id int64, snap *snapshotMsg
 		}
 		snap.Items = append(snap.Items, toItemJSON(it))
 	}
+	if err := s.withFailedSends(ctx, snap.Items); err != nil {
+		return err
+	}
 	if st.Offer == 0 {
 		return nil
 	}

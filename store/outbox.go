@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
@@ -13,6 +14,10 @@ const (
 	OutSent    = "sent"    // the relay took it
 	OutFailed  = "failed"  // given up: a permanent failure or too many attempts
 )
+
+// ErrClaimed is MarkOut's answer to a retry of a row another sender has
+// taken over since (its lease had run out).
+var ErrClaimed = errors.New("outbox row held by another sender")
 
 // OutLetter is one message in the outbound queue: a letter (a reply or
 // an auto-reply Moroz sends through its relay) or a Telegram reply. Channel
@@ -34,8 +39,33 @@ type OutLetter struct {
 	NextAt    time.Time
 	State     string // OutPending, OutSent or OutFailed
 	LastError string // the last attempt's error
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// ClaimedBy and ClaimedUntil are the sender holding the row and the
+	// end of its lease (ClaimOut); empty and zero when nobody holds it.
+	// EnqueueOut, FileLetter, FileItem and QueueRecipients store a new
+	// row with the claim it is given, so a sender that queues a row can
+	// hold it from the first commit.
+	ClaimedBy    string
+	ClaimedUntil time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// OutClaim says which pending rows ClaimOut takes and for whom.
+type OutClaim struct {
+	Channel  acd.Channel   // empty is acd.Email
+	Claimant string        // the sender taking the rows; required
+	Lease    time.Duration // how long the rows are held; at least a millisecond
+	Limit    int           // rows at most; 0 means 100, at most 1000
+	// Prefix, when set, takes only rows whose MessageID starts with it;
+	// with Except, only rows whose MessageID does not. Two senders of one
+	// channel split its rows this way (mail replies and mailings).
+	Prefix string
+	Except bool
+	// InOrder takes only the oldest pending row of each recipient (To),
+	// and none of a recipient whose oldest row is not due or is held: a
+	// recipient's rows go out one at a time, in ID order, whichever
+	// sender takes them (a Telegram chat's replies).
+	InOrder bool
 }
 
 // Outbound holds the outbound queue of every channel that sends through
@@ -52,8 +82,31 @@ type Outbound interface {
 	// channel is acd.Email.
 	PendingOut(ctx context.Context, channel acd.Channel, afterID int64, limit int) ([]OutLetter, error)
 	// MarkOut records an attempt's result: u.State, u.Attempts, u.NextAt
-	// and u.LastError of the letter u.ID. An unknown ID is ErrNotFound.
+	// and u.LastError of the letter u.ID, and ends any claim on it. A
+	// pending u (a retry after a failure) is recorded only while u's
+	// sender, u.ClaimedBy, holds the row or nobody does: when another
+	// sender took it over meanwhile, MarkOut changes nothing and returns
+	// ErrClaimed. An unknown ID is ErrNotFound.
 	MarkOut(ctx context.Context, u OutLetter) error
+	// ClaimOut takes up to c.Limit pending rows of c.Channel that are due
+	// and that nobody holds (never claimed, released, or a lease run out)
+	// for c.Claimant until now plus c.Lease, atomically: two senders
+	// claiming at once never get the same row. It returns them in ID
+	// order with ClaimedBy and ClaimedUntil set. On SQLite, where one
+	// process has the store, a lease taken through another Store value
+	// (a process that is gone) does not hold.
+	ClaimOut(ctx context.Context, c OutClaim) ([]OutLetter, error)
+	// RenewOut extends every lease claimant still holds (not run out) to
+	// now plus lease, and returns the new end: rows whose lease ended
+	// after until-lease are held until then, others are no longer held.
+	RenewOut(ctx context.Context, claimant string, lease time.Duration) (until time.Time, err error)
+	// ReleaseOut ends every claim of claimant on pending rows, so that
+	// any sender may take them at once (a sender stopping cleanly).
+	ReleaseOut(ctx context.Context, claimant string) error
+	// PruneOut deletes up to limit sent rows (0 means 100, at most 1000)
+	// last updated before before, oldest first, and returns how many: a
+	// caller prunes in small commits until fewer than limit go.
+	PruneOut(ctx context.Context, before time.Time, limit int) (int, error)
 	// OutLetter returns the letter with id.
 	OutLetter(ctx context.Context, id int64) (OutLetter, error)
 	// FileLetter stores msgs as AddMessage does, in order, and queues out

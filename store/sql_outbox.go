@@ -1,15 +1,20 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/morozhq/moroz/acd"
 )
 
 const outCols = `id, channel, COALESCE(item_id, 0), message_id, from_addr, to_addrs, raw, attempts, next_at,
-	state, last_error, created_at, updated_at`
+	state, last_error, claimed_by, claimed_until, created_at, updated_at`
 
 func scanOut(r row) (OutLetter, error) {
 	var (
@@ -17,7 +22,7 @@ func scanOut(r row) (OutLetter, error) {
 		to string
 	)
 	err := r.Scan(&l.ID, &l.Channel, &l.ItemID, &l.MessageID, &l.From, &to, &l.Raw, &l.Attempts, &l.NextAt,
-		&l.State, &l.LastError, &l.CreatedAt, &l.UpdatedAt)
+		&l.State, &l.LastError, &l.ClaimedBy, &l.ClaimedUntil, &l.CreatedAt, &l.UpdatedAt)
 	if to != "" {
 		l.To = strings.Split(to, "\n")
 	}
@@ -77,12 +82,17 @@ func (s *sqlStore) EnqueueOut(ctx context.Context, l OutLetter) (OutLetter, bool
 }
 
 func (s *sqlStore) insertOut(ctx context.Context, q querier, l OutLetter) (OutLetter, bool, error) {
+	l.ClaimedUntil = roundTime(l.ClaimedUntil)
+	if l.ClaimedBy == "" || l.ClaimedUntil.IsZero() {
+		l.ClaimedBy, l.ClaimedUntil = "", time.Time{}
+	}
+	s.claimants.add(l.ClaimedBy)
 	err := q.queryRow(ctx, `INSERT INTO outbox (channel, item_id, message_id, from_addr, to_addrs, raw,
-		attempts, next_at, state, last_error, created_at, updated_at)
-		VALUES ($10, $1, $2, $3, $4, $5, 0, $6, $7, '', $8, $9)
+		attempts, next_at, state, last_error, claimed_by, claimed_until, created_at, updated_at)
+		VALUES ($10, $1, $2, $3, $4, $5, 0, $6, $7, '', $11, $12, $8, $9)
 		ON CONFLICT (message_id) DO NOTHING RETURNING id`,
 		nullID(l.ItemID), l.MessageID, l.From, strings.Join(l.To, "\n"), l.Raw,
-		l.NextAt, l.State, l.CreatedAt, l.UpdatedAt, string(l.Channel)).Scan(&l.ID)
+		l.NextAt, l.State, l.CreatedAt, l.UpdatedAt, string(l.Channel), l.ClaimedBy, l.ClaimedUntil).Scan(&l.ID)
 	if isNoRows(err) {
 		stored, err := scanOut(q.queryRow(ctx, `SELECT `+outCols+` FROM outbox WHERE message_id = $1`,
 			l.MessageID))
@@ -140,23 +150,189 @@ func (s *sqlStore) OutLetter(ctx context.Context, id int64) (OutLetter, error) {
 	return l, s.fail(err, "outbox letter %d", id)
 }
 
-// MarkOut records the result of an attempt on u.ID.
+// MarkOut records the result of an attempt on u.ID and ends its claim; a
+// retry is recorded only while u's sender or nobody holds the row.
 func (s *sqlStore) MarkOut(ctx context.Context, u OutLetter) error {
 	switch u.State {
 	case OutPending, OutSent, OutFailed:
 	default:
 		return fmt.Errorf("mark outbox letter %d: state %q: %w", u.ID, u.State, ErrInvalid)
 	}
+	now := s.stamp()
 	next := roundTime(u.NextAt)
 	if next.IsZero() {
-		next = s.stamp()
+		next = now
+	}
+	query := `UPDATE outbox SET state = $2, attempts = $3, next_at = $4, last_error = $5, updated_at = $6,
+		claimed_by = '', claimed_until = NULL WHERE id = $1`
+	args := []any{u.ID, u.State, u.Attempts, next, u.LastError, now}
+	if u.State == OutPending {
+		args = append(args, u.ClaimedBy)
 	}
 	err := s.write(ctx, func(q querier) error {
-		return affected(q.exec(ctx, `UPDATE outbox SET state = $2, attempts = $3, next_at = $4,
-			last_error = $5, updated_at = $6 WHERE id = $1`,
-			u.ID, u.State, u.Attempts, next, u.LastError, s.stamp()))
+		query, args := query, args
+		if u.State == OutPending {
+			query += ` AND (claimed_by = $7 OR claimed_until IS NULL OR claimed_until <= $6` + s.voidLeases(&args) + `)`
+		}
+		n, err := q.exec(ctx, query, args...)
+		if err != nil || n > 0 {
+			return err
+		}
+		var id int64
+		if err := q.queryRow(ctx, `SELECT id FROM outbox WHERE id = $1`, u.ID).Scan(&id); err != nil {
+			return err
+		}
+		return ErrClaimed
 	})
 	return s.fail(err, "mark outbox letter %d", u.ID)
+}
+
+// ClaimOut takes due rows nobody holds for c.Claimant, atomically: on
+// PostgreSQL the rows are locked with SKIP LOCKED, so a concurrent claim
+// passes over them; SQLite's one writer runs claims one after another.
+func (s *sqlStore) ClaimOut(ctx context.Context, c OutClaim) ([]OutLetter, error) {
+	if c.Claimant == "" || c.Lease < time.Millisecond {
+		return nil, fmt.Errorf("claim outbox rows: no claimant or a lease under 1ms: %w", ErrInvalid)
+	}
+	ch := outChannel(c.Channel)
+	s.claimants.add(c.Claimant)
+	now := s.stamp()
+	args := []any{c.Claimant, now.Add(c.Lease), string(ch), now, limit(c.Limit)}
+	cond := `o.state = 'pending' AND o.channel = $3 AND o.next_at <= $4`
+	if c.Prefix != "" {
+		not := ""
+		if c.Except {
+			not = "NOT "
+		}
+		args = append(args, likePrefix(c.Prefix))
+		cond += fmt.Sprintf(` AND o.message_id %sLIKE $%d ESCAPE '\'`, not, len(args))
+	}
+	if c.InOrder {
+		cond += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.channel = o.channel
+			AND p.to_addrs = o.to_addrs AND p.id < o.id)`
+	}
+	lock := ""
+	if !s.embedded() {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	var ls []OutLetter
+	err := s.write(ctx, func(q querier) error {
+		// The claimants are read here, in the write: every lease committed
+		// before is of a claimant added by then.
+		args := args
+		held := ` AND (o.claimed_until IS NULL OR o.claimed_until <= $4` + s.voidLeases(&args) + `)`
+		query := `UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id IN (SELECT o.id FROM outbox o
+			WHERE ` + cond + held + ` ORDER BY o.id LIMIT $5` + lock + `) RETURNING ` + outCols
+		var err error
+		ls, err = collect(scanOut)(q.query(ctx, query, args...))
+		return err
+	})
+	if err != nil {
+		return nil, s.fail(err, "claim %s rows for %s", ch, c.Claimant)
+	}
+	slices.SortFunc(ls, func(a, b OutLetter) int { return cmp.Compare(a.ID, b.ID) })
+	return ls, nil
+}
+
+// RenewOut extends the leases claimant still holds.
+func (s *sqlStore) RenewOut(ctx context.Context, claimant string, lease time.Duration) (time.Time, error) {
+	if claimant == "" || lease < time.Millisecond {
+		return time.Time{}, fmt.Errorf("renew outbox leases: no claimant or a lease under 1ms: %w", ErrInvalid)
+	}
+	now := s.stamp()
+	until := now.Add(lease)
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.exec(ctx, `UPDATE outbox SET claimed_until = $2
+			WHERE claimed_by = $1 AND state = 'pending' AND claimed_until > $3`, claimant, until, now)
+		return err
+	})
+	if err != nil {
+		return time.Time{}, s.fail(err, "renew outbox leases of %s", claimant)
+	}
+	return until, nil
+}
+
+// ReleaseOut ends claimant's claims on pending rows.
+func (s *sqlStore) ReleaseOut(ctx context.Context, claimant string) error {
+	if claimant == "" {
+		return fmt.Errorf("release outbox rows: no claimant: %w", ErrInvalid)
+	}
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.exec(ctx, `UPDATE outbox SET claimed_by = '', claimed_until = NULL
+			WHERE claimed_by = $1 AND state = 'pending'`, claimant)
+		return err
+	})
+	return s.fail(err, "release outbox rows of %s", claimant)
+}
+
+// PruneOut deletes one batch of sent rows older than before.
+func (s *sqlStore) PruneOut(ctx context.Context, before time.Time, n int) (int, error) {
+	var deleted int64
+	err := s.write(ctx, func(q querier) error {
+		var err error
+		deleted, err = q.exec(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+			WHERE state = 'sent' AND updated_at < $1 ORDER BY updated_at, id LIMIT $2)`,
+			roundTime(before), limit(n))
+		return err
+	})
+	return int(deleted), s.fail(err, "prune sent outbox rows")
+}
+
+// likePrefix is a LIKE pattern (escape character \) matching what starts
+// with p.
+func likePrefix(p string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(p) + "%"
+}
+
+// embedded reports whether the store is the SQLite file of one process.
+func (s *sqlStore) embedded() bool {
+	_, ok := s.b.(*sqliteBackend)
+	return ok
+}
+
+// voidLeases adds to a condition on a row's lease, on SQLite, that a
+// lease of a claimant this process never had does not hold: the embedded
+// store serves one process, so such a lease is left by one that is gone.
+// It appends the claimants to args and returns the SQL to add (empty on
+// PostgreSQL).
+func (s *sqlStore) voidLeases(args *[]any) string {
+	if !s.embedded() {
+		return ""
+	}
+	var marks []string
+	for _, c := range s.claimants.list() {
+		*args = append(*args, c)
+		marks = append(marks, fmt.Sprintf("$%d", len(*args)))
+	}
+	if len(marks) == 0 {
+		return " OR claimed_by <> ''"
+	}
+	return " OR claimed_by NOT IN (" + strings.Join(marks, ", ") + ")"
+}
+
+// claimants are the senders that claimed rows through one Store value.
+type claimants struct {
+	mu  sync.Mutex
+	set map[string]bool // guarded by mu
+}
+
+func (c *claimants) add(name string) {
+	if name == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set == nil {
+		c.set = map[string]bool{}
+	}
+	c.set[name] = true
+}
+
+func (c *claimants) list() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.set))
 }
 
 // IMAPSeen reports whether the message is marked stored.

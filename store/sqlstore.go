@@ -56,6 +56,8 @@ type sqlStore struct {
 	now func() time.Time
 	log *slog.Logger
 
+	claimants claimants // who claimed outbox rows through this store (sql_outbox.go)
+
 	closeOnce sync.Once
 	closeErr  error // set once by closeOnce
 }

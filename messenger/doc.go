@@ -59,7 +59,8 @@
 // retried with a doubling backoff (1s to 5 min, 20 attempts); 400 and 403
 // (chat not found, bot blocked) give the reply up at once. A reply given up
 // is marked failed in the outbox and noted on its item as a send_failed
-// event. A stop lets a send under way finish, so a clean restart sends
+// event, which the function given to OnSendFailed then hears of (the
+// console's NoteItemEvent tells the helper's desk). A stop lets a send under way finish, so a clean restart sends
 // nothing twice; after a crash, a reply sent but not yet marked is sent
 // again. Like the mail outbox, it assumes one node sends: every node
 // resumes every pending reply at start.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
@@ -52,6 +53,8 @@ type Messenger struct {
 	chat    *chatHub
 	tg      *telegram // nil while Telegram is off
 	typing  typists
+	// sendFailed hears of replies given up (OnSendFailed).
+	sendFailed atomic.Pointer[func(itemID int64)]
 
 	ctx       context.Context // ends at Close; owns every goroutine below
 	cancel    context.CancelFunc

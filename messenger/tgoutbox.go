@@ -270,8 +270,18 @@ func (tg *telegram) giveUp(ctx context.Context, sh *tgShard, l store.OutLetter, 
 		Type: EventSendFailed, Data: data}})
 	if err != nil {
 		log.Error("a given-up telegram reply not noted on its item", "err", err)
+		return
+	}
+	if f := tg.m.sendFailed.Load(); f != nil {
+		(*f)(l.ItemID)
 	}
 }
+
+// OnSendFailed makes f hear of each reply given up, with its item's id,
+// once the send_failed event is stored on the item. f must not block (the
+// console queues a message to the consoles that see the item). It is safe
+// to call at any time.
+func (m *Messenger) OnSendFailed(f func(itemID int64)) { m.sendFailed.Store(&f) }
 
 // mark records an attempt's result. It runs even while stopping: a reply
 // sent must not stay pending. A failure is logged; at worst the reply is

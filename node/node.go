@@ -189,6 +189,7 @@ func (n *Node) listenHTTP() error {
 		return err
 	}
 	n.msg.OnVisitorTyping(func(helperID, itemID int64) { srv.SendTyping(helperID, itemID) })
+	n.msg.OnSendFailed(func(itemID int64) { srv.NoteItemEvent(itemID, messenger.EventSendFailed) })
 	n.phoneSignal.set(srv)
 	ln, err := net.Listen("tcp", n.cfg.HTTP.Addr)
 	if err != nil {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/morozhq/moroz/softphone"
+	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/voice"
 	"github.com/morozhq/moroz/work"
 )
@@ -116,23 +118,39 @@ func loopbackHost(addr string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// helperPhone is the flow's Phone: a helper's desk phone (their stored
-// extension: a SIP URI, or an extension registered with Moroz) when it
-// can ring, else their browser while a console is open.
 // deskTalking lists a call bridged to a helper's desk phone among the
 // wallboard's live calls, where a supervisor may monitor it, until the
 // bridge ends (voice.Options.Talking). Browser legs list themselves.
 func (n *Node) deskTalking(c voice.Call, helper int64, leg voice.Leg) (ended func()) {
-	type withMedia interface{ Media() *media.Leg }
-	cm, ok1 := c.(withMedia)
-	hm, ok2 := leg.(withMedia)
-	if _, browser := leg.(*softphone.Leg); browser || !ok1 || !ok2 || cm.Media() == nil || hm.Media() == nil {
-		return func() {}
-	}
-	return n.phone.AddDeskCall(softphone.DeskCall{Call: c.ID(), From: c.Caller(), Helper: helper,
-		Caller: cm.Media(), Desk: hm.Media()})
+	return n.listDesk(softphone.DeskCall{Call: c.ID(), From: c.Caller(), Helper: helper}, c, leg)
 }
 
+// callbackTalking lists a callback bridged between a helper's desk phone
+// and the called number as deskTalking lists a call, under the call id
+// "callback-<item>" (voice.CallbackOptions.Talking); the number's leg
+// is the caller's.
+func (n *Node) callbackTalking(it store.Item, helper int64, leg, callee voice.Leg) (ended func()) {
+	return n.listDesk(softphone.DeskCall{Call: fmt.Sprintf("callback-%d", it.ID), From: it.Subject,
+		Helper: helper, ItemID: it.ID, Queue: it.Queue}, callee, leg)
+}
+
+// listDesk lists dc with the media legs of caller and desk, unless desk
+// is a browser's leg (it lists itself) or either leg has no media of
+// this node (Asterisk mode's).
+func (n *Node) listDesk(dc softphone.DeskCall, caller, desk any) (ended func()) {
+	type withMedia interface{ Media() *media.Leg }
+	cm, ok1 := caller.(withMedia)
+	hm, ok2 := desk.(withMedia)
+	if _, browser := desk.(*softphone.Leg); browser || !ok1 || !ok2 || cm.Media() == nil || hm.Media() == nil {
+		return func() {}
+	}
+	dc.Caller, dc.Desk = cm.Media(), hm.Media()
+	return n.phone.AddDeskCall(dc)
+}
+
+// helperPhone is the flow's Phone: a helper's desk phone (their stored
+// extension: a SIP URI, or an extension registered with Moroz) when it
+// can ring, else their browser while a console is open.
 func (n *Node) helperPhone() func(ctx context.Context, helperID int64) (string, error) {
 	return n.phone.PhoneOf(n.deskPhone)
 }

@@ -113,7 +113,7 @@ func (n *Node) newCallbacks() error {
 	}
 	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store,
 		Dialer: n.phone.CallbackDialer(d), Phone: n.helperPhone(), RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
-		Logger: n.log.With("component", "callbacks")})
+		Talking: n.callbackTalking, Logger: n.log.With("component", "callbacks")})
 	if err != nil {
 		return err
 	}

@@ -10,15 +10,21 @@ import (
 )
 
 // DeskCall is a call a helper took on a SIP desk phone, which the call
-// flow bridges between two media legs (package voice). Listed with
+// flow bridges between two media legs (package voice): a caller's call,
+// or a callback, where Caller is the called number's leg. Listed with
 // [Phone.AddDeskCall], it is one of the wallboard's live calls and a
 // supervisor may monitor it as they monitor a browser's.
 type DeskCall struct {
-	Call   string     // the caller's call id
+	Call   string     // the caller's call id, unique among live calls
 	From   string     // the caller, as the browser's calls show it
 	Helper int64      // whose desk phone it is
 	Caller *media.Leg // the caller's media leg
 	Desk   *media.Leg // the desk phone's media leg, bridged to Caller
+	// ItemID and Queue are the call's work item and queue when the
+	// lister knows them (a callback's); when ItemID is 0 the phone asks
+	// Options.Describe.
+	ItemID int64
+	Queue  string
 }
 
 // deskCall is a listed desk-phone call. A monitor on it taps both media
@@ -90,7 +96,7 @@ func (t toCallerTap) Relay(p []byte, c media.Codec) []byte {
 // end is called (the bridge ended), which also ends its monitor, if any,
 // and waits for it. A call id listed already is replaced.
 func (p *Phone) AddDeskCall(c DeskCall) (end func()) {
-	d := &deskCall{p: p, c: c, since: time.Now(), done: make(chan struct{}),
+	d := &deskCall{p: p, c: c, since: time.Now(), done: make(chan struct{}), itemID: c.ItemID, queue: c.Queue,
 		log: p.log.With("call_id", c.Call, "helper", c.Helper, "desk", true)}
 	p.mu.Lock()
 	old := p.desks[c.Call]

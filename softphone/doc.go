@@ -40,8 +40,9 @@
 //     (leave, the supervisor's tab closing, their last console gone)
 //     leaves the call alone.
 //   - Desk-phone calls on the wallboard ([Phone.AddDeskCall], which the
-//     node calls for each bridge of the call flow to a desk phone): they
-//     are live calls too, and the same Monitor mixes them through a
+//     node calls for each bridge of the call flow to a desk phone and for
+//     each callback bridged between a desk phone and the called number,
+//     whose leg stands for the caller's): they are live calls too, and the same Monitor mixes them through a
 //     [media.Tap] on each of the bridge's legs. The tap on the desk
 //     phone's leg sees the caller's audio after the bridge mapped it to
 //     the desk phone's law (µ-law↔A-law), the tap on the caller's leg
@@ -57,11 +58,8 @@
 // beyond G.711 µ-law and A-law and no other codec. A wallboard lists and
 // monitors the calls of its own node only (TODO(#6): live calls of every
 // node, the monitor's media relayed from the call's node), and a desk
-// phone's call only where the caller's leg is a media.Leg of this node
-// (the native SIP edge, not Asterisk mode). A callback's bridge between a
-// helper's desk phone and the called number (voice.Callbacks) is not
-// listed (TODO(#6): list and monitor desk-phone callbacks too; a browser
-// helper's callback is listed as any browser call).
+// phone's call only where both legs are media.Legs of this node (a
+// browser helper's callback is listed as any browser call).
 //
 // # Concurrency
 //

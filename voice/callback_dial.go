@@ -76,6 +76,12 @@ type CallbackOptions struct {
 	// MaxAttempts is how many unanswered calls of the number close the
 	// callback unreachable; default DefaultMaxAttempts.
 	MaxAttempts int
+	// Talking, if set, is told of each callback as its two legs are
+	// bridged (the helper's phone and the number's), before the bridge
+	// starts; the function it returns is called once the bridge ended.
+	// The node lists desk-phone callbacks on the wallboard with it, as
+	// Options.Talking lists the flow's calls.
+	Talking func(it store.Item, helper int64, helperLeg, callee Leg) (ended func())
 	// Logger receives the logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -211,7 +217,7 @@ func (cb *Callbacks) Run(ctx context.Context, drain <-chan struct{}) {
 // callBack rings the helper, then the number, and bridges them.
 func (cb *Callbacks) callBack(ctx context.Context, a accepted) {
 	log := cb.log.With("item_id", a.item, "helper", a.helper)
-	number, target, ok := cb.parties(ctx, a, log)
+	it, number, target, ok := cb.parties(ctx, a, log)
 	if !ok {
 		return
 	}
@@ -232,31 +238,36 @@ func (cb *Callbacks) callBack(ctx context.Context, a accepted) {
 		return
 	}
 	defer callee.Hangup()
+	ended := func() {}
+	if t := cb.opt.Talking; t != nil {
+		ended = t(it, a.helper, helper, callee)
+	}
 	if err := cb.opt.Dialer.Bridge(ctx, helper, callee); err != nil {
 		log.Debug("callback bridge ended", "err", err)
 	}
+	ended()
 	cb.done(a, log)
 }
 
-// parties finds the number to call and the helper's phone; a helper
-// without one is left to call back themselves.
-func (cb *Callbacks) parties(ctx context.Context, a accepted, log *slog.Logger) (number, target string, ok bool) {
+// parties reads the callback item and finds the number to call and the
+// helper's phone; a helper without one is left to call back themselves.
+func (cb *Callbacks) parties(ctx context.Context, a accepted, log *slog.Logger) (it store.Item, number, target string, ok bool) {
 	it, err := cb.opt.Store.Item(ctx, a.item)
 	if err != nil {
 		log.Warn("callback item not read", "err", err)
-		return "", "", false
+		return it, "", "", false
 	}
 	number = normalizeNumber(it.Subject)
 	if number == "" {
 		log.Info("callback without a number; the helper handles it")
-		return "", "", false
+		return it, "", "", false
 	}
 	target, err = cb.opt.Phone(ctx, a.helper)
 	if err != nil || target == "" {
 		log.Info("helper has no phone to ring; they call back themselves", "err", err)
-		return "", "", false
+		return it, "", "", false
 	}
-	return number, target, true
+	return it, number, target, true
 }
 
 // ring runs dial with the ring time d.

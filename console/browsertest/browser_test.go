@@ -26,7 +26,15 @@ type site struct {
 	work  *work.Service
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T) *site { return buildSite(t, nil) }
+
+// addOn runs more of the node beside a site's console: it adds to the
+// console's options and returns what to do once the console is built, and
+// what to close before the work service.
+type addOn func(s *site, opt *console.Options) (built func(*console.Server), closer func())
+
+// buildSite is newSite with add, when not nil, beside the console.
+func buildSite(t *testing.T, add addOn) *site {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
@@ -41,18 +49,27 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(console.Options{Store: st, Logger: logging.Discard(), Desk: w, Live: w.Live})
+	s := &site{store: st, work: w}
+	opt := console.Options{Store: st, Logger: logging.Discard(), Desk: w, Live: w.Live}
+	built, closer := func(*console.Server) {}, func() {}
+	if add != nil {
+		built, closer = add(s, &opt)
+	}
+	c, err := console.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	built(c)
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(func() {
 		c.Close()
 		srv.Close()
+		closer()
 		w.Close()
 		st.Close()
 	})
-	return &site{url: srv.URL, store: st, work: w}
+	s.url = srv.URL
+	return s
 }
 
 func (s *site) user(t *testing.T, login, name string, role store.Role) store.User {

@@ -89,7 +89,8 @@ class MorozApp extends HTMLElement {
   renderShell() {
     this.bar = h('header', {class: 'topbar'});
     this.main = h('main', {class: 'content'});
-    replace(this, this.bar, this.main, document.createElement('moroz-callpanel'));
+    this.callPanel = document.createElement('moroz-callpanel');
+    replace(this, this.bar, this.main, this.callPanel);
     this.renderBar();
     this.renderTab();
   }
@@ -122,6 +123,9 @@ class MorozApp extends HTMLElement {
     const view = document.createElement(el);
     view.socket = this.socket;
     replace(this.main, view);
+    // The call panel docks in the desk's left column, where it covers
+    // neither the item nor the contact card; on the other tabs it floats.
+    (view.phoneSlot || this).append(this.callPanel);
   }
 
   async setStatus(s) {

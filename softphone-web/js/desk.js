@@ -1,7 +1,10 @@
 // The helper desk: the incoming offer, my open items, the item view for
-// each channel with the reply editor and wrap-up, and the contact card.
+// each channel with the reply editor and wrap-up, the item's history, and
+// the contact card. The browser softphone's call panel docks at the top
+// of the left column (phoneSlot), where it covers nothing.
 
 import {api} from './api.js';
+import {historyCard} from './history.js';
 import {h, replace, clock, since, toast} from './dom.js';
 import {t, localeTime} from './i18n.js';
 import {state} from './state.js';
@@ -32,7 +35,8 @@ class MorozDesk extends HTMLElement {
     this.offerBox = h('div');
     this.itemsBox = h('div');
     this.queuesBox = h('div');
-    this.left = h('section', {class: 'col left'}, this.offerBox, this.itemsBox, this.queuesBox);
+    this.phoneSlot = h('div', {class: 'phone-slot'});
+    this.left = h('section', {class: 'col left'}, this.phoneSlot, this.offerBox, this.itemsBox, this.queuesBox);
     this.center = h('section', {class: 'col center'});
     this.right = h('aside', {class: 'col right'});
     replace(this, h('div', {class: 'desk'}, this.left, this.center, this.right));
@@ -139,7 +143,14 @@ class MorozDesk extends HTMLElement {
             onclick: () => { state.selected = it.id; state.changed('selected'); }},
             h('span', {class: 'chan'}, channelIcon[it.channel] || '•'),
             h('span', {class: 'grow'}, it.subject || t('item.no_subject')),
+            it.send_failed ? this.failedMark() : null,
             h('span', {class: 'state ' + it.state}, t('state.' + it.state))))));
+  }
+
+  // failedMark flags an item one of whose replies was not delivered.
+  failedMark() {
+    const what = t('item.send_failed_mark');
+    return h('span', {class: 'send-failed-mark', title: what, 'aria-label': what, role: 'img'}, '⚠');
   }
 
   myQueues() {
@@ -164,16 +175,16 @@ class MorozDesk extends HTMLElement {
 
   async reloadItem() {
     const id = state.selected;
-    let it;
+    let it, history;
     try {
-      it = await api('GET', `/items/${id}`);
+      [it, {history}] = await Promise.all([api('GET', `/items/${id}`), api('GET', `/items/${id}/history`)]);
     } catch {
       return;
     }
     if (id !== state.selected) return;
     this.item = it;
     const draft = this.editor ? this.editor.value : '';
-    replace(this.center, this.itemView(it));
+    replace(this.center, this.itemView(it), historyCard(history));
     if (this.editor && this.draftFor === id) this.editor.value = draft;
     this.draftFor = id;
     this.renderContact(it);
@@ -188,6 +199,8 @@ class MorozDesk extends HTMLElement {
         h('div', {class: 'grow'}, h('h2', null, it.subject || t('item.no_subject')),
           h('div', {class: 'muted'}, t('channel.' + it.channel), ' · ', it.queue, ' · ', localeTime(it.created_at))),
         h('span', {class: 'state ' + it.state}, t('state.' + it.state))),
+      it.send_failed ? h('p', {class: 'send-failed', id: 'send-failed', role: 'alert'},
+        '⚠ ', t('item.send_failed', {n: it.send_failed})) : null,
       live ? this.callPanel(it) : null,
       it.channel === 'form' ? this.formFields(it) : null,
       live && !it.messages.length ? null : this.thread(it),

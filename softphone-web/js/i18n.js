@@ -24,11 +24,19 @@ export function t(key, vars) {
   return s;
 }
 
-// localeTime formats an RFC 3339 time as the hour and minute.
-export function localeTime(ts) {
+// has reports whether the catalogue has key.
+export function has(key) {
+  return messages[key] !== undefined;
+}
+
+// localeTime formats an RFC 3339 time as the day, hour and minute, and
+// the second too when seconds is true.
+export function localeTime(ts, seconds) {
   if (!ts) return '';
   const tag = current === 'be' ? 'be-BY' : current === 'en' ? 'en-GB' : 'ru-RU';
-  return new Date(ts).toLocaleString(tag, {day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit'});
+  const opts = {day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit'};
+  if (seconds) opts.second = '2-digit';
+  return new Date(ts).toLocaleString(tag, opts);
 }
 
 // awayReason translates the reasons the server sets; a reason a person

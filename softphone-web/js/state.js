@@ -1,7 +1,9 @@
 // The app's state, fed by the websocket. Views listen for 'change' events
 // whose detail names what changed: 'me', 'status', 'offer', 'items',
-// 'queues', 'board', 'conn', 'selected'; and for 'mailing' events whose
-// detail is a mailing's new state and counts.
+// 'queues', 'board', 'conn', 'selected'; for 'mailing' events whose
+// detail is a mailing's new state and counts; and for 'history' events
+// whose detail is {item_id, type}: an item's history grew outside the
+// router (a reply given up), after the item was read again.
 
 import {api} from './api.js';
 
@@ -39,6 +41,7 @@ class State extends EventTarget {
       case 'queue': this.queues.set(m.queue.name, m.queue); return this.changed('queues');
       case 'board': this.board = m.board; return this.changed('board');
       case 'mailing': return this.dispatchEvent(new CustomEvent('mailing', {detail: m.data}));
+      case 'history': return this.applyHistory(m.data);
     }
   }
 
@@ -105,6 +108,13 @@ class State extends EventTarget {
       default:
         return this.refresh(e.item_id);
     }
+  }
+
+  // applyHistory reads one of my items again when its history grew
+  // outside the router, so that its marks show.
+  async applyHistory(d) {
+    if (this.items.has(d.item_id)) await this.refresh(d.item_id);
+    this.dispatchEvent(new CustomEvent('history', {detail: d}));
   }
 
   // refresh reloads one of my items, dropping it when it is no longer mine;

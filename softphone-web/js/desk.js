@@ -177,14 +177,16 @@ class MorozDesk extends HTMLElement {
     const id = state.selected;
     let it, history;
     try {
-      [it, {history}] = await Promise.all([api('GET', `/items/${id}`), api('GET', `/items/${id}/history`)]);
+      // A history that cannot be read leaves the item's view without it.
+      [it, history] = await Promise.all([api('GET', `/items/${id}`),
+        api('GET', `/items/${id}/history`).then((r) => r.history, () => null)]);
     } catch {
       return;
     }
     if (id !== state.selected) return;
     this.item = it;
     const draft = this.editor ? this.editor.value : '';
-    replace(this.center, this.itemView(it), historyCard(history));
+    replace(this.center, this.itemView(it), history ? historyCard(history) : null);
     if (this.editor && this.draftFor === id) this.editor.value = draft;
     this.draftFor = id;
     this.renderContact(it);

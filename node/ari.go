@@ -63,15 +63,18 @@ func (n *Node) startARI() error {
 // voicemail and queues as native calls; a helper's extension is their
 // phone on Asterisk, rung through ARI, and a helper without one is rung
 // in their browser. (The native flow's desk phones, registered with
-// Moroz's own SIP edge, are not Asterisk's.)
+// Moroz's own SIP edge, are not Asterisk's.) Both legs of a call bridged
+// to a phone on Asterisk are external media legs of this node, so the
+// wallboard lists and monitors it as a native desk call.
 func (n *Node) newARIFlow(app *ari.App) (*voice.Flow, error) {
 	prompts := voice.NewPrompts(n.DataPath("prompts"))
 	if err := prompts.Validate([]string{work.QueueCalls}, []string{n.cfg.SIP.Lang}); err != nil {
 		return nil, fmt.Errorf("voice prompts: %w", err)
 	}
 	return voice.New(voice.Options{Work: n.work, Store: n.store, Prompts: prompts, Voicemail: n.voicemail,
-		Dialer: n.phone.Dialer(app.Dialer()), Phone: n.phone.PhoneOf(n.asteriskPhone), Lang: n.cfg.SIP.Lang,
-		AnnounceEvery: n.cfg.SIP.AnnounceEvery, Logger: n.log.With("component", "voice", "mode", "ari")})
+		Dialer: n.phone.Dialer(app.Dialer()), Phone: n.phone.PhoneOf(n.asteriskPhone), Talking: n.deskTalking,
+		Lang: n.cfg.SIP.Lang, AnnounceEvery: n.cfg.SIP.AnnounceEvery,
+		Logger: n.log.With("component", "voice", "mode", "ari")})
 }
 
 // newARICallbacks dials accepted callbacks through Asterisk when
@@ -95,7 +98,7 @@ func (n *Node) newARICallbacks(app *ari.App) error {
 	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store,
 		Dialer: n.phone.CallbackDialer(d), Phone: n.phone.PhoneOf(n.asteriskPhone),
 		RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
-		Logger: n.log.With("component", "callbacks", "mode", "ari")})
+		Talking: n.callbackTalking, Logger: n.log.With("component", "callbacks", "mode", "ari")})
 	if err != nil {
 		return err
 	}

@@ -836,6 +836,12 @@ func TestAsteriskModeCallsBack(t *testing.T) {
 		_, bridged := fake.Media(number)
 		return phone && number != "" && bridged
 	})
+	// Both legs are external media legs of the node: the wallboard lists
+	// the callback (voice.CallbackOptions.Talking) as a desk phone's.
+	if lc := awaitDeskCall(t, n); lc.Call != fmt.Sprintf("callback-%d", it.ID) || lc.Helper != u.ID ||
+		lc.ItemID != it.ID || lc.Queue != work.QueueCallbacks {
+		t.Errorf("the callback on the wallboard: got %+v, want callback-%d of helper %d in %s", lc, it.ID, u.ID, work.QueueCallbacks)
+	}
 	fake.Hangup(number, ari.CauseNormal)
 	waitFor(t, func() bool {
 		got, err := n.Store().Item(ctx, it.ID)

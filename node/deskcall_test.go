@@ -23,6 +23,8 @@ import (
 	"github.com/morozhq/moroz/console"
 	"github.com/morozhq/moroz/internal/chrometest"
 	"github.com/morozhq/moroz/sip"
+	"github.com/morozhq/moroz/sip/ari"
+	"github.com/morozhq/moroz/sip/ari/aritest"
 	"github.com/morozhq/moroz/sip/media"
 	"github.com/morozhq/moroz/softphone"
 	"github.com/morozhq/moroz/store"
@@ -192,6 +194,75 @@ func TestDeskPhoneCallbackIsMonitored(t *testing.T) {
 		got, err := n.Store().Item(ctx, it.ID)
 		return err == nil && got.Outcome == acd.OutcomeCalledBack
 	})
+}
+
+// A call Asterisk (the fake ARI) sends into the app and a helper answers
+// on their phone on Asterisk (PJSIP/helper7) is bridged by Moroz's media
+// layer between the two external media legs, so it is listed and
+// monitored as a native desk call: the caller saying monCallerHz, the
+// phone monDeskHz, a supervisor in Chromium listens and hears both, then
+// whispers and only the phone hears them. The caller's hangup takes the
+// call off the list and ends the monitor.
+func TestAsteriskDeskCallIsMonitored(t *testing.T) {
+	page := superBrowser(t)
+	fake := aritest.New(t, aritest.Options{})
+	cfg := testConfig(t)
+	cfg.SIP.Addr = "" // Asterisk mode alone
+	cfg.ARI.URL = fake.URL()
+	cfg.ARI.User, cfg.ARI.Password = fake.Credentials()
+	writeTonePrompts(t, filepath.Join(cfg.Data, "prompts"))
+	n := runARINode(t, fake, cfg)
+	ctx := context.Background()
+	u, err := console.AddUser(ctx, n.Store(), "elf", "Elf elf", store.RoleHelper, "password-elf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Work().UpdateHelper(ctx, store.Helper{UserID: u.ID, Queues: []string{work.QueueCalls},
+		Extension: "PJSIP/helper7"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Work().SetStatus(ctx, u.ID, acd.StatusAvailable, "test"); err != nil {
+		t.Fatal(err)
+	}
+	super := superLogin(t, page, n)
+
+	id := fake.NewCall("+375291234567", "100")
+	var caller, phone *aritest.Endpoint
+	waitFor(t, func() bool {
+		for ch, ep := range fake.Originated() {
+			if ep == "PJSIP/helper7" {
+				phone, _ = fake.Media(ch)
+			}
+		}
+		caller, _ = fake.Media(id)
+		return caller != nil && phone != nil
+	})
+	speakCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { caller.Speak(speakCtx, ariSine(monCallerHz, time.Minute)) })
+	wg.Go(func() { phone.Speak(speakCtx, ariSine(monDeskHz, time.Minute)) })
+	t.Cleanup(func() { stop(); wg.Wait() })
+
+	lc := awaitDeskCall(t, n)
+	if lc.Call != id || lc.Helper != u.ID || lc.Queue != work.QueueCalls || lc.ItemID == 0 {
+		t.Errorf("the Asterisk call on the wallboard: got %+v, want elf's call %s in %s, with its item", lc, id, work.QueueCalls)
+	}
+	row := fmt.Sprintf(`#livecalls tr[data-call=%q]`, lc.Call)
+	super.until("the wallboard lists the call, a desk phone's", fmt.Sprintf(`!!document.querySelector(%q)`, row+` [data-desk]`))
+	super.click("listen", row+` button[data-mode="listen"]`)
+	super.until("the supervisor hears the caller and the phone", superHears(monCallerHz, monDeskHz))
+
+	super.click("whisper", row+` button[data-mode="whisper"]`)
+	from, pfrom := len(caller.Heard()), len(phone.Heard())
+	waitFor(t, func() bool { return faintIn(phone.Heard()[pfrom:], monSuperHz) >= 3 })
+	waitFor(t, func() bool { return len(caller.Heard()) >= from+media.SampleRate })
+	if got := faintIn(caller.Heard()[from:], monSuperHz); got > 0 {
+		t.Errorf("in whisper the caller heard %d windows of the supervisor, want none", got)
+	}
+
+	fake.Hangup(id, ari.CauseNormal)
+	waitFor(t, func() bool { return len(deskCalls(n)) == 0 })
+	super.until("the monitor ended with the call", `window.moroz.monitor.active === null`)
 }
 
 func needSIPp(t *testing.T) string {

@@ -134,9 +134,9 @@ func (n *Node) callbackTalking(it store.Item, helper int64, leg, callee voice.Le
 		Helper: helper, ItemID: it.ID, Queue: it.Queue}, callee, leg)
 }
 
-// listDesk lists dc with the media legs of caller and desk, unless desk
-// is a browser's leg (it lists itself) or either leg has no media of
-// this node (Asterisk mode's).
+// listDesk lists dc with the media legs of caller and desk (the native
+// edge's or Asterisk mode's external media), unless desk is a browser's
+// leg (it lists itself) or either leg has no media leg.
 func (n *Node) listDesk(dc softphone.DeskCall, caller, desk any) (ended func()) {
 	type withMedia interface{ Media() *media.Leg }
 	cm, ok1 := caller.(withMedia)

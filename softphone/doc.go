@@ -42,7 +42,8 @@
 //   - Desk-phone calls on the wallboard ([Phone.AddDeskCall], which the
 //     node calls for each bridge of the call flow to a desk phone and for
 //     each callback bridged between a desk phone and the called number,
-//     whose leg stands for the caller's): they are live calls too, and the same Monitor mixes them through a
+//     whose leg stands for the caller's; in Asterisk mode too, where
+//     both are the node's external media legs): they are live calls too, and the same Monitor mixes them through a
 //     [media.Tap] on each of the bridge's legs. The tap on the desk
 //     phone's leg sees the caller's audio after the bridge mapped it to
 //     the desk phone's law (µ-law↔A-law), the tap on the caller's leg

@@ -53,6 +53,14 @@ func (c Call) Play(ctx context.Context, src media.Source) error {
 	return leg.Play(ctx, src)
 }
 
+// Media is the caller's external media leg, which Bridge joins to a
+// helper's (the node lists the bridge on the wallboard with it); nil
+// before Answer started it and once the channel ended.
+func (c Call) Media() *media.Leg {
+	leg, _ := c.ch.media()
+	return leg
+}
+
 // DTMF delivers the caller's key presses (ChannelDtmfReceived events).
 func (c Call) DTMF() <-chan media.DTMF { return c.ch.dtmf }
 

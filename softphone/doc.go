@@ -54,13 +54,40 @@
 // # What it does not own
 //
 // The websocket itself, authentication, who may signal or monitor (only
-// supervisors and admins) and the audit log are package console's; which helper gets a call and what happens after a lost
-// helper are the router's and the call flow's. It does no transcoding
-// beyond G.711 µ-law and A-law and no other codec. A wallboard lists and
-// monitors the calls of its own node only (TODO(#6): live calls of every
-// node, the monitor's media relayed from the call's node), and a desk
-// phone's call only where both legs are media.Legs of this node (a
-// browser helper's callback is listed as any browser call).
+// supervisors and admins) and the audit log are package console's; which
+// helper gets a call and what happens after a lost helper are the
+// router's and the call flow's. It does no transcoding
+// beyond G.711 µ-law and A-law and no other codec. A desk phone's call
+// is listed only where both legs are media.Legs of this node (a browser
+// helper's callback is listed as any browser call).
+//
+// # Several nodes
+//
+// A wallboard lists and monitors the calls of its own node only
+// (TODO(#6): live calls of every node). A node hears nothing of another's
+// calls today, and monitoring across nodes would need, in this order:
+//
+//   - A shared list: each node writes its live calls (the LiveCall
+//     fields, its node id) to a PostgreSQL table as they start, change
+//     mode and end, under a lease it renews, so that a lost node's calls
+//     drop off; the "calls" op reads the table instead of
+//     [Phone.LiveCalls]. The embedded store serves one node, so there it
+//     stays as it is.
+//   - Signalling to the call's node: a "monitor" request for a call of
+//     another node is forwarded there (a NOTIFY channel per node, or an
+//     authenticated HTTP call between nodes) with the supervisor's id,
+//     and the answer, trickled candidates and monitor_ended come back
+//     the same way to the supervisor's console.
+//   - Media from the call's node: the supervisor's peer connection ends
+//     on the call's node, whose Monitor is unchanged; that node's ICE
+//     candidates (Config.PublicIPs, TURN) must reach the supervisor's
+//     browser. Relaying the mix through the supervisor's node instead
+//     would add an RTP hop and a second peer of the same call.
+//   - Rights across nodes: the call's node asks the store whether the
+//     user is still a supervisor, and the supervisor's node whether a
+//     console of theirs is still open ([Supervisors] is asked of one
+//     node only today); one supervisor per call stays the call's node's
+//     rule.
 //
 // # Concurrency
 //

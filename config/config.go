@@ -18,6 +18,7 @@ import (
 
 	"github.com/morozhq/moroz/mail"
 	"github.com/morozhq/moroz/messenger"
+	"github.com/morozhq/moroz/store"
 )
 
 // Defaults for the keys whose zero value is not the default.
@@ -41,6 +42,11 @@ const (
 	// sip.callbacks defaults.
 	DefaultCallbackRetry    = 5 * time.Minute
 	DefaultCallbackAttempts = 3
+	// DefaultOutboxLease, DefaultOutboxPoll and DefaultOutboxRetention
+	// are the outbox defaults.
+	DefaultOutboxLease     = store.DefaultOutLease
+	DefaultOutboxPoll      = store.DefaultOutPoll
+	DefaultOutboxRetention = 30 * 24 * time.Hour
 )
 
 // Config is every setting of a Moroz node.
@@ -70,9 +76,29 @@ type Config struct {
 	// Queues are the router's queues. None configured means the defaults:
 	// calls, letters, chats and callbacks. File only.
 	Queues []Queue `yaml:"queues"`
+	// Outbox is the store's queue of outgoing letters and Telegram
+	// replies, which every node on one database shares.
+	Outbox Outbox `yaml:"outbox"`
 	// Drain is how long SIGTERM waits for live work (calls, requests) to
 	// end before stopping anyway. Default 30s. Env MOROZ_DRAIN.
 	Drain time.Duration `yaml:"drain"`
+}
+
+// Outbox configures how nodes share the store's outbox: each node sends
+// only the rows it has claimed, for a lease.
+type Outbox struct {
+	// Lease is how long a node holds the rows it claimed (renewed while
+	// it holds them): the rows of a node that died are sent by another
+	// after at most this long. Default 1m. Env MOROZ_OUTBOX_LEASE.
+	Lease time.Duration `yaml:"lease"`
+	// Poll is how often a node looks for rows to claim: those other nodes
+	// queued, retries come due, leases run out. Default 2s. Env
+	// MOROZ_OUTBOX_POLL.
+	Poll time.Duration `yaml:"poll"`
+	// Retention is how long sent rows are kept before they are pruned; 0
+	// keeps them for ever. Failed rows are kept. Default 720h (30 days).
+	// Env MOROZ_OUTBOX_RETENTION.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Log configures log/slog.
@@ -247,6 +273,7 @@ func Default() Config {
 		ARI:       defaultARI(),
 		Mail:      mail.Config{}.WithDefaults(),
 		Messenger: messenger.Config{}.WithDefaults(),
+		Outbox:    Outbox{Lease: DefaultOutboxLease, Poll: DefaultOutboxPoll, Retention: DefaultOutboxRetention},
 		Drain:     DefaultDrainPeriod,
 	}
 }
@@ -336,6 +363,15 @@ func (c *Config) Validate() error {
 	mc.DataDir = "-" // given by the node; only the keys are checked here
 	if err := mc.Validate(); err != nil {
 		errs = append(errs, sectionError("mail", err))
+	}
+	if c.Outbox.Lease < 5*time.Second {
+		bad("outbox.lease", "%v is shorter than 5s", c.Outbox.Lease)
+	}
+	if c.Outbox.Poll <= 0 || c.Outbox.Poll > c.Outbox.Lease/3 {
+		bad("outbox.poll", "%v is not between 0 and a third of outbox.lease", c.Outbox.Poll)
+	}
+	if c.Outbox.Retention != 0 && c.Outbox.Retention < time.Hour {
+		bad("outbox.retention", "%v is neither 0 (keep) nor an hour or longer", c.Outbox.Retention)
 	}
 	if c.Drain < 0 {
 		bad("drain", "must not be negative")

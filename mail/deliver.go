@@ -281,7 +281,7 @@ func (s *Server) arrival(f *filing, parent store.Item) store.Arrival {
 		a.Messages = append(a.Messages, s.replyMessage(f, *f.reply))
 		a.AutoReplied = f.sender.Norm()
 		if s.opts.Outbox.durable() {
-			a.Out = []store.OutLetter{outLetter(*f.reply)}
+			a.Out = []store.OutLetter{s.opts.Outbox.hold(outLetter(*f.reply))}
 		}
 	}
 	return a

@@ -247,7 +247,7 @@ func (ml *Mailer) handOver(ctx context.Context, hs []handover) error {
 	batch := make([]store.Handover, len(hs))
 	for i := range hs {
 		hs[i].r.State, hs[i].r.SentAt = recipientQueued, ml.opt.Now()
-		batch[i] = store.Handover{Recipient: hs[i].r, Letter: outLetter(hs[i].out)}
+		batch[i] = store.Handover{Recipient: hs[i].r, Letter: ml.stored.hold(outLetter(hs[i].out))}
 		ml.fly(hs[i].out.MessageID, hs[i].r)
 	}
 	// Like mark, never cut short: a commit reported as cancelled would
@@ -264,7 +264,11 @@ func (ml *Mailer) handOver(ctx context.Context, hs []handover) error {
 	for i, l := range ls {
 		switch l.State {
 		case store.OutPending:
-			ml.stored.queueStored(l) // after the outbox stopped, it waits in the store for the next start
+			if !ml.stored.queueStored(l) {
+				// Another node's, or the outbox has stopped: whoever claims
+				// it reports it done (OnDone), here or on that node.
+				ml.land(hs[i].out.MessageID)
+			}
 		case store.OutSent:
 			ml.OnDone(hs[i].out, nil)
 		default:
@@ -296,7 +300,7 @@ func parseMailingMessageID(id string) (mid, cid int64, ok bool) {
 
 // IsMailingLetter reports whether messageID names a mailing's letter. A
 // stored outbox that is not the mailings' leaves those letters alone
-// (OutboxConfig.Take).
+// (OutboxConfig.Mailings).
 func IsMailingLetter(messageID string) bool {
 	_, _, ok := parseMailingMessageID(messageID)
 	return ok

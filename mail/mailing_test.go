@@ -133,7 +133,7 @@ func startMailRun(tb testing.TB, st store.Store, relayAddr string, progress func
 		tb.Fatal(err)
 	}
 	mr := &mailRun{}
-	out := NewStoredOutbox(Uncancelled(relay), st, OutboxConfig{Workers: 8, Take: IsMailingLetter,
+	out := NewStoredOutbox(Uncancelled(relay), st, OutboxConfig{Workers: 8, Mailings: true,
 		Done: func(m Outgoing, err error) { mr.ml.OnDone(m, err) }}, log)
 	un := &Unsubscribes{Key: []byte("0123456789abcdef0123456789abcdef"), BaseURL: "https://moroz.test",
 		Store: st, Logger: log}

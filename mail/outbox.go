@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/store"
 )
 
@@ -48,6 +47,8 @@ const (
 	DefaultMaxAttempts   = 8
 	DefaultBackoff       = 30 * time.Second
 	DefaultMaxBackoff    = 30 * time.Minute
+	DefaultOutboxLease   = store.DefaultOutLease
+	DefaultOutboxPoll    = store.DefaultOutPoll
 )
 
 // OutboxConfig tunes the outbound queue (mail.outbox.*).
@@ -68,18 +69,31 @@ type OutboxConfig struct {
 	// the store (a letter resumed after a crash between the two is
 	// reported again). It runs on a worker and must not block for long.
 	Done func(m Outgoing, err error) `yaml:"-"`
-	// Take, when set, says which of the letters pending in the store
-	// Run resumes, by Message-ID, so that two stored outboxes over one
-	// store (replies and mailings) each resume only their own. Nil takes
-	// every letter.
-	Take func(messageID string) bool `yaml:"-"`
+	// Mailings says which letters of the store a stored outbox sends:
+	// true, only the mailings' (IsMailingLetter); false, every letter but
+	// those. Two stored outboxes over one store (replies and mailings)
+	// thus each send only their own.
+	Mailings bool `yaml:"-"`
+	// Lease is how long a stored outbox holds the letters it claimed
+	// (renewed while it holds them): a node that dies leaves its letters
+	// to the others for that long. Poll is how often it looks for letters
+	// to claim: those other nodes queued, retries that came due, leases
+	// run out. Defaults DefaultOutboxLease and DefaultOutboxPoll (the
+	// outbox.lease and outbox.poll keys).
+	Lease time.Duration `yaml:"-"`
+	Poll  time.Duration `yaml:"-"`
+	// Claimant names the outbox in the claims it takes; it must differ
+	// between processes. Default store.NewClaimant("mail").
+	Claimant string `yaml:"-"`
 }
 
 // OutboxStore is the part of store.Store an Outbox keeps its queue in;
 // every store.Store is one.
 type OutboxStore interface {
 	EnqueueOut(ctx context.Context, l store.OutLetter) (store.OutLetter, bool, error)
-	PendingOut(ctx context.Context, channel acd.Channel, afterID int64, limit int) ([]store.OutLetter, error)
+	ClaimOut(ctx context.Context, c store.OutClaim) ([]store.OutLetter, error)
+	RenewOut(ctx context.Context, claimant string, lease time.Duration) (time.Time, error)
+	ReleaseOut(ctx context.Context, claimant string) error
 	MarkOut(ctx context.Context, u store.OutLetter) error
 }
 
@@ -90,13 +104,19 @@ const markTimeout = 10 * time.Second
 // Outbox is the outbound queue: letters wait in it until a Sender takes
 // them, and failed ones are retried with exponential backoff.
 //
-// An Outbox made by NewStoredOutbox keeps its queue in the store: Enqueue
-// returns once the letter is committed, every attempt's result is
-// recorded, and Run starts by loading the letters still pending, with
-// their attempts and next attempt times, so a restart resumes them. A
-// letter sent but not yet marked when the process dies is sent again: the
-// outbox delivers at least once, and the receiver dedupes on Message-ID.
-// An Outbox from NewOutbox keeps its queue in memory only.
+// An Outbox made by NewStoredOutbox keeps its queue in the store, which
+// several nodes may share: Enqueue returns once the letter is committed,
+// and the outbox sends only the letters it holds a claim on
+// (store.ClaimOut). A letter queued while Run runs is claimed in its own
+// commit; Run claims the others every Poll (letters queued before it
+// started or by other nodes, retries come due, leases of a node that
+// died), renews its leases while it holds them and releases what it did
+// not send when it stops. A failed attempt releases the letter with its
+// backoff, for whichever node claims it when it is due. A letter whose
+// lease ran out here is not sent from here. A letter sent but not yet
+// marked when the process dies is sent again: the outbox delivers at
+// least once, and the receiver dedupes on Message-ID. An Outbox from
+// NewOutbox keeps its queue in memory only.
 //
 // Enqueue and Pending are safe for concurrent use; Run is called once.
 type Outbox struct {
@@ -105,12 +125,14 @@ type Outbox struct {
 	cfg  OutboxConfig
 	log  *slog.Logger
 	wake chan struct{} // a letter became due sooner; capacity 1
+	kick chan struct{} // there may be letters to claim; capacity 1
 
 	mu      sync.Mutex
-	waiting outHeap            // guarded by mu: letters by due time
-	queued  map[int64]struct{} // guarded by mu: store ids waiting or being sent
-	busy    int                // guarded by mu: letters being sent
-	closed  bool               // guarded by mu
+	waiting outHeap             // guarded by mu: letters by due time
+	queued  map[int64]*outEntry // guarded by mu: store ids waiting or being sent
+	busy    int                 // guarded by mu: letters being sent
+	running bool                // guarded by mu: Run has started and not ended
+	closed  bool                // guarded by mu
 }
 
 // NewOutbox returns an Outbox in memory that sends through s once Run is
@@ -124,8 +146,13 @@ func NewOutbox(s Sender, cfg OutboxConfig, log *slog.Logger) *Outbox {
 	}
 	cfg.Backoff = orDur(cfg.Backoff, DefaultBackoff)
 	cfg.MaxBackoff = orDur(cfg.MaxBackoff, DefaultMaxBackoff)
+	cfg.Lease = orDur(cfg.Lease, DefaultOutboxLease)
+	cfg.Poll = orDur(cfg.Poll, DefaultOutboxPoll)
+	if cfg.Claimant == "" {
+		cfg.Claimant = store.NewClaimant("mail")
+	}
 	return &Outbox{send: s, cfg: cfg, log: orLogger(log), wake: make(chan struct{}, 1),
-		queued: make(map[int64]struct{})}
+		kick: make(chan struct{}, 1), queued: make(map[int64]*outEntry)}
 }
 
 // NewStoredOutbox returns an Outbox whose queue is kept in st, so letters
@@ -156,18 +183,15 @@ func (o *Outbox) EnqueueContext(ctx context.Context, m Outgoing) error {
 	if o.isClosed() {
 		return fmt.Errorf("enqueue %s: %w", m.MessageID, ErrOutboxClosed)
 	}
-	e := &outEntry{m: m, due: time.Now()}
-	if o.st != nil {
-		l, created, err := o.st.EnqueueOut(ctx, outLetter(m))
-		if err != nil {
-			return fmt.Errorf("enqueue %s: %w", m.MessageID, err)
-		}
-		if !created && l.State != store.OutPending {
-			return nil // sent or given up before
-		}
-		e = entryOf(l)
+	if o.st == nil {
+		o.push(&outEntry{m: m, due: time.Now()})
+		return nil
 	}
-	o.push(e)
+	l, _, err := o.st.EnqueueOut(ctx, o.hold(outLetter(m)))
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", m.MessageID, err)
+	}
+	o.queueStored(l)
 	return nil
 }
 
@@ -185,7 +209,7 @@ func (o *Outbox) push(e *outEntry) {
 		if _, ok := o.queued[e.id]; ok {
 			return
 		}
-		o.queued[e.id] = struct{}{}
+		o.queued[e.id] = e
 	}
 	heap.Push(&o.waiting, e)
 	o.signal()
@@ -194,14 +218,41 @@ func (o *Outbox) push(e *outEntry) {
 // durable reports whether the outbox keeps its queue in a store.
 func (o *Outbox) durable() bool { return o != nil && o.st != nil }
 
+// hold returns l claimed by the outbox for a lease, when Run runs, so
+// that the commit that queues l also makes it this outbox's to send;
+// otherwise l as it is, for Run to claim later.
+func (o *Outbox) hold(l store.OutLetter) store.OutLetter {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.running && !o.closed {
+		l.ClaimedBy, l.ClaimedUntil = o.cfg.Claimant, time.Now().Add(o.cfg.Lease)
+	}
+	return l
+}
+
 // queueStored queues a letter the caller has put in the outbox's store
-// (store.FileLetter); a letter already sent or given up is not queued.
-// After Run has ended it stays in the store for the next Run.
-func (o *Outbox) queueStored(l store.OutLetter) {
-	if l.State != store.OutPending || o.isClosed() {
-		return
+// (store.FileLetter, QueueRecipients) with a claim from hold. It reports
+// whether the letter is this outbox's to send: a letter already sent or
+// given up, one another outbox holds and one queued while Run did not run
+// are not (Run claims the last when it can).
+func (o *Outbox) queueStored(l store.OutLetter) bool {
+	if l.State != store.OutPending {
+		return false
+	}
+	if l.ClaimedBy != o.cfg.Claimant || !time.Now().Before(l.ClaimedUntil) || o.isClosed() {
+		o.poke()
+		return false
 	}
 	o.push(entryOf(l))
+	return true
+}
+
+// poke wakes the claim loop.
+func (o *Outbox) poke() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
 }
 
 // outLetter is m as a row of the outbox.
@@ -211,7 +262,7 @@ func outLetter(m Outgoing) store.OutLetter {
 
 // entryOf is a stored letter as a queue entry.
 func entryOf(l store.OutLetter) *outEntry {
-	return &outEntry{id: l.ID, tries: l.Attempts, due: l.NextAt, m: Outgoing{ItemID: l.ItemID,
+	return &outEntry{id: l.ID, tries: l.Attempts, due: l.NextAt, until: l.ClaimedUntil, m: Outgoing{ItemID: l.ItemID,
 		MessageID: l.MessageID, From: l.From, To: l.To, Raw: l.Raw}}
 }
 
@@ -229,20 +280,20 @@ func (o *Outbox) signal() {
 	}
 }
 
-// Run loads the letters pending in the store, if any, then sends letters
-// until ctx is done, waits for the sends in flight and returns nil.
-// Letters still waiting stay in the store for the next Run (in memory
-// only, they are lost); Enqueue fails from then on. It returns an error
-// only when the pending letters cannot be loaded.
+// Run sends letters until ctx is done, waits for the sends in flight and
+// returns nil. With a store it claims the letters it may send as they
+// come due (see Outbox) and, when it ends, releases those it did not
+// send, for the next Run or another node; in memory only, letters still
+// waiting are lost. Enqueue fails from then on.
 func (o *Outbox) Run(ctx context.Context) error {
+	o.mu.Lock()
+	o.running = true
+	o.mu.Unlock()
 	defer func() {
 		o.mu.Lock()
-		o.closed = true
+		o.closed, o.running = true, false
 		o.mu.Unlock()
 	}()
-	if err := o.load(ctx); err != nil {
-		return err
-	}
 	jobs := make(chan *outEntry)
 	var wg sync.WaitGroup
 	for range o.cfg.Workers {
@@ -252,42 +303,13 @@ func (o *Outbox) Run(ctx context.Context) error {
 			}
 		})
 	}
+	if o.st != nil {
+		wg.Go(func() { o.claimLoop(ctx) })
+	}
 	o.dispatch(ctx, jobs)
 	close(jobs)
 	wg.Wait()
-	return nil
-}
-
-// load queues every pending letter of the store.
-func (o *Outbox) load(ctx context.Context) error {
-	if o.st == nil {
-		return nil
-	}
-	var after int64
-	n := 0
-	for {
-		ls, err := o.st.PendingOut(ctx, acd.Email, after, 1000)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("outbox: load pending letters: %w", err)
-		}
-		if len(ls) == 0 {
-			break
-		}
-		for _, l := range ls {
-			after = l.ID
-			if o.cfg.Take != nil && !o.cfg.Take(l.MessageID) {
-				continue
-			}
-			o.push(entryOf(l))
-			n++
-		}
-	}
-	if n > 0 {
-		o.log.Info("outbox resumed pending letters", "letters", n)
-	}
+	o.release(ctx)
 	return nil
 }
 
@@ -340,24 +362,33 @@ func (o *Outbox) requeue(e *outEntry, due time.Time) {
 	o.signal()
 }
 
-// finish forgets a letter that is sent or given up.
+// finish forgets a letter that is sent, given up or left to the store.
 func (o *Outbox) finish(e *outEntry) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.busy--
 	delete(o.queued, e.id)
+	if o.st != nil && len(o.queued) < o.cfg.Workers {
+		o.poke() // room for more
+	}
 }
 
 // attempt sends one letter and retries it later, gives it up or reports
 // it done.
 func (o *Outbox) attempt(ctx context.Context, e *outEntry) {
+	log := o.log.With("item_id", e.m.ItemID, "message_id", e.m.MessageID)
+	if !o.holds(e) {
+		log.Info("letter's lease ran out before it was sent; left to whoever claims it")
+		o.finish(e)
+		return
+	}
 	err := o.send.Send(ctx, e.m)
 	if err != nil && ctx.Err() != nil {
 		o.requeue(e, time.Now()) // stopped: not an attempt
 		return
 	}
 	e.tries++
-	log := o.log.With("item_id", e.m.ItemID, "message_id", e.m.MessageID, "attempt", e.tries)
+	log = log.With("attempt", e.tries)
 	var perm *PermanentError
 	state, lastErr := store.OutSent, ""
 	switch {
@@ -369,8 +400,14 @@ func (o *Outbox) attempt(ctx context.Context, e *outEntry) {
 	default:
 		due := time.Now().Add(o.backoff(e.tries))
 		log.Info("letter not sent, will retry", "err", err, "wait", time.Until(due))
+		if o.st == nil {
+			o.requeue(e, due)
+			return
+		}
+		// Released with its backoff: whichever node claims it when due
+		// tries again.
+		o.finish(e)
 		o.mark(ctx, e, store.OutPending, err.Error(), due, log)
-		o.requeue(e, due)
 		return
 	}
 	// Done hears the verdict before the store does: a crash between the
@@ -383,9 +420,10 @@ func (o *Outbox) attempt(ctx context.Context, e *outEntry) {
 	o.mark(ctx, e, state, lastErr, time.Now(), log)
 }
 
-// mark records an attempt's result in the store. It runs even while Run
-// stops: a letter sent must not stay pending. A failure is logged; at
-// worst the letter is sent again after a restart.
+// mark records an attempt's result in the store, which ends the claim on
+// the letter. It runs even while Run stops: a letter sent must not stay
+// pending. A failure is logged; at worst the letter is sent again after
+// its lease runs out.
 func (o *Outbox) mark(ctx context.Context, e *outEntry, state, lastErr string, next time.Time, log *slog.Logger) {
 	if o.st == nil {
 		return
@@ -393,8 +431,11 @@ func (o *Outbox) mark(ctx context.Context, e *outEntry, state, lastErr string, n
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	err := o.st.MarkOut(ctx, store.OutLetter{ID: e.id, State: state, Attempts: e.tries,
-		NextAt: next, LastError: lastErr})
-	if err != nil {
+		NextAt: next, LastError: lastErr, ClaimedBy: o.cfg.Claimant})
+	switch {
+	case errors.Is(err, store.ErrClaimed):
+		log.Info("outbox: letter taken over by another sender before its retry was recorded")
+	case err != nil:
 		log.Error("outbox: attempt not recorded; the letter may be sent again", "state", state, "err", err)
 	}
 }
@@ -415,6 +456,7 @@ type outEntry struct {
 	m     Outgoing
 	due   time.Time
 	tries int
+	until time.Time // the end of the outbox's lease on it; guarded by Outbox.mu
 }
 
 // outHeap orders entries by due time (container/heap).

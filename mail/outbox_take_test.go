@@ -10,7 +10,8 @@ import (
 )
 
 // Two stored outboxes over one store (replies and mailings) each resume
-// only the letters their Take names, and every letter is sent once.
+// only their own letters (OutboxConfig.Mailings), and every letter is
+// sent once.
 func TestStoredOutboxesResumeTheirOwn(t *testing.T) {
 	dir := t.TempDir()
 	st := openDiskStore(t, dir)
@@ -27,7 +28,7 @@ func TestStoredOutboxesResumeTheirOwn(t *testing.T) {
 		mu   sync.Mutex
 		sent = map[string][]string{}
 	)
-	run := func(name string, take func(string) bool, want int) []string {
+	run := func(name string, mailings bool, want int) []string {
 		t.Helper()
 		done := make(chan struct{}, len(ids))
 		send := senderFunc(func(_ context.Context, m Outgoing) error {
@@ -36,7 +37,7 @@ func TestStoredOutboxesResumeTheirOwn(t *testing.T) {
 			mu.Unlock()
 			return nil
 		})
-		o := NewStoredOutbox(send, st, OutboxConfig{Take: take, Done: func(Outgoing, error) { done <- struct{}{} }}, discard())
+		o := NewStoredOutbox(send, st, OutboxConfig{Mailings: mailings, Done: func(Outgoing, error) { done <- struct{}{} }}, discard())
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = o.Run(ctx) })
@@ -51,8 +52,8 @@ func TestStoredOutboxesResumeTheirOwn(t *testing.T) {
 		sort.Strings(got)
 		return got
 	}
-	replies := run("replies", func(id string) bool { return !IsMailingLetter(id) }, 2)
-	mailings := run("mailings", IsMailingLetter, 2)
+	replies := run("replies", false, 2)
+	mailings := run("mailings", true, 2)
 	if d := cmp.Diff([]string{"reply-1@moroz.test", "reply-2@moroz.test"}, replies); d != "" {
 		t.Errorf("the replies' outbox sent (-want +got):\n%s", d)
 	}

@@ -49,7 +49,7 @@ func (n *Node) startMail() error {
 			return err
 		}
 		outCfg := mc.Outbox
-		outCfg.Take = func(id string) bool { return !mail.IsMailingLetter(id) } // the mailings' outbox sends those
+		outCfg.Lease, outCfg.Poll = n.cfg.Outbox.Lease, n.cfg.Outbox.Poll // the mailings' outbox sends theirs
 		mn.outbox = mail.NewStoredOutbox(relay, n.store, outCfg, log)
 		mc = mc.WithDefaults()
 		n.work.SetSender(acd.Email, mail.StoredSender{Replier: &mail.Replier{Store: n.store, Outbox: mn.outbox,

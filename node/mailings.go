@@ -51,7 +51,7 @@ func (n *Node) startMailings() error {
 	mn := &mailingNode{}
 	outCfg := mc.Outbox
 	outCfg.Done = func(m mail.Outgoing, err error) { mn.mailer.OnDone(m, err) }
-	outCfg.Take = mail.IsMailingLetter
+	outCfg.Mailings, outCfg.Lease, outCfg.Poll = true, n.cfg.Outbox.Lease, n.cfg.Outbox.Poll
 	mn.outbox = mail.NewStoredOutbox(mail.Uncancelled(relay), n.store, outCfg, log)
 	mn.unsub = &mail.Unsubscribes{Key: key, Store: n.store, Logger: log}
 	mn.mailer, err = mail.NewMailer(mail.MailerOptions{Store: n.store, Outbox: mn.outbox, Unsubscribes: mn.unsub,

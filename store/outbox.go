@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
@@ -14,6 +18,23 @@ const (
 	OutSent    = "sent"    // the relay took it
 	OutFailed  = "failed"  // given up: a permanent failure or too many attempts
 )
+
+// Defaults of the senders that claim outbox rows (the outbox.lease and
+// outbox.poll keys): how long a claim holds, and how often a sender looks
+// for rows to claim.
+const (
+	DefaultOutLease = time.Minute
+	DefaultOutPoll  = 2 * time.Second
+)
+
+// NewClaimant returns a name for a sender of kind (mail, telegram) that
+// no other process uses: the host, the process id and a random part.
+func NewClaimant(kind string) string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s/%s", host, os.Getpid(), kind, hex.EncodeToString(b))
+}
 
 // ErrClaimed is MarkOut's answer to a retry of a row another sender has
 // taken over since (its lease had run out).

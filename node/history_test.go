@@ -1,0 +1,137 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/morozhq/moroz/acd"
+	"github.com/morozhq/moroz/console"
+	"github.com/morozhq/moroz/messenger/telegramtest"
+	"github.com/morozhq/moroz/store"
+)
+
+// TestRefusedTelegramReplyReachesTheDesk checks the node's wiring of a
+// reply given up: Telegram refuses a helper's reply (the bot was
+// blocked), and the helper's open console hears that the item's history
+// changed.
+func TestRefusedTelegramReplyReachesTheDesk(t *testing.T) {
+	fake := telegramtest.New(tgToken)
+	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
+	cfg := testConfig(t)
+	cfg.Messenger.Telegram.Token, cfg.Messenger.Telegram.API = tgToken, api.URL
+	cfg.Messenger.Telegram.WebhookSecret = tgSecret
+	n, _ := startNode(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard
+	defer cancel()
+	elf, err := console.AddUser(ctx, n.Store(), "elf", "Эльф", store.RoleHelper, "password-elf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk := deskSocket(t, "http://"+n.Addr("http"), "elf")
+
+	hook := "http://" + n.Addr("http") + "/telegram/webhook"
+	if code, err := telegramtest.Deliver(ctx, http.DefaultClient, hook, tgSecret, telegramUpdate(10, 1, "оператор")); err != nil || code != http.StatusOK {
+		t.Fatalf("webhook: %d, %v", code, err)
+	}
+	fake.WaitSent(ctx, 2) // the greeting and the handoff
+	fake.FailChat(77, http.StatusForbidden, "Forbidden: bot was blocked by the user")
+	items, err := n.Store().ListItems(ctx, store.ItemFilter{Channel: acd.Telegram})
+	if err != nil || len(items) != 1 {
+		t.Fatalf("telegram items %+v (%v), want one", items, err)
+	}
+	it := items[0]
+	if err := n.Work().SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	for info, _ := n.Work().Router().Item(it.ID); len(info.OfferedTo) == 0; info, _ = n.Work().Router().Item(it.ID) {
+		if ctx.Err() != nil {
+			t.Fatal("the chat was not offered to the helper")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := n.Work().Accept(ctx, it.ID, elf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Work().Reply(ctx, it.ID, elf.ID, store.Message{Text: "Здравствуй!"}); err != nil {
+		t.Fatal(err)
+	}
+
+	desk.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		for _, m := range readFrame(t, desk) {
+			if m.Type == "history" {
+				if m.Data.ItemID != it.ID || m.Data.Type != "send_failed" {
+					t.Errorf("history message %+v, want send_failed of item %d", m.Data, it.ID)
+				}
+				return
+			}
+		}
+	}
+}
+
+// consoleMsg is what this test reads of the console's messages.
+type consoleMsg struct {
+	Type string `json:"type"`
+	Data struct {
+		ItemID int64  `json:"item_id"`
+		Type   string `json:"type"`
+	} `json:"data"`
+}
+
+// readFrame reads one websocket frame: one message, or an array of them.
+func readFrame(t *testing.T, conn *websocket.Conn) []consoleMsg {
+	t.Helper()
+	_, b, err := conn.ReadMessage()
+	if err != nil {
+		t.Fatalf("no history message on the helper's console: %v", err)
+	}
+	var ms []consoleMsg
+	if len(b) > 0 && b[0] == '[' {
+		err = json.Unmarshal(b, &ms)
+	} else {
+		ms = make([]consoleMsg, 1)
+		err = json.Unmarshal(b, &ms[0])
+	}
+	if err != nil {
+		t.Fatalf("frame %s: %v", b, err)
+	}
+	return ms
+}
+
+// deskSocket logs login in to the console at base and opens its
+// websocket.
+func deskSocket(t *testing.T, base, login string) *websocket.Conn {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	res, err := c.Post(base+"/api/v1/session", "application/json",
+		strings.NewReader(`{"login":"`+login+`","password":"password-`+login+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("log in %s: status %d", login, res.StatusCode)
+	}
+	u, _ := url.Parse(base)
+	hdr := http.Header{"Origin": {base}}
+	for _, ck := range jar.Cookies(u) {
+		hdr.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/v1/ws", hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}

@@ -64,7 +64,9 @@ const monFaint = 0.003
 func TestDeskPhoneCallIsALiveCall(t *testing.T) {
 	sippBin := needSIPp(t)
 	page := superBrowser(t)
-	n := serveNode(t, testConfig(t))
+	cfg := testConfig(t)
+	writeTonePrompts(t, filepath.Join(cfg.Data, "prompts")) // a short greeting
+	n := serveNode(t, cfg)
 	elf := deskHelper(t, n, work.QueueCalls)
 	desk := startDesk(t, n)
 	super := superLogin(t, page, n)

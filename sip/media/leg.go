@@ -125,7 +125,7 @@ type Leg struct {
 
 	shard *pacerShard // nil: the leg's own sendLoop paces it
 	paced bool        // guarded by shard.mu: the leg is in shard's list
-	slot  int         // guarded by shard.mu: its group in the shard, while paced
+	slot  int         // guarded by shard.mu: its slot in the shard, while paced
 }
 
 // NewLeg starts a leg on conn, which it owns from then on: Close closes it.

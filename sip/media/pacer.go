@@ -9,12 +9,19 @@ import (
 // Pacer sends the 20 ms frames of many legs from a few goroutines (one
 // per CPU) instead of a timer and a goroutine per leg: with thousands of
 // callers on hold music this saves the wake-ups and keeps each stream's
-// spacing steady, since a shard walks its legs in the same order every
-// tick. Each shard splits its legs into pacerSlots groups, one sent every
-// 20 ms / pacerSlots, so a tick's burst of sends is a quarter of the legs
-// rather than all of them: the burst's length, and what a late or
-// interrupted tick does to the streams sent last in it, shrink with it.
-// Legs join a shard while they play and leave it when they stop.
+// spacing steady.
+//
+// Each shard divides the 20 ms frame into pacerSlots slots on a fixed
+// grid and gives each leg one slot, the same every frame, so a leg's
+// packets keep their phase and a slot's burst of sends is a small share
+// of the shard's legs. A shard sleeps until its next slot with a leg in
+// it (on Linux on a timerfd, see slotClock); one that wakes late sends
+// the slots that fell due in their order and is back on the grid for the
+// next, so a late wake-up delays only the packets of the slots it
+// overran. The shards' grids are offset from each other, so their bursts
+// take turns rather than meeting. Legs join a shard while they play and
+// leave it when they stop.
+//
 // A Pacer is safe for concurrent use; Close stops it and is idempotent.
 type Pacer struct {
 	shards []*pacerShard
@@ -26,24 +33,35 @@ type Pacer struct {
 	next int // guarded by mu: the shard the next leg joins
 }
 
-// pacerSlots is how many groups a shard's legs are sent in, one group a
-// tick; FrameDuration must divide by it.
-const pacerSlots = 4
+// pacerSlots is how many slots a shard divides a frame into;
+// FrameDuration must divide by it.
+const pacerSlots = 20
+
+// slotDuration is the time from one of a shard's slots to the next.
+const slotDuration = FrameDuration / pacerSlots
 
 type pacerShard struct {
-	wake chan struct{}
+	wake   chan struct{}
+	clock  *slotClock
+	origin time.Time // when slot 0 of the shard's grid began: slot k begins at origin + k·slotDuration
 
 	mu    sync.Mutex
-	slots [pacerSlots][]*Leg // guarded by mu: legs playing, by group, each in a stable order
-	next  int                // guarded by mu: the group the next leg joins
-	n     int                // guarded by mu: legs in all groups
+	slots [pacerSlots][]*Leg // guarded by mu: legs playing, by slot, each in a stable order
+	next  int                // guarded by mu: the slot the next leg looks from for the emptiest
+	n     int                // guarded by mu: legs in all slots
 }
 
 // NewPacer starts a pacer with one shard per CPU (GOMAXPROCS).
 func NewPacer() *Pacer {
 	p := &Pacer{done: make(chan struct{})}
-	for range runtime.GOMAXPROCS(0) {
-		s := &pacerShard{wake: make(chan struct{}, 1)}
+	n := runtime.GOMAXPROCS(0)
+	start := time.Now()
+	for i := range n {
+		s := &pacerShard{
+			wake:   make(chan struct{}, 1),
+			clock:  newSlotClock(),
+			origin: start.Add(time.Duration(i) * slotDuration / time.Duration(n)),
+		}
 		p.shards = append(p.shards, s)
 		p.wg.Add(1)
 		go p.run(s)
@@ -56,6 +74,9 @@ func NewPacer() *Pacer {
 func (p *Pacer) Close() {
 	p.once.Do(func() {
 		close(p.done)
+		for _, s := range p.shards {
+			s.clock.close()
+		}
 		p.wg.Wait()
 	})
 }
@@ -69,7 +90,8 @@ func (p *Pacer) shardFor() *pacerShard {
 	return s
 }
 
-// add makes l tick in s from the next 20 ms on; adding twice is harmless.
+// add makes l tick in s from its slot's next turn on; adding twice is
+// harmless.
 func (s *pacerShard) add(l *Leg) {
 	s.mu.Lock()
 	if !l.paced {
@@ -87,8 +109,8 @@ func (s *pacerShard) add(l *Leg) {
 	}
 }
 
-// smallest returns the group with the fewest legs, the first such from
-// next on, so groups stay even as legs come and go; mu must be held.
+// smallest returns the slot with the fewest legs, the first such from
+// next on, so slots stay even as legs come and go; mu must be held.
 func (s *pacerShard) smallest() int {
 	best := s.next % pacerSlots
 	for i := range pacerSlots {
@@ -101,50 +123,103 @@ func (s *pacerShard) smallest() int {
 	return best
 }
 
-// run ticks while the shard has legs and sleeps while it has none; each
-// tick sends one group's frames, the groups in turn.
+// pacerWork is a shard goroutine's reusable buffers, so that a slot's
+// sends allocate nothing.
+type pacerWork struct {
+	frame   []int16
+	payload []byte
+	batch   []*Leg
+}
+
+// run sleeps while the shard has no legs and paces them while it has.
 func (p *Pacer) run(s *pacerShard) {
 	defer p.wg.Done()
-	frame := make([]int16, FrameSamples)
-	payload := make([]byte, 0, FrameSamples)
-	var batch []*Leg
-	var ticker *time.Ticker
-	var tick <-chan time.Time
-	var group int
-	defer func() {
-		if ticker != nil {
-			ticker.Stop()
-		}
-	}()
+	w := &pacerWork{frame: make([]int16, FrameSamples), payload: make([]byte, 0, FrameSamples)}
 	for {
 		select {
 		case <-p.done:
 			return
 		case <-s.wake:
-			if ticker == nil {
-				ticker = time.NewTicker(FrameDuration / pacerSlots)
-				tick = ticker.C
-			}
-		case <-tick:
-			batch = s.snapshot(batch[:0], group)
-			group = (group + 1) % pacerSlots
-			for _, l := range batch {
-				if !l.tick(frame, payload) {
-					s.remove(l)
-				}
-			}
-			if s.empty() {
-				ticker.Stop()
-				ticker, tick = nil, nil
-			}
+		}
+		if !p.pace(s, w) {
+			return
 		}
 	}
 }
 
-func (s *pacerShard) snapshot(dst []*Leg, group int) []*Leg {
+// pace sends the shard's slots as they fall due until it has no legs left
+// (true) or the pacer closes (false).
+func (p *Pacer) pace(s *pacerShard, w *pacerWork) bool {
+	k := s.slotAt(time.Now())
+	for {
+		var ok bool
+		if k, ok = s.nextBusy(k); !ok {
+			return true
+		}
+		if !s.clock.sleepUntil(s.slotTime(k), p.done) {
+			return false
+		}
+		var last int64
+		if k, last = dueSlots(k, s.slotAt(time.Now())); k > last {
+			continue // woke before the slot began
+		}
+		for ; k <= last; k++ {
+			s.send(int(k%pacerSlots), w)
+		}
+	}
+}
+
+// dueSlots returns the slots to send, from through last, when the shard
+// wakes for slot next at a time that falls in slot now. A shard that
+// overslept by more than a frame sends each slot once, the last frame's
+// worth, so every leg gets one frame rather than a backlog of them.
+func dueSlots(next, now int64) (from, last int64) {
+	if now-next >= pacerSlots {
+		return now - pacerSlots + 1, now
+	}
+	return next, now
+}
+
+// slotAt is the slot of s's grid that t falls in.
+func (s *pacerShard) slotAt(t time.Time) int64 {
+	return int64(t.Sub(s.origin) / slotDuration)
+}
+
+// slotTime is when slot k of s's grid begins.
+func (s *pacerShard) slotTime(k int64) time.Time {
+	return s.origin.Add(time.Duration(k) * slotDuration)
+}
+
+// nextBusy returns the first slot from k on with a leg in it, false when
+// the shard has none.
+func (s *pacerShard) nextBusy(k int64) (int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append(dst, s.slots[group]...)
+	if s.n == 0 {
+		return 0, false
+	}
+	for len(s.slots[k%pacerSlots]) == 0 {
+		k++
+	}
+	return k, true
+}
+
+// send sends one frame of each leg in the slot and lets go of the legs
+// that stopped playing.
+func (s *pacerShard) send(slot int, w *pacerWork) {
+	w.batch = s.snapshot(w.batch[:0], slot)
+	for _, l := range w.batch {
+		if !l.tick(w.frame, w.payload) {
+			s.remove(l)
+		}
+	}
+	clear(w.batch) // holds no leg past its tick
+}
+
+func (s *pacerShard) snapshot(dst []*Leg, slot int) []*Leg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append(dst, s.slots[slot]...)
 }
 
 // remove takes l out, keeping the others' order. A leg that started a new

@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 func TestPacerServesManyLegs(t *testing.T) {
@@ -35,11 +36,11 @@ func TestPacerServesManyLegs(t *testing.T) {
 	}
 }
 
-// A shard's groups stay even as legs join and leave: each joins the
-// group with the fewest.
-func TestPacerGroupsStayEven(t *testing.T) {
+// A shard's slots stay even as legs join and leave: each joins the
+// slot with the fewest.
+func TestPacerSlotsStayEven(t *testing.T) {
 	s := &pacerShard{wake: make(chan struct{}, 1)}
-	legs := make([]*Leg, 4*pacerSlots+2) // two groups get one more
+	legs := make([]*Leg, 4*pacerSlots+2) // two slots get one more
 	for i := range legs {
 		legs[i] = &Leg{}
 		s.add(legs[i])
@@ -52,29 +53,156 @@ func TestPacerGroupsStayEven(t *testing.T) {
 		return lo, hi
 	}
 	if lo, hi := sizes(); hi-lo > 1 || s.n != len(legs) {
-		t.Fatalf("after %d joined: groups of %d to %d legs, %d in all; want sizes within one", len(legs), lo, hi, s.n)
+		t.Fatalf("after %d joined: slots of %d to %d legs, %d in all; want sizes within one", len(legs), lo, hi, s.n)
 	}
-	// Empty a group of the larger size, then let legs join again: the
-	// first four fill it up to the smaller groups' size.
+	// Empty a slot of the larger size, then let legs join again: the
+	// first four fill it up to the smaller slots' size.
 	for _, l := range legs {
 		if l.slot == 1 {
 			s.remove(l)
 		}
 	}
 	if len(s.slots[1]) != 0 {
-		t.Fatalf("group 1 has %d legs after its legs left, want 0", len(s.slots[1]))
+		t.Fatalf("slot 1 has %d legs after its legs left, want 0", len(s.slots[1]))
 	}
 	for range 4 {
 		l := &Leg{}
 		s.add(l)
 		if l.slot != 1 {
-			t.Errorf("a leg joined group %d, want the emptied group 1", l.slot)
+			t.Errorf("a leg joined slot %d, want the emptied slot 1", l.slot)
 		}
 	}
 	if lo, hi := sizes(); hi-lo > 1 {
-		t.Errorf("after the re-joins: groups of %d to %d legs, want sizes within one", lo, hi)
+		t.Errorf("after the re-joins: slots of %d to %d legs, want sizes within one", lo, hi)
 	}
 	if s.empty() {
 		t.Error("shard empty with legs in it")
+	}
+}
+
+// A shard that wakes late sends the slots that fell due, in order, and
+// one that overslept by more than a frame sends each slot once.
+func TestPacerDueSlots(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		next, now      int64
+		wantFrom, want int64
+	}{
+		{"on time", 40, 40, 40, 40},
+		{"early", 40, 39, 40, 39},
+		{"three slots late", 40, 43, 40, 43},
+		{"a frame late less a slot", 40, 40 + pacerSlots - 1, 40, 40 + pacerSlots - 1},
+		{"a frame late", 40, 40 + pacerSlots, 41, 40 + pacerSlots},
+		{"five frames late", 40, 40 + 5*pacerSlots, 41 + 4*pacerSlots, 40 + 5*pacerSlots},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			from, last := dueSlots(tc.next, tc.now)
+			if from != tc.wantFrom || last != tc.want {
+				t.Errorf("dueSlots(%d, %d) = %d, %d; want %d, %d", tc.next, tc.now, from, last, tc.wantFrom, tc.want)
+			}
+		})
+	}
+}
+
+// The shard's grid skips empty slots and reports an empty shard.
+func TestPacerNextBusy(t *testing.T) {
+	s := &pacerShard{wake: make(chan struct{}, 1)}
+	if _, ok := s.nextBusy(7); ok {
+		t.Fatal("nextBusy found a slot in an empty shard")
+	}
+	l := &Leg{}
+	s.add(l)
+	for _, k := range []int64{0, int64(l.slot), int64(l.slot) + 1, 5 * pacerSlots} {
+		got, ok := s.nextBusy(k)
+		if !ok || got < k || got%pacerSlots != int64(l.slot) || got-k >= pacerSlots {
+			t.Errorf("nextBusy(%d) = %d, %v; want the first slot from %d that is slot %d of a frame", k, got, ok, k, l.slot)
+		}
+	}
+}
+
+// Both kinds of slot clock sleep until the time asked, never less, and
+// stop sleeping when closed or when the pacer is done.
+func TestSlotClock(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		clock func() *slotClock
+	}{
+		{"default", newSlotClock},
+		{"timer", func() *slotClock { return &slotClock{timer: time.NewTimer(time.Hour)} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.clock()
+			done := make(chan struct{})
+			for range 5 {
+				at := time.Now().Add(2 * time.Millisecond)
+				if !c.sleepUntil(at, done) {
+					t.Fatal("sleepUntil returned false on an open clock")
+				}
+				if now := time.Now(); now.Before(at) {
+					t.Fatalf("sleepUntil woke %v before the time asked", at.Sub(now))
+				}
+			}
+			if !c.sleepUntil(time.Now().Add(-time.Second), done) {
+				t.Error("sleepUntil a past time returned false")
+			}
+			woke := make(chan bool)
+			go func() { woke <- c.sleepUntil(time.Now().Add(time.Hour), done) }()
+			close(done)
+			c.close()
+			select {
+			case ok := <-woke:
+				if ok {
+					t.Error("sleepUntil reported a slot reached after the clock closed")
+				}
+			case <-time.After(guard):
+				t.Fatal("sleepUntil still asleep after close")
+			}
+		})
+	}
+}
+
+// Sending a slot's frames and sleeping until the next slot allocate
+// nothing, so a pacer of thousands of legs makes no garbage to collect.
+func TestPacerSendAllocatesNothing(t *testing.T) {
+	p := newPeer(t, 1)
+	s := &pacerShard{wake: make(chan struct{}, 1)}
+	clip := NewClip(tone(440, 4*FrameSamples))
+	for range 8 {
+		l := newTestLeg(t, LegConfig{Remote: p.addr()})
+		l.mu.Lock()
+		l.play = &playback{src: clip.Loop(), done: make(chan struct{})}
+		l.mu.Unlock()
+		s.add(l)
+	}
+	w := &pacerWork{frame: make([]int16, FrameSamples), payload: make([]byte, 0, FrameSamples)}
+	s.send(0, w) // the batch grows once
+	if a := testing.AllocsPerRun(100, func() { s.send(0, w) }); a != 0 {
+		t.Errorf("a slot's sends: %v allocations, want 0", a)
+	}
+
+	c := newSlotClock()
+	defer c.close()
+	done := make(chan struct{})
+	if a := testing.AllocsPerRun(20, func() { c.sleepUntil(time.Now().Add(100*time.Microsecond), done) }); a != 0 {
+		t.Errorf("sleeping until a slot: %v allocations, want 0", a)
+	}
+}
+
+// Close stops a pacer whose legs are still playing.
+func TestPacerCloseWhilePlaying(t *testing.T) {
+	pacer := NewPacer()
+	p := newPeer(t, 1)
+	l := newTestLeg(t, LegConfig{Remote: p.addr(), Pacer: pacer})
+	go l.Play(context.Background(), Silence())
+	p.recv()
+	closed := make(chan struct{})
+	go func() {
+		pacer.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(guard):
+		t.Fatal("Close did not return while a leg played")
 	}
 }

@@ -69,6 +69,28 @@ func RunQueueWait() int64 {
 	return sum
 }
 
+// SetNice sets the nice value of every thread of the process. Linux keeps
+// a nice value per thread, and threads started later inherit it from the
+// thread that starts them, so a Go program calls this early, before the
+// work it means to slow down or speed up. Raising priority (a negative
+// value) needs CAP_SYS_NICE or a fitting RLIMIT_NICE.
+func SetNice(nice int) error {
+	paths, err := filepath.Glob("/proc/self/task/*")
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		tid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil {
+			continue
+		}
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, nice); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // UDPDrops is the machine's count of datagrams dropped for a full socket
 // receive buffer (RcvbufErrors in /proc/net/snmp), whoever's socket it was.
 func UDPDrops() int64 {

@@ -75,7 +75,8 @@ func TestDeskPhoneCallIsALiveCall(t *testing.T) {
 	talk := sippRun(t, sippBin, "talker.xml", freeUDPPort(t), phone, "-set", "caller", "+79990000010", n.Addr("sip"))
 
 	lc := awaitDeskCall(t, n)
-	if lc.Helper != elf || !strings.Contains(lc.From, "79990000010") || lc.Queue != work.QueueCalls || lc.ItemID == 0 || lc.Monitor != nil {
+	if lc.Helper != elf || !strings.Contains(lc.From, "79990000010") || lc.Queue != work.QueueCalls || lc.ItemID == 0 ||
+		lc.Callback || lc.Monitor != nil {
 		t.Errorf("the desk call on the wallboard: got %+v, want elf's call from +79990000010 in %s, with its item, unmonitored", lc, work.QueueCalls)
 	}
 	phone.awaitTone(t, "the caller hears the desk phone", monDeskHz, 0)
@@ -166,15 +167,16 @@ func TestDeskPhoneCallbackIsMonitored(t *testing.T) {
 
 	lc := awaitDeskCall(t, n)
 	want := softphone.LiveCall{Call: fmt.Sprintf("callback-%d", it.ID), From: "+79990000020", Helper: elf,
-		ItemID: it.ID, Queue: work.QueueCallbacks, Desk: true}
+		ItemID: it.ID, Queue: work.QueueCallbacks, Desk: true, Callback: true}
 	if lc.Call != want.Call || lc.From != want.From || lc.Helper != want.Helper || lc.ItemID != want.ItemID ||
-		lc.Queue != want.Queue || lc.Monitor != nil {
+		lc.Queue != want.Queue || !lc.Callback || lc.Monitor != nil {
 		t.Errorf("the callback on the wallboard: got %+v, want %+v", lc, want)
 	}
 	customer.awaitTone(t, "the called person hears the desk phone", monDeskHz, 0)
 
 	row := fmt.Sprintf(`#livecalls tr[data-call=%q]`, lc.Call)
 	super.until("the wallboard lists the callback, a desk phone's", fmt.Sprintf(`!!document.querySelector(%q)`, row+` [data-desk]`))
+	super.until("the wallboard marks it a callback", fmt.Sprintf(`!!document.querySelector(%q)`, row+` [data-callback]`))
 	super.click("listen", row+` button[data-mode="listen"]`)
 	super.until("the supervisor hears the called person and the desk phone", superHears(monCallerHz, monDeskHz))
 	if m := monitorOf(n, lc.Call); m == nil || m.Mode != softphone.ModeListen {

@@ -131,7 +131,7 @@ func (n *Node) deskTalking(c voice.Call, helper int64, leg voice.Leg) (ended fun
 // is the caller's.
 func (n *Node) callbackTalking(it store.Item, helper int64, leg, callee voice.Leg) (ended func()) {
 	return n.listDesk(softphone.DeskCall{Call: fmt.Sprintf("callback-%d", it.ID), From: it.Subject,
-		Helper: helper, ItemID: it.ID, Queue: it.Queue}, callee, leg)
+		Helper: helper, ItemID: it.ID, Queue: it.Queue, Callback: true}, callee, leg)
 }
 
 // listDesk lists dc with the media legs of caller and desk (the native

@@ -25,6 +25,8 @@ type DeskCall struct {
 	// Options.Describe.
 	ItemID int64
 	Queue  string
+	// Callback marks a callback's bridge: From is the number called.
+	Callback bool
 }
 
 // deskCall is a listed desk-phone call. A monitor on it taps both media
@@ -152,7 +154,8 @@ func (d *deskCall) Monitor() *Monitor {
 
 // liveCall is the call as the wallboard lists it.
 func (d *deskCall) liveCall(ctx context.Context) LiveCall {
-	lc := LiveCall{Call: d.c.Call, From: d.c.From, Helper: d.c.Helper, Since: d.since.UTC(), Desk: true}
+	lc := LiveCall{Call: d.c.Call, From: d.c.From, Helper: d.c.Helper, Since: d.since.UTC(), Desk: true,
+		Callback: d.c.Callback}
 	if m := d.Monitor(); m != nil {
 		lc.Monitor = m.info()
 	}

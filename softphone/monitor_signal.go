@@ -30,15 +30,16 @@ type MonitorRequest struct {
 // LiveCall is a talking call of a helper's browser or desk phone, as the
 // wallboard lists it.
 type LiveCall struct {
-	Call    string       `json:"call"`
-	From    string       `json:"from"`
-	Helper  int64        `json:"helper_id"`
-	ItemID  int64        `json:"item_id,omitempty"`
-	Queue   string       `json:"queue,omitempty"`
-	Since   time.Time    `json:"since"`
-	Held    bool         `json:"held"`
-	Desk    bool         `json:"desk,omitempty"` // taken on a desk phone
-	Monitor *MonitorInfo `json:"monitor"`
+	Call     string       `json:"call"`
+	From     string       `json:"from"`
+	Helper   int64        `json:"helper_id"`
+	ItemID   int64        `json:"item_id,omitempty"`
+	Queue    string       `json:"queue,omitempty"`
+	Since    time.Time    `json:"since"`
+	Held     bool         `json:"held"`
+	Desk     bool         `json:"desk,omitempty"`     // taken on a desk phone
+	Callback bool         `json:"callback,omitempty"` // a callback: From is the number called
+	Monitor  *MonitorInfo `json:"monitor"`
 }
 
 // LiveCalls returns the talking calls of every helper's browser and the

@@ -66,7 +66,8 @@ class MorozLiveCalls extends HTMLElement {
     const mode = mine ? mine.mode : null;
     return h('tr', {'data-call': c.call, class: mine ? 'monitored' : ''},
       h('td', null, this.helperName(c.helper_id), c.held ? h('span', {class: 'pill'}, t('phone.on_hold')) : null,
-        c.desk ? h('span', {class: 'pill', 'data-desk': ''}, t('monitor.desk_phone')) : null),
+        c.desk ? h('span', {class: 'pill', 'data-desk': ''}, t('monitor.desk_phone')) : null,
+        c.callback ? h('span', {class: 'pill', 'data-callback': ''}, t('monitor.callback')) : null),
       h('td', null, c.from),
       h('td', null, c.queue || '—', c.item_id ? h('div', {class: 'muted small'}, '#' + c.item_id) : null),
       h('td', {class: 'num'}, h('span', {'data-since': c.since}, '')),

@@ -72,13 +72,17 @@ func (sp *spool) write(r io.Reader, returnPath string) (rawLetter, error) {
 	}()
 	buf.Reset()
 	fmt.Fprintf(buf, "Return-Path: <%s>\r\n", returnPath)
-	h := sha256.New()
-	_, err := io.CopyN(io.MultiWriter(buf, h), r, spoolMemMax+1)
-	switch {
-	case err == io.EOF:
-		return sp.appendLetter(hexSum(h), buf.Bytes())
-	case err != nil:
+	head := buf.Len()
+	// Read straight into buf: io.Copy through a MultiWriter would take a
+	// 32 KiB buffer of its own for every letter.
+	n, err := buf.ReadFrom(io.LimitReader(r, spoolMemMax+1))
+	if err != nil {
 		return rawLetter{}, err
+	}
+	h := sha256.New()
+	h.Write(buf.Bytes()[head:])
+	if n <= spoolMemMax {
+		return sp.appendLetter(hexSum(h), buf.Bytes())
 	}
 	return sp.writeFile(buf.Bytes(), h, r)
 }

@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,10 +33,16 @@ type Reply struct {
 	Date time.Time // zero means now
 }
 
-// NewMessageID returns a fresh Message-ID on domain, without brackets.
+// NewMessageID returns a fresh Message-ID on domain, without brackets: 32
+// hex digits, the first 12 the time in milliseconds and the rest random
+// (80 bits). Ids made later sort later, so the store's indexes of them
+// (the outbox's, the messages') grow at their end, where a group commit
+// writes one page for many letters, instead of each id dirtying a page of
+// its own.
 func NewMessageID(domain string) string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:]) + "@" + domain
 }
 

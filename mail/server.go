@@ -166,7 +166,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("smtp intake listening", "addr", ln.Addr().String(),
 		"domains", strings.Join(s.cfg.Domains, ","), "starttls", s.smtp.TLSConfig != nil)
 	errc := make(chan error, 1)
-	go func() { errc <- s.smtp.Serve(ln) }()
+	go func() { errc <- s.smtp.Serve(pipelineListener{ln}) }()
 	select {
 	case err := <-errc:
 		s.Close()

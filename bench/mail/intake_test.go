@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/textproto"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,13 +30,32 @@ import (
 // conns is how many SMTP connections send at once, as issue #7 asks.
 const conns = 32
 
+// sender sends letters over one connection until n have been taken by
+// all connections together.
+type sender func(b *testing.B, addr string, conn int, next *atomic.Int64, n int64)
+
+// senders are the two ways a client may send: go-smtp's client, one
+// command and its reply at a time, and pipelining (RFC 2920) as mail
+// servers such as Postfix do, MAIL, RCPT and DATA in one write.
+var senders = []struct {
+	name string
+	send sender
+}{
+	{"lockstep", sendUntil},
+	{"pipelined", sendPipelined},
+}
+
 func BenchmarkSMTPIntake(b *testing.B) {
 	for _, autoReply := range []bool{true, false} {
-		b.Run(fmt.Sprintf("autoreply=%v", autoReply), func(b *testing.B) { intake(b, autoReply) })
+		for _, s := range senders {
+			b.Run(fmt.Sprintf("autoreply=%v/client=%s", autoReply, s.name), func(b *testing.B) {
+				intake(b, autoReply, s.send)
+			})
+		}
 	}
 }
 
-func intake(b *testing.B, autoReply bool) {
+func intake(b *testing.B, autoReply bool, send sender) {
 	dir := b.TempDir()
 	st, err := store.Open(context.Background(), store.Config{DataDir: dir})
 	if err != nil {
@@ -60,7 +81,7 @@ func intake(b *testing.B, autoReply bool) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := range conns {
-		wg.Go(func() { sendUntil(b, addr, c, &next, int64(b.N)) })
+		wg.Go(func() { send(b, addr, c, &next, int64(b.N)) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -121,6 +142,59 @@ func sendUntil(b *testing.B, addr string, conn int, next *atomic.Int64, n int64)
 		}
 	}
 	_ = c.Quit()
+}
+
+// sendPipelined is sendUntil with MAIL, RCPT and DATA sent together and
+// their replies read after, then the letter; the server advertises
+// PIPELINING.
+func sendPipelined(b *testing.B, addr string, conn int, next *atomic.Int64, n int64) {
+	c, err := textproto.Dial("tcp", addr)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer c.Close()
+	if _, _, err := c.ReadResponse(220); err != nil {
+		b.Error(err)
+		return
+	}
+	if _, err := c.Cmd("EHLO client.example.org"); err != nil {
+		b.Error(err)
+		return
+	}
+	if _, msg, err := c.ReadResponse(250); err != nil || !strings.Contains(msg, "PIPELINING") {
+		b.Errorf("EHLO: %q, %v: no PIPELINING", msg, err)
+		return
+	}
+	for i := next.Add(1); i <= n; i = next.Add(1) {
+		from := fmt.Sprintf("kid%d@example.org", i)
+		if err := pipelineLetter(c, from, letter(i, conn, from)); err != nil {
+			b.Errorf("letter %d: %v", i, err)
+			return
+		}
+	}
+	_, _ = c.Cmd("QUIT")
+}
+
+func pipelineLetter(c *textproto.Conn, from string, body []byte) error {
+	fmt.Fprintf(c.W, "MAIL FROM:<%s>\r\nRCPT TO:<ded@moroz.test>\r\nDATA\r\n", from)
+	if err := c.W.Flush(); err != nil {
+		return err
+	}
+	for _, code := range []int{250, 250, 354} {
+		if _, _, err := c.ReadResponse(code); err != nil {
+			return err
+		}
+	}
+	dw := c.DotWriter()
+	if _, err := dw.Write(body); err != nil {
+		return err
+	}
+	if err := dw.Close(); err != nil {
+		return err
+	}
+	_, _, err := c.ReadResponse(250)
+	return err
 }
 
 func letter(i int64, conn int, from string) []byte {

@@ -33,6 +33,9 @@ type Options struct {
 	Client *http.Client
 	// Now is the clock of rate limits and stored times; nil means time.Now.
 	Now func() time.Time
+	// Outbox says how the Telegram sender shares the store's outbox with
+	// other nodes; zero fields get their defaults.
+	Outbox OutboxOptions
 }
 
 // Messenger serves the web form, the Telegram bot and the chat widget. Build
@@ -44,6 +47,7 @@ type Messenger struct {
 	work    *work.Service
 	now     func() time.Time
 	dataDir string
+	outbox  OutboxOptions // the Telegram sender's share of the store's outbox
 	bot     *Bot
 	forms   map[string]Form
 	origins map[string]bool
@@ -90,7 +94,7 @@ func New(opt Options) (*Messenger, error) {
 		opt.Now = time.Now
 	}
 	m := &Messenger{cfg: cfg, log: opt.Logger, st: opt.Store, work: opt.Work, now: opt.Now,
-		dataDir: opt.DataDir, bot: bot, forms: map[string]Form{}, origins: map[string]bool{},
+		dataDir: opt.DataDir, outbox: opt.Outbox, bot: bot, forms: map[string]Form{}, origins: map[string]bool{},
 		limiter: newAddrLimiter(cfg.RatePerMinute, cfg.RateBurst),
 		sockets: newAddrLimiter(socketsPerMinute, socketBurst), convs: newConversations(),
 		typing: typists{last: map[string]time.Time{}}}

@@ -36,6 +36,7 @@ type telegram struct {
 	secret  []byte
 	shards  []*tgShard // by chat, modulo outboxShards
 	marks   outMarker  // the store, where attempts are recorded
+	claims  *tgClaims  // the sender's share of the store's outbox; nil in tests without a store
 	overall *rate.Limiter
 
 	mu      sync.Mutex
@@ -51,17 +52,13 @@ func (m *Messenger) startTelegram(client *http.Client) error {
 	}
 	tc := m.cfg.Telegram
 	tg := &telegram{m: m, secret: []byte(tc.WebhookSecret), shards: newShards(), marks: m.st,
+		claims:  newClaims(m.st, m.outbox),
 		api:     botapi.New(tc.API, tc.Token, client),
 		overall: rate.NewLimiter(rate.Limit(tc.RatePerSecond), tc.RatePerSecond),
 		perChat: map[int64]*rate.Limiter{}}
-	if err := tg.load(m.ctx); err != nil {
-		return err
-	}
 	m.tg = tg
 	m.work.SetSender(acd.Telegram, tg)
-	for _, sh := range tg.shards {
-		m.goOwned(func(ctx context.Context) { tg.sendLoop(ctx, sh) })
-	}
+	m.goOwned(tg.runOutbox)
 	if tc.Poll {
 		m.goOwned(tg.pollLoop)
 	}

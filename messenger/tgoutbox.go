@@ -24,7 +24,8 @@ const (
 	maxSendBackoff  = 5 * time.Minute  // the longest wait between attempts
 	markTimeout     = 10 * time.Second // to record an attempt, even while stopping
 	sendTimeout     = 10 * time.Second // of one sendMessage, which a stop lets finish
-	loadPage        = 1000             // pending replies read at once at start
+	maxHeld         = 256              // replies claimed and not yet done, across the shards
+	claimPage       = 100              // replies claimed at once
 )
 
 // EventSendFailed is the type of the event an item gets when one of its
@@ -80,9 +81,20 @@ func outRows(itemID, chat int64, key string, texts []string) ([]store.OutLetter,
 	return rows, nil
 }
 
-// queue hands stored rows to their chats' senders; rows sent or given up
-// before, and rows already queued, are skipped.
+// queue hands rows the store has just queued to their chats' senders:
+// with a store, by waking the claim loop, which claims each chat's oldest
+// row in turn; without one (tests), directly.
 func (tg *telegram) queue(rows []store.OutLetter) {
+	if tg.claims != nil {
+		tg.claims.poke()
+		return
+	}
+	tg.take(rows)
+}
+
+// take hands rows the sender holds to their chats' shards; rows sent or
+// given up before, and rows already queued, are skipped.
+func (tg *telegram) take(rows []store.OutLetter) {
 	for _, l := range rows {
 		if l.State != store.OutPending || l.Channel != acd.Telegram {
 			continue
@@ -109,28 +121,6 @@ func first(ss []string) string {
 	return ss[0]
 }
 
-// load queues every Telegram reply the store holds pending, oldest first:
-// those a stop or a crash left unsent.
-func (tg *telegram) load(ctx context.Context) error {
-	n := 0
-	for after := int64(0); ; {
-		rows, err := tg.m.st.PendingOut(ctx, acd.Telegram, after, loadPage)
-		if err != nil {
-			return fmt.Errorf("messenger: telegram: load pending replies: %w", err)
-		}
-		tg.queue(rows)
-		n += len(rows)
-		if len(rows) < loadPage {
-			break
-		}
-		after = rows[len(rows)-1].ID
-	}
-	if n > 0 {
-		tg.m.log.Info("telegram replies resumed", "replies", n)
-	}
-	return nil
-}
-
 // head returns the shard's oldest reply, if any.
 func (sh *tgShard) head() (store.OutLetter, bool) {
 	sh.mu.Lock()
@@ -141,11 +131,20 @@ func (sh *tgShard) head() (store.OutLetter, bool) {
 	return sh.queue[0], true
 }
 
-// retry replaces the head by its new state after a failed attempt.
+// retry replaces the head by its new state after a failed attempt,
+// keeping the lease the claim loop may have renewed meanwhile.
 func (sh *tgShard) retry(l store.OutLetter) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	l.ClaimedUntil = sh.queue[0].ClaimedUntil
 	sh.queue[0] = l
+}
+
+// headUntil is the end of the sender's lease on the head.
+func (sh *tgShard) headUntil() time.Time {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.queue[0].ClaimedUntil
 }
 
 // pop drops the head, sent or given up.
@@ -194,6 +193,12 @@ func (tg *telegram) send(ctx context.Context, p sendPayload) error {
 // reports false when ctx ended before the attempt (the reply stays
 // pending for the next start).
 func (tg *telegram) attempt(ctx context.Context, sh *tgShard, l store.OutLetter) bool {
+	if !tg.holds(sh) {
+		tg.m.log.Info("telegram reply's lease ran out before it was sent; left to whoever claims it",
+			"item_id", l.ItemID, "peer", first(l.To))
+		sh.pop()
+		return true
+	}
 	var p sendPayload
 	if err := json.Unmarshal(l.Raw, &p); err != nil || p.ChatID == 0 || p.Text == "" {
 		tg.giveUp(ctx, sh, l, fmt.Errorf("stored payload %.64q: not sendMessage parameters", l.Raw))
@@ -214,6 +219,7 @@ func (tg *telegram) attempt(ctx context.Context, sh *tgShard, l store.OutLetter)
 		l.State, l.LastError = store.OutSent, ""
 		tg.mark(ctx, l, log)
 		sh.pop()
+		tg.claims.poke() // the chat's next reply may be claimed now
 	case errors.As(err, &ae) && ae.RetryAfter > 0:
 		// Flood control says when to come back; that is not a failure.
 		log.Warn("telegram flood control; waiting", "retry_in", ae.RetryAfter.String())
@@ -227,6 +233,7 @@ func (tg *telegram) attempt(ctx context.Context, sh *tgShard, l store.OutLetter)
 		wait := backoff(l.Attempts)
 		log.Warn("telegram send failed; retrying", "err", err, "attempt", l.Attempts, "retry_in", wait.String())
 		l.State, l.LastError, l.NextAt = store.OutPending, err.Error(), time.Now().Add(wait)
+		l.ClaimedUntil = sh.headUntil() // kept: the chat waits for this reply, here
 		tg.mark(ctx, l, log)
 		sh.retry(l)
 	}
@@ -259,6 +266,7 @@ func (tg *telegram) giveUp(ctx context.Context, sh *tgShard, l store.OutLetter, 
 	l.State, l.LastError = store.OutFailed, cause.Error()
 	tg.mark(ctx, l, log)
 	sh.pop()
+	tg.claims.poke()
 	if l.ItemID == 0 {
 		return
 	}
@@ -289,7 +297,11 @@ func (m *Messenger) OnSendFailed(f func(itemID int64)) { m.sendFailed.Store(&f) 
 func (tg *telegram) mark(ctx context.Context, l store.OutLetter, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
-	if err := tg.marks.MarkOut(ctx, l); err != nil {
+	err := tg.marks.MarkOut(ctx, l)
+	switch {
+	case errors.Is(err, store.ErrClaimed):
+		log.Info("telegram reply taken over by another sender before its retry was recorded")
+	case err != nil:
 		log.Error("telegram reply's attempt not recorded; it may be sent again", "state", l.State, "err", err)
 	}
 }

@@ -101,7 +101,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return nil, err
 	}
 	n.msg, err = messenger.New(messenger.Options{Store: st, Work: n.work, Config: cfg.Messenger,
-		Logger: log.With("component", "messenger"), DataDir: cfg.Data})
+		Logger: log.With("component", "messenger"), DataDir: cfg.Data,
+		Outbox: messenger.OutboxOptions{Lease: cfg.Outbox.Lease, Poll: cfg.Outbox.Poll}})
 	if err != nil {
 		n.Close()
 		return nil, err

@@ -103,8 +103,12 @@ type Outbound interface {
 	// channel is acd.Email.
 	PendingOut(ctx context.Context, channel acd.Channel, afterID int64, limit int) ([]OutLetter, error)
 	// MarkOut records an attempt's result: u.State, u.Attempts, u.NextAt
-	// and u.LastError of the letter u.ID, and ends any claim on it. A
-	// pending u (a retry after a failure) is recorded only while u's
+	// and u.LastError of the letter u.ID. It ends any claim on the row,
+	// except that a pending u whose ClaimedUntil is still ahead stays
+	// claimed by u.ClaimedBy until then (a sender that retries the row
+	// itself, as the Telegram sender does to keep a chat's order); one with
+	// no lease left is released with its NextAt, for any sender to claim.
+	// A pending u (a retry after a failure) is recorded only while u's
 	// sender, u.ClaimedBy, holds the row or nobody does: when another
 	// sender took it over meanwhile, MarkOut changes nothing and returns
 	// ErrClaimed. An unknown ID is ErrNotFound.

@@ -150,8 +150,9 @@ func (s *sqlStore) OutLetter(ctx context.Context, id int64) (OutLetter, error) {
 	return l, s.fail(err, "outbox letter %d", id)
 }
 
-// MarkOut records the result of an attempt on u.ID and ends its claim; a
-// retry is recorded only while u's sender or nobody holds the row.
+// MarkOut records the result of an attempt on u.ID and ends its claim
+// unless its sender keeps a retry; a retry is recorded only while u's
+// sender or nobody holds the row.
 func (s *sqlStore) MarkOut(ctx context.Context, u OutLetter) error {
 	switch u.State {
 	case OutPending, OutSent, OutFailed:
@@ -163,16 +164,22 @@ func (s *sqlStore) MarkOut(ctx context.Context, u OutLetter) error {
 	if next.IsZero() {
 		next = now
 	}
+	// A retry its sender keeps stays claimed by it; any other mark ends
+	// the claim.
+	keepBy, keepUntil := "", time.Time{}
+	if until := roundTime(u.ClaimedUntil); u.State == OutPending && u.ClaimedBy != "" && until.After(now) {
+		keepBy, keepUntil = u.ClaimedBy, until
+	}
 	query := `UPDATE outbox SET state = $2, attempts = $3, next_at = $4, last_error = $5, updated_at = $6,
-		claimed_by = '', claimed_until = NULL WHERE id = $1`
-	args := []any{u.ID, u.State, u.Attempts, next, u.LastError, now}
+		claimed_by = $7, claimed_until = $8 WHERE id = $1`
+	args := []any{u.ID, u.State, u.Attempts, next, u.LastError, now, keepBy, keepUntil}
 	if u.State == OutPending {
 		args = append(args, u.ClaimedBy)
 	}
 	err := s.write(ctx, func(q querier) error {
 		query, args := query, args
 		if u.State == OutPending {
-			query += ` AND (claimed_by = $7 OR claimed_until IS NULL OR claimed_until <= $6` + s.voidLeases(&args) + `)`
+			query += ` AND (claimed_by = $9 OR claimed_until IS NULL OR claimed_until <= $6` + s.voidLeases(&args) + `)`
 		}
 		n, err := q.exec(ctx, query, args...)
 		if err != nil || n > 0 {

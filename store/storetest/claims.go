@@ -85,6 +85,7 @@ func testOutboxClaims(t *testing.T, open Open) {
 	wrong.ClaimedBy, wrong.Attempts, wrong.LastError = "node-a", 1, "421 busy"
 	wantErr(t, "a marks b's row", s.MarkOut(ctx, wrong), store.ErrClaimed)
 	c.Attempts, c.LastError, c.NextAt = 1, "421 busy", time.Now().Add(-time.Second)
+	c.ClaimedUntil = time.Time{} // no lease kept: released
 	wantErr(t, "b marks its retry", s.MarkOut(ctx, c), nil)
 	got := must[store.OutLetter](t, "c retried")(s.OutLetter(ctx, c.ID))
 	if got.ClaimedBy != "" || !got.ClaimedUntil.IsZero() || got.Attempts != 1 {
@@ -138,9 +139,18 @@ func testOutboxClaimsInOrder(t *testing.T, open Open) {
 	wantErr(t, "r1 sent", s.MarkOut(ctx, r1), nil)
 	diff(t, "b after r1 was sent", claimIDs(t, s, tg("node-b")), []string{"r2"})
 
+	// b keeps its lease on r2 for its retry, then lets it go.
 	r2 := must[store.OutLetter](t, "r2")(s.OutLetter(ctx, rows[1].ID))
-	r2.Attempts, r2.LastError, r2.NextAt = 1, "502", time.Now().Add(time.Hour)
-	wantErr(t, "r2 retried later", s.MarkOut(ctx, r2), nil)
+	r2.Attempts, r2.LastError, r2.NextAt = 1, "502", time.Now().Add(-time.Second)
+	wantErr(t, "r2 retried by b", s.MarkOut(ctx, r2), nil)
+	kept := must[store.OutLetter](t, "r2 kept")(s.OutLetter(ctx, r2.ID))
+	if kept.ClaimedBy != "node-b" || !kept.ClaimedUntil.Equal(r2.ClaimedUntil) || kept.Attempts != 1 {
+		t.Errorf("r2 after b's retry: got claimed by %q until %v, %d attempts; want b's lease kept, 1 attempt",
+			kept.ClaimedBy, kept.ClaimedUntil, kept.Attempts)
+	}
+	diff(t, "a while b retries r2", claimIDs(t, s, tg("node-a")), []string{})
+	r2.NextAt, r2.ClaimedUntil = time.Now().Add(time.Hour), time.Time{}
+	wantErr(t, "r2 released until later", s.MarkOut(ctx, r2), nil)
 	diff(t, "a while r2 waits", claimIDs(t, s, tg("node-a")), []string{})
 
 	r2.State, r2.ClaimedBy = store.OutFailed, ""

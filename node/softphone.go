@@ -128,8 +128,12 @@ func (n *Node) deskTalking(c voice.Call, helper int64, leg voice.Leg) (ended fun
 // callbackTalking lists a callback bridged between a helper's desk phone
 // and the called number as deskTalking lists a call, under the call id
 // "callback-<item>" (voice.CallbackOptions.Talking); the number's leg
-// is the caller's.
+// is the caller's. A browser's leg, which lists itself, is told its item.
 func (n *Node) callbackTalking(it store.Item, helper int64, leg, callee voice.Leg) (ended func()) {
+	if bl, ok := leg.(*softphone.Leg); ok {
+		bl.SetCallback(it.ID, it.Queue)
+		return func() {}
+	}
 	return n.listDesk(softphone.DeskCall{Call: fmt.Sprintf("callback-%d", it.ID), From: it.Subject,
 		Helper: helper, ItemID: it.ID, Queue: it.Queue, Callback: true}, callee, leg)
 }

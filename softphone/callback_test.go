@@ -17,6 +17,7 @@ import (
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/sip"
 	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/softphone"
 	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/voice"
 	"github.com/morozhq/moroz/work"
@@ -25,8 +26,8 @@ import (
 // A helper with only the browser phone accepts a callback: their browser
 // rings, they answer, and Moroz calls the number through the trunk
 // (SIPp) and bridges it to the browser's leg; each side hears the
-// other's tone, and when the called person hangs up the callback closes
-// called-back.
+// other's tone, the wallboard lists it as a callback with its item, and
+// when the called person hangs up the callback closes called-back.
 func TestCallbackToTheBrowser(t *testing.T) {
 	r := newRig(t)
 	callee := newCallee(t)
@@ -67,6 +68,10 @@ func TestCallbackToTheBrowser(t *testing.T) {
 	p.click("answer", `#phone-answer`)
 	p.until("the browser hears the called person", hears(callerHz))
 	p.shot("callback-talking")
+	if lc := r.phone.LiveCalls(ctx); len(lc) != 1 || lc[0].ItemID != it.ID || lc[0].Queue != work.QueueCallbacks ||
+		!lc[0].Callback || lc[0].Desk || lc[0].From != "+375291112277" {
+		t.Errorf("live calls: got %+v, want the callback of item %d in %s, from its number", lc, it.ID, work.QueueCallbacks)
+	}
 	callee.awaitTone(t, browserHz)
 	if err := trunk.wait(); err != nil {
 		t.Errorf("trunk (sipp): %v", err)
@@ -109,8 +114,15 @@ func (r *rig) startCallbacks(t *testing.T, trunk *sippPeer) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Talking tells the browser's leg its item, as the node does.
+	talking := func(it store.Item, _ int64, leg, _ voice.Leg) func() {
+		if bl, ok := leg.(*softphone.Leg); ok {
+			bl.SetCallback(it.ID, it.Queue)
+		}
+		return func() {}
+	}
 	cb, err := voice.NewCallbacks(voice.CallbackOptions{Work: r.work, Store: r.store,
-		Dialer: r.phone.CallbackDialer(sipCB), Phone: r.phone.PhoneOf(nil), Logger: log})
+		Dialer: r.phone.CallbackDialer(sipCB), Phone: r.phone.PhoneOf(nil), Talking: talking, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,8 +58,9 @@
 // helper gets a call and what happens after a lost helper are the
 // router's and the call flow's. It does no transcoding
 // beyond G.711 µ-law and A-law and no other codec. A desk phone's call
-// is listed only where both legs are media.Legs of this node (a browser
-// helper's callback is listed as any browser call).
+// is listed only where both legs are media.Legs of this node; a browser
+// helper's callback is listed as any browser call, marked a callback
+// with its item once the node told the leg ([Leg.SetCallback]).
 //
 // # Several nodes
 //

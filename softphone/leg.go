@@ -46,6 +46,23 @@ type Leg struct {
 	monitor  *Monitor               // guarded by mu: a supervisor's, while one monitors
 	itemID   int64                  // guarded by mu: the call's item, once described
 	queue    string                 // guarded by mu: the item's queue, once described
+	callback bool                   // guarded by mu: a callback's leg (SetCallback)
+}
+
+// SetCallback marks the leg a callback's, of item itemID in queue, for
+// the wallboard's live calls: Options.Describe knows the items of
+// callers' calls, not of the numbers a callback calls. The node calls it
+// as voice.Callbacks bridges the leg (voice.CallbackOptions.Talking).
+func (l *Leg) SetCallback(itemID int64, queue string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.itemID, l.queue, l.callback = itemID, queue, true
+}
+
+func (l *Leg) isCallback() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.callback
 }
 
 func (p *Phone) newLeg(helper int64, c Caller) *Leg {

@@ -52,7 +52,8 @@ func (p *Phone) LiveCalls(ctx context.Context) []LiveCall {
 		if ci.State != "talking" {
 			continue
 		}
-		lc := LiveCall{Call: ci.Call, From: ci.From, Helper: l.helper, Since: ci.Since, Held: ci.Held}
+		lc := LiveCall{Call: ci.Call, From: ci.From, Helper: l.helper, Since: ci.Since, Held: ci.Held,
+			Callback: l.isCallback()}
 		if m := l.Monitor(); m != nil {
 			lc.Monitor = m.info()
 		}
@@ -81,10 +82,15 @@ func (l *Leg) describe(ctx context.Context) (int64, string) {
 		return item, queue
 	}
 	item, queue = l.p.opt.Describe(ctx, l.callID)
+	if item == 0 {
+		return 0, ""
+	}
 	l.mu.Lock()
-	l.itemID, l.queue = item, queue
-	l.mu.Unlock()
-	return item, queue
+	defer l.mu.Unlock()
+	if l.itemID == 0 { // SetCallback may have named it meanwhile
+		l.itemID, l.queue = item, queue
+	}
+	return l.itemID, l.queue
 }
 
 // Monitor runs one monitoring message of a supervisor's wallboard and

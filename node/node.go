@@ -287,6 +287,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.runCallbacks(gctx); return nil })
 	g.Go(func() error { return n.runMail(gctx) })
 	g.Go(func() error { return n.runMailings(gctx) })
+	g.Go(func() error { n.runPrune(gctx); return nil })
 	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil // asked to stop

@@ -6,7 +6,9 @@
 // gets an auto-reply (ShouldAutoReply, RFC 3834), composing answers
 // (Compose, Replier) and the outbound queue that hands them to the
 // configured relay (Outbox, Relay). The outbound queue is kept in the
-// store (NewStoredOutbox): a letter queued is sent after a restart.
+// store (NewStoredOutbox): a letter queued is sent after a restart, and
+// nodes sharing one database each send only the letters they claimed, so
+// every letter goes out from one node (see Outbox).
 //
 // It does not route: a new letter's item is handed to an Intake, which the
 // service layer implements by storing the item durably and then offering

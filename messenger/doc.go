@@ -62,8 +62,16 @@
 // event, which the function given to OnSendFailed then hears of (the
 // console's NoteItemEvent tells the helper's desk). A stop lets a send under way finish, so a clean restart sends
 // nothing twice; after a crash, a reply sent but not yet marked is sent
-// again. Like the mail outbox, it assumes one node sends: every node
-// resumes every pending reply at start.
+// again.
+//
+// Nodes sharing one database share the outbox: a node sends only the
+// replies it has claimed for a lease (outbox.lease, renewed while held),
+// and it claims only each chat's oldest pending reply, so a chat's replies
+// go out one at a time, in order, from whichever node holds the oldest.
+// A retry keeps its lease, so the chat waits for it on that node. The
+// claim loop looks for replies every outbox.poll and as soon as a reply is
+// queued or one is done; a stop releases what was not sent, and the
+// replies of a node that died are taken over when its lease runs out.
 //
 // # Typing indicators
 //

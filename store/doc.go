@@ -51,6 +51,32 @@
 // external id that already exist returns the stored item and created=false,
 // so a retried delivery never makes a second item.
 //
+// # Outbox
+//
+// The outbox holds every message Moroz sends through a channel's sender
+// (letters, Telegram replies) until it is sent or given up. Senders on
+// several nodes share it by claims: ClaimOut takes due rows nobody holds
+// for one sender until a lease ends, atomically (PostgreSQL: an UPDATE of
+// the rows a SELECT ... FOR UPDATE SKIP LOCKED picked; SQLite: its one
+// writer), so two senders never get the same row. A sender may also hold
+// a row from the commit that queues it (OutLetter.ClaimedBy). It renews
+// its leases while it holds them (RenewOut), MarkOut ends the claim with
+// the attempt's result (a failed attempt is released with its next try
+// time, or kept by a sender that retries it itself), ReleaseOut frees
+// what a sender stopping did not send, and a lease that runs out (a node
+// that died) lets any sender claim the row again. OutClaim.InOrder claims
+// only the oldest pending row of each recipient, none while it waits or is
+// held, so a Telegram chat's replies go out in ID order from whichever
+// node; rows committed concurrently for one chat are ordered by their IDs,
+// not their commits. Leases compare the nodes' clocks, which must agree
+// well within a lease. On SQLite, which one process opens, a lease of a
+// claimant this Store never saw is void: it was left by a process that is
+// gone, so a restart resumes at once. A row sent but not marked when its
+// node dies is sent again: delivery is at least once.
+//
+// PruneOut deletes sent rows older than a cut in batches, oldest first;
+// the node calls it with outbox.retention. Failed rows are kept.
+//
 // # Concurrency
 //
 // A Store is safe for concurrent use. Close waits for writes in flight.

@@ -43,7 +43,7 @@ type historyMsg struct {
 type historyEntry struct {
 	ID        int64       `json:"id"` // the stored event's; an auto_reply entry has its received event's
 	At        time.Time   `json:"at"`
-	Type      string      `json:"type"` // a router event, received, missed, callback_unanswered, send_failed, auto_reply...
+	Type      string      `json:"type"` // a router event, received, send_failed, auto_reply... (protocol.md)
 	HelperID  int64       `json:"helper_id,omitempty"`
 	Helper    string      `json:"helper,omitempty"` // the helper's name, or login when they have none
 	Queue     string      `json:"queue,omitempty"`

@@ -33,9 +33,12 @@ func historyItem(t *testing.T, st store.Store, elf, other store.User) store.Item
 		{Type: "offered", At: at(2), HelperID: other.ID, Data: json.RawMessage(`{"queue":"letters","seq":2}`)},
 		{Type: "timed_out", At: at(32), HelperID: other.ID, Data: json.RawMessage(`{"queue":"letters","seq":3}`)},
 		{Type: "offered", At: at(33), HelperID: elf.ID, Data: json.RawMessage(`{"queue":"letters","seq":4}`)},
-		{Type: "send_failed", At: at(60), Data: json.RawMessage(`{"channel":"telegram","outbox_id":5,"attempts":1,"error":"Forbidden: bot was blocked by the user"}`)},
-		{Type: "accepted", At: at(40), HelperID: elf.ID, Data: json.RawMessage(`{"queue":"letters","duration":39,"seq":5}`)},
-		{Type: "callback_unanswered", At: at(70), Data: json.RawMessage(`{"helper_id":` + itoa64(elf.ID) + `,"attempt":1,"cause":"busy","retry_at":"2026-12-04T09:06:10Z"}`)},
+		{Type: "send_failed", At: at(60), Data: json.RawMessage(`{"channel":"telegram","outbox_id":5,
+			"attempts":1,"error":"Forbidden: bot was blocked by the user"}`)},
+		{Type: "accepted", At: at(40), HelperID: elf.ID,
+			Data: json.RawMessage(`{"queue":"letters","duration":39,"seq":5}`)},
+		{Type: "callback_unanswered", At: at(70), Data: json.RawMessage(`{"helper_id":` + itoa64(elf.ID) +
+			`,"attempt":1,"cause":"busy","retry_at":"2026-12-04T09:06:10Z"}`)},
 		{Type: "odd", At: at(80), Data: json.RawMessage(`{"queue":5}`)}, // a payload of another shape
 	}
 	for _, e := range events {

@@ -40,7 +40,8 @@ func TestRefusedTelegramReplyReachesTheDesk(t *testing.T) {
 	desk := deskSocket(t, "http://"+n.Addr("http"), "elf")
 
 	hook := "http://" + n.Addr("http") + "/telegram/webhook"
-	if code, err := telegramtest.Deliver(ctx, http.DefaultClient, hook, tgSecret, telegramUpdate(10, 1, "оператор")); err != nil || code != http.StatusOK {
+	code, err := telegramtest.Deliver(ctx, http.DefaultClient, hook, tgSecret, telegramUpdate(10, 1, "оператор"))
+	if err != nil || code != http.StatusOK {
 		t.Fatalf("webhook: %d, %v", code, err)
 	}
 	fake.WaitSent(ctx, 2) // the greeting and the handoff

@@ -66,7 +66,8 @@ func TestFailedTelegramReplyIsMarked(t *testing.T) {
 	elf.run("accept", chromedp.Click(css(`#accept`)))
 	elf.until("chat open", `!!document.querySelector('#item-view[data-channel=telegram] #reply-text')`)
 	elf.until("history shown", `!!document.querySelector('#item-history li[data-type=accepted]')`)
-	if got := eval[string](elf, `document.querySelector('#item-history li[data-type=accepted]').textContent`); !strings.Contains(got, "Эльф") {
+	got := eval[string](elf, `document.querySelector('#item-history li[data-type=accepted]').textContent`)
+	if !strings.Contains(got, "Эльф") {
 		t.Errorf("history's accepted line %q does not name the helper", got)
 	}
 	if eval[bool](elf, `!!document.querySelector('.send-failed-mark, #send-failed')`) {
@@ -74,7 +75,7 @@ func TestFailedTelegramReplyIsMarked(t *testing.T) {
 	}
 
 	fake.FailChat(olyaChat, http.StatusForbidden, "Forbidden: bot was blocked by the user")
-	elf.run("write", chromedp.SendKeys(css(`#reply-text`), "Здравствуй, Оля! Дедушка Мороз получил твоё письмо."))
+	elf.run("write", chromedp.SendKeys(css(`#reply-text`), "Здравствуй, Оля! Письмо получено."))
 	elf.run("send", chromedp.Click(css(`#send`)))
 	elf.until("marked in the list", `!!document.querySelector('#my-items li.selected .send-failed-mark')`)
 	elf.until("marked in the item", `!!document.querySelector('#item-view #send-failed')`)
@@ -98,7 +99,8 @@ func TestFailedTelegramReplyIsMarked(t *testing.T) {
 func (s *site) telegram(t *testing.T, fake *telegramtest.Server, text string) {
 	t.Helper()
 	u := botapi.Update{UpdateID: 900, Message: &botapi.Message{MessageID: 1, Date: time.Now().Unix(), Text: text,
-		From: &botapi.User{ID: olyaChat, FirstName: "Оля", LanguageCode: "ru"}, Chat: botapi.Chat{ID: olyaChat, Type: "private"}}}
+		From: &botapi.User{ID: olyaChat, FirstName: "Оля", LanguageCode: "ru"},
+		Chat: botapi.Chat{ID: olyaChat, Type: "private"}}}
 	status, err := telegramtest.Deliver(context.Background(), http.DefaultClient, s.url+"/telegram/webhook", botSecret, u)
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("deliver the update: status %d, %v", status, err)

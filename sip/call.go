@@ -273,6 +273,14 @@ func (c *Call) takeAnswer(cseq uint32, body []byte) error {
 
 // awaitAck resends the 2xx over UDP at T1, 2·T1 ... capped at T2, until
 // the ACK arrives, the call ends, or 64·T1 pass (RFC 3261 §13.3.1.4).
+//
+// The ACK of a 2xx is a transaction of its own and normally reaches
+// onAck, but sipgo matches one that shares the INVITE's server
+// transaction key (the INVITE's branch reused, or an RFC 2543 peer's
+// request without an RFC 3261 branch) to the INVITE's transaction, which
+// in its Accepted state passes it up on tx.Acks() (RFC 6026 §7.1) and not
+// to any handler: it is taken from there too, or the call would wait 64·T1
+// for an ACK that came.
 func (c *Call) awaitAck(res *sip.Response) {
 	defer c.wg.Done()
 	reliable := c.invite.Transport() != "UDP"
@@ -284,6 +292,9 @@ func (c *Call) awaitAck(res *sip.Response) {
 	for {
 		select {
 		case <-c.acked:
+			return
+		case req := <-c.tx.Acks():
+			c.takeAck(req)
 			return
 		case <-c.done:
 			return

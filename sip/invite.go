@@ -128,16 +128,38 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug("re-invite respond failed", "error", err)
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.acksThrough(tx)
+	}()
 	c.log.Debug("call re-invited")
 }
 
-// onAck confirms a dialog; an ACK for no dialog is ignored (RFC 3261 §17.2.3).
-// After a late offer the ACK carries the caller's answer.
-func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
-	c := s.dialogs.lookup(req)
-	if c == nil {
-		return
+// acksThrough takes the ACK of a re-INVITE's 2xx that sipgo matched to
+// the re-INVITE's transaction (see Call.awaitAck) until the call or the
+// transaction ends.
+func (c *Call) acksThrough(tx sip.ServerTransaction) {
+	select {
+	case req := <-tx.Acks():
+		c.takeAck(req)
+	case <-c.done:
+	case <-tx.Done():
 	}
+}
+
+// onAck confirms a dialog; an ACK for no dialog is ignored (RFC 3261 §17.2.3).
+func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
+	if c := s.dialogs.lookup(req); c != nil {
+		c.takeAck(req)
+	}
+}
+
+// takeAck confirms the dialog with an ACK of a 2xx, however it arrived.
+// After a late offer the ACK carries the caller's answer; one that cannot
+// be used ends the call.
+func (c *Call) takeAck(req *sip.Request) {
+	s := c.srv
 	if err := c.takeAnswer(req.CSeq().SeqNo, req.Body()); err != nil {
 		s.plog.Warn("sdp answer in ack refused", "call_id", c.ID(), "peer", req.Source(), "error", truncate(err.Error(), 120))
 		c.gotAck()

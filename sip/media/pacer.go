@@ -14,7 +14,11 @@ import (
 // Each shard divides the 20 ms frame into pacerSlots slots on a fixed
 // grid and gives each leg one slot, the same every frame, so a leg's
 // packets keep their phase and a slot's burst of sends is a small share
-// of the shard's legs. A shard sleeps until its next slot with a leg in
+// of the shard's legs. Legs fill slots of slotTarget legs first, in an
+// order that spreads the slots in use over the frame, and only when all
+// are that full does the shard even them out: a shard with few legs
+// wakes for few slots, as each wake-up costs about as much CPU as a few
+// sends. A shard sleeps until its next slot with a leg in
 // it (on Linux on a timerfd, see slotClock); one that wakes late sends
 // the slots that fell due in their order and is back on the grid for the
 // next, so a late wake-up delays only the packets of the slots it
@@ -40,6 +44,42 @@ const pacerSlots = 20
 // slotDuration is the time from one of a shard's slots to the next.
 const slotDuration = FrameDuration / pacerSlots
 
+// slotTarget is how many legs a slot takes before legs join the next
+// slot in slotOrder: about 0.2 ms of sends on loopback.
+const slotTarget = 32
+
+// slotOrder is the order legs fill a shard's slots in: each next slot as
+// far as it can be from those before it, so the wake-ups of a shard with
+// few slots in use are spread over the frame (0, 10, 5, 15, ...).
+var slotOrder = spreadOrder(pacerSlots)
+
+// spreadOrder returns 0 to n-1, each next one the farthest (around the
+// circle of n) from the ones before it, the lowest of equals.
+func spreadOrder(n int) []int {
+	order := []int{0}
+	used := make([]bool, n)
+	used[0] = true
+	for len(order) < n {
+		best, bestGap := -1, -1
+		for i := range n {
+			if used[i] {
+				continue
+			}
+			gap := n
+			for _, j := range order {
+				d := (i - j + n) % n
+				gap = min(gap, d, n-d)
+			}
+			if gap > bestGap {
+				best, bestGap = i, gap
+			}
+		}
+		order = append(order, best)
+		used[best] = true
+	}
+	return order
+}
+
 type pacerShard struct {
 	wake   chan struct{}
 	clock  *slotClock
@@ -47,7 +87,6 @@ type pacerShard struct {
 
 	mu    sync.Mutex
 	slots [pacerSlots][]*Leg // guarded by mu: legs playing, by slot, each in a stable order
-	next  int                // guarded by mu: the slot the next leg looks from for the emptiest
 	n     int                // guarded by mu: legs in all slots
 }
 
@@ -97,7 +136,7 @@ func (s *pacerShard) add(l *Leg) {
 	if !l.paced {
 		l.paced = true
 		l.catchUp(time.Now())
-		g := s.smallest()
+		g := s.join()
 		l.slot = g
 		s.slots[g] = append(s.slots[g], l)
 		s.n++
@@ -109,17 +148,19 @@ func (s *pacerShard) add(l *Leg) {
 	}
 }
 
-// smallest returns the slot with the fewest legs, the first such from
-// next on, so slots stay even as legs come and go; mu must be held.
-func (s *pacerShard) smallest() int {
-	best := s.next % pacerSlots
-	for i := range pacerSlots {
-		g := (s.next + i) % pacerSlots
+// join returns the slot a joining leg takes: the first in slotOrder with
+// fewer than slotTarget legs, or when all have that many the one with
+// the fewest, the first such in slotOrder; mu must be held.
+func (s *pacerShard) join() int {
+	best := slotOrder[0]
+	for _, g := range slotOrder {
+		if len(s.slots[g]) < slotTarget {
+			return g
+		}
 		if len(s.slots[g]) < len(s.slots[best]) {
 			best = g
 		}
 	}
-	s.next = best + 1
 	return best
 }
 

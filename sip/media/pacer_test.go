@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -36,14 +37,28 @@ func TestPacerServesManyLegs(t *testing.T) {
 	}
 }
 
-// A shard's slots stay even as legs join and leave: each joins the
-// slot with the fewest.
-func TestPacerSlotsStayEven(t *testing.T) {
+// Legs fill a shard's slots slotTarget at a time in slotOrder; once all
+// slots hold that many they stay even as legs join and leave, and a slot
+// that empties fills again first.
+func TestPacerSlotsFill(t *testing.T) {
 	s := &pacerShard{wake: make(chan struct{}, 1)}
-	legs := make([]*Leg, 4*pacerSlots+2) // two slots get one more
-	for i := range legs {
-		legs[i] = &Leg{}
-		s.add(legs[i])
+	join := func() *Leg {
+		l := &Leg{}
+		s.add(l)
+		return l
+	}
+	for i := range 3*slotTarget + 1 {
+		if l, want := join(), slotOrder[i/slotTarget]; l.slot != want {
+			t.Fatalf("leg %d joined slot %d, want %d", i, l.slot, want)
+		}
+	}
+	if _, ok := s.nextBusy(0); !ok || s.n != 3*slotTarget+1 {
+		t.Fatalf("%d legs in the shard, want %d", s.n, 3*slotTarget+1)
+	}
+
+	var legs []*Leg
+	for range pacerSlots*slotTarget + 2*pacerSlots + 2 - s.n { // two slots get one more
+		legs = append(legs, join())
 	}
 	sizes := func() (lo, hi int) {
 		lo, hi = len(s.slots[0]), len(s.slots[0])
@@ -52,31 +67,49 @@ func TestPacerSlotsStayEven(t *testing.T) {
 		}
 		return lo, hi
 	}
-	if lo, hi := sizes(); hi-lo > 1 || s.n != len(legs) {
-		t.Fatalf("after %d joined: slots of %d to %d legs, %d in all; want sizes within one", len(legs), lo, hi, s.n)
+	if lo, hi := sizes(); hi-lo > 1 || lo != slotTarget+2 {
+		t.Fatalf("after %d joined: slots of %d to %d legs; want %d or one more", s.n, lo, hi, slotTarget+2)
 	}
-	// Empty a slot of the larger size, then let legs join again: the
-	// first four fill it up to the smaller slots' size.
-	for _, l := range legs {
-		if l.slot == 1 {
-			s.remove(l)
-		}
+	// Empty a slot, then let legs join again: they fill it up to the
+	// others' size first.
+	emptied := legs[len(legs)-1].slot
+	for _, l := range slices.Clone(s.slots[emptied]) {
+		s.remove(l)
 	}
-	if len(s.slots[1]) != 0 {
-		t.Fatalf("slot 1 has %d legs after its legs left, want 0", len(s.slots[1]))
+	if len(s.slots[emptied]) != 0 {
+		t.Fatalf("slot %d has %d legs after its legs left, want 0", emptied, len(s.slots[emptied]))
 	}
-	for range 4 {
-		l := &Leg{}
-		s.add(l)
-		if l.slot != 1 {
-			t.Errorf("a leg joined slot %d, want the emptied slot 1", l.slot)
+	for range slotTarget + 2 {
+		if l := join(); l.slot != emptied {
+			t.Fatalf("a leg joined slot %d, want the emptied slot %d", l.slot, emptied)
 		}
 	}
 	if lo, hi := sizes(); hi-lo > 1 {
 		t.Errorf("after the re-joins: slots of %d to %d legs, want sizes within one", lo, hi)
 	}
-	if s.empty() {
-		t.Error("shard empty with legs in it")
+}
+
+// slotOrder holds every slot once, and the slots a shard with few legs
+// uses are spread evenly over the frame.
+func TestPacerSlotOrder(t *testing.T) {
+	seen := map[int]bool{}
+	for _, g := range slotOrder {
+		if g < 0 || g >= pacerSlots || seen[g] {
+			t.Fatalf("slotOrder %v: want each of 0 to %d once", slotOrder, pacerSlots-1)
+		}
+		seen[g] = true
+	}
+	if len(seen) != pacerSlots {
+		t.Fatalf("slotOrder %v: want each of 0 to %d once", slotOrder, pacerSlots-1)
+	}
+	for _, k := range []int{2, 4} {
+		first := slices.Sorted(slices.Values(slotOrder[:k]))
+		for i, g := range first {
+			next := first[(i+1)%k]
+			if gap := (next - g + pacerSlots) % pacerSlots; gap != pacerSlots/k {
+				t.Errorf("first %d slots of %v: %v, a gap of %d slots; want %d", k, slotOrder, first, gap, pacerSlots/k)
+			}
+		}
 	}
 }
 

@@ -218,9 +218,12 @@ func (s *sqlStore) ClaimOut(ctx context.Context, c OutClaim) ([]OutLetter, error
 		cond += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.channel = o.channel
 			AND p.to_addrs = o.to_addrs AND p.id < o.id)`
 	}
-	lock := ""
+	// PostgreSQL locks the rows it picks, skipping those a concurrent
+	// claim has locked, and gets the ids as an array, which it looks up by
+	// the primary key (an IN list it may hash-join over the whole table).
+	open, lock := `id IN (`, `)`
 	if !s.embedded() {
-		lock = " FOR UPDATE SKIP LOCKED"
+		open, lock = `id = ANY(ARRAY(`, ` FOR UPDATE SKIP LOCKED))`
 	}
 	var ls []OutLetter
 	err := s.write(ctx, func(q querier) error {
@@ -228,8 +231,8 @@ func (s *sqlStore) ClaimOut(ctx context.Context, c OutClaim) ([]OutLetter, error
 		// before is of a claimant added by then.
 		args := args
 		held := ` AND (o.claimed_until IS NULL OR o.claimed_until <= $4` + s.voidLeases(&args) + `)`
-		query := `UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id IN (SELECT o.id FROM outbox o
-			WHERE ` + cond + held + ` ORDER BY o.id LIMIT $5` + lock + `) RETURNING ` + outCols
+		query := `UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE ` + open + `SELECT o.id FROM outbox o
+			WHERE ` + cond + held + ` ORDER BY o.id LIMIT $5` + lock + ` RETURNING ` + outCols
 		var err error
 		ls, err = collect(scanOut)(q.query(ctx, query, args...))
 		return err
@@ -274,11 +277,15 @@ func (s *sqlStore) ReleaseOut(ctx context.Context, claimant string) error {
 
 // PruneOut deletes one batch of sent rows older than before.
 func (s *sqlStore) PruneOut(ctx context.Context, before time.Time, n int) (int, error) {
+	open, end := `id IN (`, `)` // on PostgreSQL, an array for the reason ClaimOut gives
+	if !s.embedded() {
+		open, end = `id = ANY(ARRAY(`, `))`
+	}
 	var deleted int64
 	err := s.write(ctx, func(q querier) error {
 		var err error
-		deleted, err = q.exec(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
-			WHERE state = 'sent' AND updated_at < $1 ORDER BY updated_at, id LIMIT $2)`,
+		deleted, err = q.exec(ctx, `DELETE FROM outbox WHERE `+open+`SELECT id FROM outbox
+			WHERE state = 'sent' AND updated_at < $1 ORDER BY updated_at, id LIMIT $2`+end,
 			roundTime(before), limit(n))
 		return err
 	})

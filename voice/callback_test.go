@@ -68,7 +68,8 @@ func startCallbacksWith(t *testing.T, h *harness, trunk voice.TrunkConfig) {
 	startCallbacksOpt(t, h, trunk, voice.CallbackOptions{})
 }
 
-// startCallbacksOpt is startCallbacksWith with the retry policy of opt.
+// startCallbacksOpt is startCallbacksWith with the retry policy and the
+// Talking hook of opt.
 func startCallbacksOpt(t *testing.T, h *harness, trunk voice.TrunkConfig, opt voice.CallbackOptions) {
 	t.Helper()
 	d, err := voice.SIPCallbacks(h.dialer, trunk)
@@ -79,7 +80,7 @@ func startCallbacksOpt(t *testing.T, h *harness, trunk voice.TrunkConfig, opt vo
 		Phone: func(ctx context.Context, helperID int64) (string, error) {
 			p, err := h.st.Helper(ctx, helperID)
 			return p.Extension, err
-		}, RetryAfter: opt.RetryAfter, MaxAttempts: opt.MaxAttempts, Logger: testLogger()})
+		}, RetryAfter: opt.RetryAfter, MaxAttempts: opt.MaxAttempts, Talking: opt.Talking, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +121,25 @@ func acceptOffers(t *testing.T, h *harness, helper int64, n int) {
 // A helper accepts a callback: Moroz rings their desk phone (baresip),
 // then calls the number through the trunk (SIPp) and bridges the two; the
 // phone's tone reaches the called person and theirs the phone, and when
-// they hang up the callback is closed called-back.
+// they hang up the callback is closed called-back. Talking is told of the
+// bridge, with the item and both legs' media, and of its end.
 func TestCallbackThroughTrunk(t *testing.T) {
 	h := newHarness(t, nil)
 	sink := newSink(t)
 	addr, wait := trunk(t, sink)
-	startCallbacks(t, h, addr)
+	type talked struct {
+		item, helper int64
+		media        bool // both legs have media
+	}
+	talking, ended := make(chan talked, 1), make(chan struct{})
+	startCallbacksOpt(t, h, voice.TrunkConfig{Target: addr, CallerID: "ded"}, voice.CallbackOptions{
+		Talking: func(it store.Item, helper int64, leg, callee voice.Leg) func() {
+			type withMedia interface{ Media() *media.Leg }
+			l, ok1 := leg.(withMedia)
+			c, ok2 := callee.(withMedia)
+			talking <- talked{it.ID, helper, ok1 && ok2 && l.Media() != nil && c.Media() != nil}
+			return func() { close(ended) }
+		}})
 	phone, phoneDir := deskPhone(t)
 	stop := sink.speakBack(callerHz)
 	defer stop()
@@ -135,6 +149,19 @@ func TestCallbackThroughTrunk(t *testing.T) {
 	it := h.callBack(t, helper, "+375 29 111-22-33", "callback:test")
 	if got := h.awaitClosed(t, it.ID); got != acd.OutcomeCalledBack {
 		t.Errorf("callback outcome: got %q, want %q", got, acd.OutcomeCalledBack)
+	}
+	select {
+	case got := <-talking:
+		if want := (talked{it.ID, helper, true}); got != want {
+			t.Errorf("Talking: got %+v, want %+v", got, want)
+		}
+	default:
+		t.Error("Talking was not told of the callback's bridge")
+	}
+	select {
+	case <-ended:
+	default:
+		t.Error("Talking's end was not called before the callback closed")
 	}
 	if err := wait(); err != nil {
 		t.Errorf("trunk (sipp): %v", err)

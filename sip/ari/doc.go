@@ -53,7 +53,9 @@
 // same paced sender as in native mode, voicemail is recorded by the same
 // recorder into the same files, and a helper's phone (its own channel,
 // bridge and external media) is joined to the caller by media.Leg.Bridge
-// exactly as two native legs are. The alternative, Asterisk playing and
+// exactly as two native legs are; so a supervisor monitors such a call
+// through taps on that bridge (package softphone), as a native desk
+// phone's, with no snoop channel ([Call.Media] is the caller's leg). The alternative, Asterisk playing and
 // recording sounds (channels/play, channels/record), would need the
 // prompts copied to Asterisk's sounds folder and the messages fetched
 // back, and would be a second media path to test. The cost is one extra

@@ -18,32 +18,36 @@ import (
 // waits. Where there is no timerfd (another OS, or a sandbox that refuses
 // it) the clock falls back to a time.Timer.
 type slotClock struct {
-	file  *os.File         // the timerfd, nil when falling back to timer
-	raw   syscall.RawConn  // file's descriptor, held open while it is armed
-	arm   func(fd uintptr) // armFD bound once, so arming allocates nothing
-	wait  time.Duration    // for arm: how long until the timer fires
-	err   error            // from arm
-	buf   [8]byte          // a timerfd read: the count of expirations
-	timer *time.Timer
+	file   *os.File         // the timerfd, nil when there is none; set once
+	raw    syscall.RawConn  // file's descriptor, held open while it is armed
+	arm    func(fd uintptr) // armFD bound once, so arming allocates nothing
+	wait   time.Duration    // for arm: how long until the timer fires
+	err    error            // from arm
+	buf    [8]byte          // a timerfd read: the count of expirations
+	broken bool             // the timerfd failed: use timer from then on
+	timer  *time.Timer      // made when first needed
 }
 
 func newSlotClock() *slotClock {
 	c := &slotClock{}
 	c.arm = c.armFD
-	if f, err := openTimerFD(); err == nil {
-		if raw, err := f.SyscallConn(); err == nil {
-			c.file, c.raw = f, raw
-			return c
-		}
-		f.Close()
+	f, err := openTimerFD()
+	if err != nil {
+		return c
 	}
-	c.timer = time.NewTimer(time.Hour)
-	c.timer.Stop()
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return c
+	}
+	c.file, c.raw = f, raw
 	return c
 }
 
 // sleepUntil blocks until t, or returns false at once when done is closed
-// or the clock is. Only the shard's goroutine calls it.
+// (the clock is closed after done). A timerfd that fails while done is
+// open is given up for a time.Timer: a shard must not stop pacing for it.
+// Only the shard's goroutine calls sleepUntil.
 func (c *slotClock) sleepUntil(t time.Time, done <-chan struct{}) bool {
 	d := time.Until(t)
 	if d <= 0 {
@@ -54,28 +58,40 @@ func (c *slotClock) sleepUntil(t time.Time, done <-chan struct{}) bool {
 			return true
 		}
 	}
-	if c.file == nil {
-		c.timer.Reset(d)
+	if c.file != nil && !c.broken {
+		c.wait = d
+		if err := c.raw.Control(c.arm); err == nil && c.err == nil {
+			if _, err := c.file.Read(c.buf[:]); err == nil {
+				return true
+			}
+		}
 		select {
-		case <-c.timer.C:
-			return true
 		case <-done:
-			c.timer.Stop()
 			return false
+		default:
+			c.broken = true
+			return c.sleepUntil(t, done)
 		}
 	}
-	c.wait = d
-	if err := c.raw.Control(c.arm); err != nil || c.err != nil {
+	if c.timer == nil {
+		c.timer = time.NewTimer(d)
+	} else {
+		c.timer.Reset(d)
+	}
+	select {
+	case <-c.timer.C:
+		return true
+	case <-done:
+		c.timer.Stop()
 		return false
 	}
-	_, err := c.file.Read(c.buf[:])
-	return err == nil
 }
 
 func (c *slotClock) armFD(fd uintptr) { c.err = armTimerFD(fd, c.wait) }
 
-// close wakes a sleepUntil in progress, which returns false, as do all
-// later ones. It may be called from any goroutine, and more than once.
+// close wakes a sleepUntil in progress on the timerfd. Close done first:
+// sleepUntil then returns false. It may be called from any goroutine, and
+// more than once.
 func (c *slotClock) close() {
 	if c.file != nil {
 		c.file.Close()

@@ -112,7 +112,7 @@ func TestDeskPhoneCallIsALiveCall(t *testing.T) {
 	phone.awaitFaint(t, "the supervisor barging", monSuperHz, from)
 	desk.awaitFaint(t, "the supervisor barging, at the desk phone", monSuperHz, dfrom)
 	super.until("the supervisor still hears both", superHears(monCallerHz, monDeskHz))
-	super.shot("desk-call-barge")
+	monitorShot(super, "desk-call-barge")
 
 	desk.hangup(t)
 	if err := talk(); err != nil {
@@ -186,7 +186,7 @@ func TestDeskPhoneCallbackIsMonitored(t *testing.T) {
 	if got := faintIn(desk.await(t, dfrom, media.SampleRate), monSuperHz); got > 0 {
 		t.Errorf("in listen the desk phone heard %d windows of the supervisor, want none", got)
 	}
-	super.shot("callback-listen")
+	monitorShot(super, "callback-listen")
 
 	desk.hangup(t)
 	if err := trunkDone(); err != nil {
@@ -597,6 +597,13 @@ func superLogin(t *testing.T, page context.Context, n *Node) *ariTab {
 		chromedp.Click(chromedp.CSS(`#login-submit`)), chromedp.WaitVisible(chromedp.CSS(`#livecalls`)))
 	b.until("phone ready", `!!(window.moroz && window.moroz.phone && window.moroz.phone.ready)`)
 	return b
+}
+
+// monitorShot saves a screenshot of the supervisor's wallboard.
+func monitorShot(b *ariTab, name string) {
+	if buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); err == nil {
+		os.WriteFile(filepath.Join(chrometest.Artifacts(b.t), "node-monitor-"+name+".png"), buf, 0o644)
+	}
 }
 
 // superHears is a JavaScript test that the supervisor hears every freq.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/morozhq/moroz/acd"
 )
@@ -208,6 +209,51 @@ func (s *sqlStore) UpdateItem(ctx context.Context, id int64, u ItemUpdate) (Item
 	return it, nil
 }
 
+// ApplyItemUpdates applies us in order in one write request; no row is
+// read back (the router's events need only be stored).
+func (s *sqlStore) ApplyItemUpdates(ctx context.Context, id int64, us []ItemUpdate) error {
+	type step struct {
+		query string
+		args  []any
+		at    time.Time // the update's time: a zero event time
+		event Event
+	}
+	steps := make([]step, 0, len(us))
+	for _, u := range us {
+		set, args, err := s.itemSet(u)
+		if err != nil {
+			return fmt.Errorf("update item %d: %w", id, err)
+		}
+		args = append(args, id)
+		steps = append(steps, step{query: `UPDATE items SET ` + strings.Join(set, ", ") + ` WHERE id = $` +
+			strconv.Itoa(len(args)), args: args, at: args[0].(time.Time), event: u.Event})
+	}
+	err := s.write(ctx, func(q querier) error {
+		for _, st := range steps {
+			n, err := q.exec(ctx, st.query, st.args...)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrNotFound
+			}
+			if st.event.Type == "" {
+				continue
+			}
+			e := st.event
+			e.ItemID, e.At = id, roundTime(e.At)
+			if e.At.IsZero() {
+				e.At = st.at
+			}
+			if err := s.addEvent(ctx, q, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return s.fail(err, "update item %d", id)
+}
+
 // itemSet turns u into SET clauses and their arguments. Closing an item
 // stamps ClosedAt; moving it out of closed clears it.
 func (s *sqlStore) itemSet(u ItemUpdate) ([]string, []any, error) {
@@ -289,6 +335,17 @@ func (s *sqlStore) insertEvent(ctx context.Context, q querier, e Event) (Event, 
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		e.ItemID, e.At, e.Type, nullID(e.HelperID), data).Scan(&e.ID)
 	return e, err
+}
+
+// addEvent is insertEvent without reading the new event's id back.
+func (s *sqlStore) addEvent(ctx context.Context, q querier, e Event) error {
+	data, err := rawArg("event data", e.Data)
+	if err != nil {
+		return err
+	}
+	_, err = q.exec(ctx, `INSERT INTO events (item_id, at, type, helper_id, data) VALUES ($1, $2, $3, $4, $5)`,
+		e.ItemID, e.At, e.Type, nullID(e.HelperID), data)
+	return err
 }
 
 // Events returns the history of itemID, oldest first.

@@ -139,6 +139,11 @@ type Items interface {
 	// stamps ClosedAt (once), moving out of it clears ClosedAt. u.Event is
 	// appended only when its Type is set; a zero At is the update's time.
 	UpdateItem(ctx context.Context, id int64, u ItemUpdate) (Item, error)
+	// ApplyItemUpdates applies us to item id in order, each as UpdateItem
+	// does, in one commit, without reading the item back: the router's
+	// events of one item, stored as they are flushed. Any failure stores
+	// none of them; errors are those of UpdateItem.
+	ApplyItemUpdates(ctx context.Context, id int64, us []ItemUpdate) error
 	// AppendEvent adds e to the history of e.ItemID and returns it with ID
 	// (and At, when zero, now) set. History is never changed or deleted.
 	AppendEvent(ctx context.Context, e Event) (Event, error)

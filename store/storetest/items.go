@@ -280,6 +280,60 @@ func testItemUpdate(t *testing.T, open Open) {
 	wantErr(t, "bad data", err, store.ErrInvalid)
 }
 
+func testApplyItemUpdates(t *testing.T, open Open) {
+	ctx := t.Context()
+	s := open(t)
+	h := newUser(t, s, "helper")
+	it := newItem(t, s, store.Item{Channel: acd.Voice, ExternalID: "batch", Queue: "calls", State: acd.StateQueued,
+		CreatedAt: at(0)})
+
+	// A flush's events of one item: offered, then closed, with the last
+	// event's time left to the store.
+	if err := s.ApplyItemUpdates(ctx, it.ID, []store.ItemUpdate{
+		{State: ptr(acd.StateOffered), HelperID: ptr(h.ID), Event: store.Event{Type: "offered", HelperID: h.ID, At: at(1)}},
+		{State: ptr(acd.StateClosed), HelperID: ptr(int64(0)), Outcome: ptr(acd.OutcomeAbandoned), Queue: ptr("missed"),
+			Event: store.Event{Type: "closed", Data: json.RawMessage(`{"seq":2}`)}},
+	}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	got := must[store.Item](t, "get")(s.Item(ctx, it.ID))
+	want := it
+	want.State, want.Outcome, want.Queue, want.UpdatedAt, want.ClosedAt = acd.StateClosed, acd.OutcomeAbandoned, "missed",
+		got.UpdatedAt, got.UpdatedAt
+	diff(t, "applied", got, want)
+	events := must[[]store.Event](t, "events")(s.Events(ctx, it.ID))
+	var types []string
+	for _, e := range events {
+		types = append(types, e.Type)
+	}
+	diff(t, "event types", types, []string{"enqueued", "offered", "closed"})
+	if len(events) == 3 {
+		diff(t, "given event time", events[1].At, stored(at(1)))
+		diff(t, "offered to", events[1].HelperID, h.ID)
+		diff(t, "zero event time is the update's", events[2].At, got.UpdatedAt)
+		diff(t, "event data", string(events[2].Data), `{"seq":2}`)
+	}
+
+	// One bad update stores none of the batch.
+	err := s.ApplyItemUpdates(ctx, it.ID, []store.ItemUpdate{
+		{State: ptr(acd.StateQueued), Event: store.Event{Type: "reopened"}},
+		{HelperID: ptr(int64(999)), Event: store.Event{Type: "offered"}},
+	})
+	wantErr(t, "unknown helper", err, store.ErrNotFound)
+	diff(t, "after a failed batch", must[store.Item](t, "get")(s.Item(ctx, it.ID)), got)
+	diff(t, "history after a failed batch", len(must[[]store.Event](t, "events")(s.Events(ctx, it.ID))), 3)
+
+	err = s.ApplyItemUpdates(ctx, 999, []store.ItemUpdate{{Event: store.Event{Type: "x"}}})
+	wantErr(t, "unknown item", err, store.ErrNotFound)
+	err = s.ApplyItemUpdates(ctx, it.ID, []store.ItemUpdate{{State: ptr(acd.State("lost"))}})
+	wantErr(t, "bad state", err, store.ErrInvalid)
+	err = s.ApplyItemUpdates(ctx, it.ID, []store.ItemUpdate{{Event: store.Event{Type: "x", Data: json.RawMessage(`nope`)}}})
+	wantErr(t, "bad event data", err, store.ErrInvalid)
+	if err := s.ApplyItemUpdates(ctx, it.ID, nil); err != nil {
+		t.Errorf("no updates: %v", err)
+	}
+}
+
 func testEvents(t *testing.T, open Open) {
 	ctx := t.Context()
 	s := open(t)

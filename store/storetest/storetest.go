@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"ItemsIdempotent", testItemsIdempotent},
 		{"ItemFilters", testItemFilters},
 		{"ItemUpdate", testItemUpdate},
+		{"ApplyItemUpdates", testApplyItemUpdates},
 		{"Events", testEvents},
 		{"Messages", testMessages},
 		{"Calls", testCalls},

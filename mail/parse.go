@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"html"
 	"io"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // windows-1251, KOI8-R and the rest
@@ -331,6 +333,21 @@ func partName(disposition, contentType string) string {
 }
 
 // readHeader fills the letter's header fields.
+// usualDate is how nearly every mailer writes a date (RFC 5322 §3.3, no
+// comment after the zone). net/mail.ParseDate takes it too, as the first
+// of its layouts with a day name.
+const usualDate = "Mon, 2 Jan 2006 15:04:05 -0700"
+
+// letterDate parses a Date header as net/mail.ParseDate does, trying the
+// usual form first: ParseDate tries two dozen layouts without a day name
+// before it, each failure allocating an error.
+func letterDate(v string) (time.Time, error) {
+	if t, err := time.Parse(usualDate, v); err == nil {
+		return t, nil
+	}
+	return netmail.ParseDate(v)
+}
+
 func readHeader(w *walker, h message.Header) {
 	l := w.l
 	mh := gomail.Header{Header: h}
@@ -346,7 +363,7 @@ func readHeader(w *walker, h message.Header) {
 	l.InReplyTo = msgIDs(h.Get("In-Reply-To"))
 	l.References = msgIDs(h.Get("References"))
 	if h.Has("Date") {
-		d, err := mh.Date()
+		d, err := letterDate(h.Get("Date"))
 		if err != nil {
 			w.problem("date: %v", err)
 		}

@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"fmt"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -434,5 +435,29 @@ func TestParseDeliveryReport(t *testing.T) {
 	}
 	if !strings.HasPrefix(l.Text, "This is the mail system") || strings.Contains(l.Text, "Final-Recipient") {
 		t.Errorf("Text = %q, want only the human part", l.Text)
+	}
+}
+
+// TestLetterDateAsNetMail: the usual form's shortcut gives what
+// net/mail.ParseDate gives, for the usual form and for the others.
+func TestLetterDateAsNetMail(t *testing.T) {
+	for _, v := range []string{
+		"Wed, 24 Dec 2026 10:00:00 +0300",
+		"Wed, 3 Dec 2026 10:00:00 +0300",
+		"Wed, 03 Dec 2026 10:00:00 -0000",
+		"Wed, 24 Dec 2026 10:00 +0300",
+		"Wed, 24 Dec 2026 10:00:00 +0300 (MSK)",
+		"24 Dec 2026 10:00:00 +0300",
+		"Wed, 24 Dec 26 10:00:00 GMT",
+		"Wed, 24 Dec 2026\r\n 10:00:00 +0300",
+		"Wed, 24 Dec 2026 25:00:00 +0300",
+		"next Wednesday",
+		"",
+	} {
+		got, gotErr := letterDate(v)
+		want, wantErr := netmail.ParseDate(v)
+		if !got.Equal(want) || got.Location().String() != want.Location().String() || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("letterDate(%q) = %v, %v; net/mail.ParseDate = %v, %v", v, got, gotErr, want, wantErr)
+		}
 	}
 }

@@ -164,7 +164,7 @@ func run(cfg config) error {
 		cfg.legs, cfg.shared, runtime.GOMAXPROCS(0), cfg.kernelTS, cfg.receiver, cfg.dur, cfg.warmup, load, res.Packets,
 		float64(res.Packets)/cfg.dur.Seconds(), res.Lost, 100*float64(res.Lost)/float64(max(1, res.Packets+res.Lost)))
 	fmt.Printf("send jitter p50 %v, p99 %v, p99.9 %v, max %v\n", res.P50, res.P99, res.P999, res.Max)
-	fmt.Printf("the machine's UDP receive-buffer drops %d (a loss is one of them: the receiver fell behind); the sender's threads waited %v for a CPU\n", drops, wait.Round(time.Millisecond))
+	fmt.Printf("the machine's UDP receive-buffer drops %d (packets lost are among them: the receiver fell behind); the sender's threads waited %v for a CPU\n", drops, wait.Round(time.Millisecond))
 	perPacket := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(max(1, res.Packets)) }
 	if res.Separate {
 		fmt.Printf("sender cpu %v (%.0f%% of one core, %.2f µs per packet); receiver process %v (%.2f µs per packet)\n",

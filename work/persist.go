@@ -136,7 +136,8 @@ func (s *Service) flush(ctx context.Context) {
 	}
 }
 
-// write stores a batch: in order per item, items in parallel.
+// write stores a batch: each item's events in one store request, in
+// order, items in parallel.
 func (s *Service) write(ctx context.Context, batch []record) {
 	byItem := map[int64][]record{}
 	var order []int64
@@ -154,31 +155,33 @@ func (s *Service) write(ctx context.Context, batch []record) {
 	for _, id := range order {
 		events := byItem[id]
 		g.Go(func() error {
-			for _, e := range events {
-				s.writeOne(ctx, e)
-			}
+			s.writeItem(ctx, id, events)
 			return nil
 		})
 	}
 	g.Wait()
 }
 
-// writeOne stores one event, retrying while the store is away, until ctx
-// ends (Close's flush deadline).
-func (s *Service) writeOne(ctx context.Context, e record) {
-	u := toUpdate(e)
+// writeItem stores one item's events, retrying while the store is away,
+// until ctx ends (Close's flush deadline).
+func (s *Service) writeItem(ctx context.Context, id int64, events []record) {
+	us := make([]store.ItemUpdate, len(events))
+	for i, e := range events {
+		us[i] = toUpdate(e)
+	}
 	wait := 50 * time.Millisecond
 	for {
-		_, err := s.st.UpdateItem(ctx, e.ItemID, u)
+		err := s.st.ApplyItemUpdates(ctx, id, us)
 		if err == nil {
 			return
 		}
 		if ctx.Err() != nil {
-			s.log.Error("router event not stored; the item's history misses it", "item_id", e.ItemID,
-				"event", string(e.Type), "err", err)
+			s.log.Error("router events not stored; the item's history misses them", "item_id", id,
+				"events", len(events), "first", string(events[0].Type), "err", err)
 			return
 		}
-		s.log.Warn("storing router event; retrying", "item_id", e.ItemID, "event", string(e.Type), "err", err)
+		s.log.Warn("storing router events; retrying", "item_id", id, "events", len(events),
+			"first", string(events[0].Type), "err", err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

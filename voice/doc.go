@@ -11,9 +11,9 @@
 //
 //   - The order of a call's steps, and what each outcome leaves behind: a
 //     call record for every call (store.Call: arrival, answer, enqueue,
-//     connect, end, outcome, reason, helper; written at arrival, when a
-//     helper is connected and when the call ends, a missed call's end in
-//     its callback's commit), a callback item for every
+//     connect, end, outcome, reason, helper; written when a helper is
+//     connected and when the call ends, a missed call's end in its
+//     callback's commit), a callback item for every
 //     call that ended without a helper (one open callback per caller;
 //     another miss adds an event to it), a voicemail item through package
 //     voicemail.

@@ -52,11 +52,6 @@ func (f *Flow) newCall(ctx context.Context, c Call) *call {
 	cl.log = f.log.With("call_id", c.ID(), "queue", cl.queue)
 	cl.rec = store.Call{CallID: c.ID(), Direction: "in", From: cl.number, To: c.Dialled(),
 		Queue: cl.queue, ArrivedAt: f.opt.Now()}
-	// TODO(#5): without this write before the answer, flowbench at 2,500
-	// calls/s lost ACKs of 8 to 350 calls in 15,000 (stuck calls, missing
-	// callbacks); with it no run did. Find why the SIP edge loses an ACK
-	// when the 200 OK follows the INVITE at once, then drop the write.
-	cl.put()
 	cl.findContact()
 	return cl
 }
@@ -145,11 +140,11 @@ func (cl *call) storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(cl.ctx), storeTimeout)
 }
 
-// put writes the call record as it is now. The flow writes it at
-// arrival, when a helper is connected (a talk in progress is on record)
-// and when the call ends (a missed call's end with its callback); the
-// steps between only fill in its times, which the voice item's own
-// history keeps durably meanwhile.
+// put writes the call record as it is now. The flow writes it when a
+// helper is connected (a talk in progress is on record) and when the call
+// ends (a missed call's end with its callback); the steps between only
+// fill in its times, which the voice item's own history keeps durably
+// meanwhile.
 func (cl *call) put() {
 	ctx, cancel := cl.storeCtx()
 	defer cancel()

@@ -179,6 +179,19 @@ func (s *sqlStore) MarkRecipient(ctx context.Context, r Recipient) error {
 
 func markRecipient(ctx context.Context, q querier, r Recipient) error {
 	sentAt := roundTime(r.SentAt)
+	if r.State == "queued" {
+		// A hand-over only queues a recipient not yet done: another node
+		// may have sent its letter since this one read it pending.
+		n, err := q.exec(ctx, `UPDATE recipients SET state = $3, sent_at = $4, error = $5
+			WHERE mailing_id = $1 AND contact_id = $2 AND state IN ('pending', 'sending', 'queued')`,
+			r.MailingID, r.ContactID, r.State, sentAt, r.Error)
+		if err != nil || n > 0 {
+			return err
+		}
+		var one int
+		return q.queryRow(ctx, `SELECT 1 FROM recipients WHERE mailing_id = $1 AND contact_id = $2`,
+			r.MailingID, r.ContactID).Scan(&one)
+	}
 	// The first update only matches a recipient not yet sent, so two
 	// concurrent marks cannot both count it.
 	n, err := q.exec(ctx, `UPDATE recipients SET state = $3, sent_at = $4, error = $5

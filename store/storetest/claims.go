@@ -241,3 +241,23 @@ func testOutboxPrune(t *testing.T, open Open) {
 		wantErr(t, "row "+l.MessageID+" after pruning", err, want)
 	}
 }
+
+// testQueueRecipientsKeepDone checks that a hand-over repeated by a node
+// that read a recipient pending before another node sent its letter
+// leaves the recipient sent.
+func testQueueRecipientsKeepDone(t *testing.T, open Open) {
+	ctx := t.Context()
+	s := open(t)
+	tpl := must[store.Template](t, "template")(s.PutTemplate(ctx, store.Template{Name: "new year"}))
+	m := must[store.Mailing](t, "mailing")(s.PutMailing(ctx, store.Mailing{Name: "greetings", TemplateID: tpl.ID}))
+	c := must[store.Contact](t, "contact")(s.ResolveContact(ctx, store.Identity{Kind: "email", Value: "a@x"}, ""))
+	must[int](t, "add")(s.AddRecipients(ctx, m.ID, []int64{c.ID}))
+	h := store.Handover{Recipient: store.Recipient{MailingID: m.ID, ContactID: c.ID, State: "queued"},
+		Letter: mailRow("mailing-1-1@m")}
+	must[[]store.OutLetter](t, "first hand-over")(s.QueueRecipients(ctx, []store.Handover{h}))
+	wantErr(t, "sent", s.MarkRecipient(ctx, store.Recipient{MailingID: m.ID, ContactID: c.ID, State: "sent"}), nil)
+	must[[]store.OutLetter](t, "hand-over again")(s.QueueRecipients(ctx, []store.Handover{h}))
+	if n := must[int](t, "count sent")(s.CountRecipients(ctx, m.ID, "sent")); n != 1 {
+		t.Errorf("sent recipients after a second hand-over: got %d, want 1", n)
+	}
+}

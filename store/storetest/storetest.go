@@ -51,6 +51,7 @@ func Run(t *testing.T, open Open) {
 		{"OutboxClaimsInOrder", testOutboxClaimsInOrder},
 		{"OutboxClaimsConcurrent", testOutboxClaimsConcurrent},
 		{"OutboxPrune", testOutboxPrune},
+		{"QueueRecipientsKeepDone", testQueueRecipientsKeepDone},
 		{"IMAPMarks", testIMAPMarks},
 		{"FileLetter", testFileLetter},
 		{"FileItem", testFileItem},

@@ -223,3 +223,48 @@ func TestOutboxKilledNodeChild(t *testing.T) {
 	o := NewStoredOutbox(hang, st, OutboxConfig{Poll: 20 * time.Millisecond, Lease: 3 * time.Second}, discard())
 	_ = o.Run(context.Background())
 }
+
+// TestMailingOnTwoNodesPostgres runs one mailing from the mailers of two
+// nodes on one PostgreSQL database at once: both hand recipients over
+// and both outboxes send, yet every contact gets exactly one letter, each
+// delivered once, and the mailing ends done with every recipient sent.
+func TestMailingOnTwoNodesPostgres(t *testing.T) {
+	const n = 120
+	url := pgtest.URL(t)
+	stA, stB := openPG(t, url), openPG(t, url)
+	addrs := seedAudience(t, stA, n)
+	sink := newIDSink(t)
+	a := startMailRun(t, stA, sink.addr, nil)
+	defer a.stop(t)
+	m := newMailing(t, a.ml, stA)
+	if _, err := a.ml.Start(context.Background(), m.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := startMailRun(t, stB, sink.addr, nil) // its first pass finds the mailing running
+	defer b.stop(t)
+	sink.waitRecipients(t, n)
+	waitSent(t, stA, m.ID, n)
+
+	ids := sink.ids()
+	for _, addr := range addrs {
+		if got := len(ids[addr]); got != 1 {
+			t.Errorf("%s: got %d distinct letters %v, want 1", addr, got, ids[addr])
+		}
+	}
+	if got := sink.letters(); got != n {
+		t.Errorf("letters the relay took: got %d, want %d, each once", got, n)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		got, err := stB.Mailing(context.Background(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State == MailingDone {
+			break
+		}
+		if time.Now().After(deadline) {
+			queued, _ := stB.CountRecipients(context.Background(), m.ID, recipientQueued)
+			t.Fatalf("mailing: got state %q with %d recipients queued, want done", got.State, queued)
+		}
+	}
+}

@@ -115,6 +115,7 @@ class MorozDesk extends HTMLElement {
       h('div', {class: 'offer-head'}, h('span', {class: 'chan big'}, channelIcon[it.channel] || '•'),
         h('div', null, h('div', {class: 'label'}, t('desk.incoming')), h('strong', null, t('channel.' + it.channel)))),
       h('p', {class: 'subject'}, it.subject || t('item.no_subject')),
+      it.send_failed ? this.failedNote(it) : null,
       h('dl', {class: 'facts'},
         h('dt', null, t('desk.queue')), h('dd', null, it.queue),
         h('dt', null, t('desk.waiting')), h('dd', {'data-since': it.created_at}, ''),
@@ -145,6 +146,11 @@ class MorozDesk extends HTMLElement {
             h('span', {class: 'grow'}, it.subject || t('item.no_subject')),
             it.send_failed ? this.failedMark() : null,
             h('span', {class: 'state ' + it.state}, t('state.' + it.state))))));
+  }
+
+  // failedNote says how many of an item's replies were not delivered.
+  failedNote(it, id) {
+    return h('p', {class: 'send-failed', id, role: 'alert'}, '⚠ ', t('item.send_failed', {n: it.send_failed}));
   }
 
   // failedMark flags an item one of whose replies was not delivered.
@@ -201,8 +207,7 @@ class MorozDesk extends HTMLElement {
         h('div', {class: 'grow'}, h('h2', null, it.subject || t('item.no_subject')),
           h('div', {class: 'muted'}, t('channel.' + it.channel), ' · ', it.queue, ' · ', localeTime(it.created_at))),
         h('span', {class: 'state ' + it.state}, t('state.' + it.state))),
-      it.send_failed ? h('p', {class: 'send-failed', id: 'send-failed', role: 'alert'},
-        '⚠ ', t('item.send_failed', {n: it.send_failed})) : null,
+      it.send_failed ? this.failedNote(it, 'send-failed') : null,
       live ? this.callPanel(it) : null,
       it.channel === 'form' ? this.formFields(it) : null,
       live && !it.messages.length ? null : this.thread(it),

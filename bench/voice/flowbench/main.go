@@ -107,16 +107,20 @@ func run(rate, calls, limit int, hold time.Duration, cpuprof, memprof string) er
 	go measureAt(ctx, rampAndHold(rate, calls, hold)/2, mid)
 	start, cpu0 := time.Now(), cpuNow()
 	out, err := sipp(ctx, dir, n.Addr("sip"), rx.addr(), rate, calls, limit, hold)
-	elapsed, cpu1 := time.Since(start), cpuNow()
-	stopProf()
-	if err := writeAllocs(memprof); err != nil {
-		return err
-	}
+	elapsed := time.Since(start)
 	if err != nil {
+		stopProf()
 		return fmt.Errorf("sipp: %w\n%s", err, tail(out, 2000))
 	}
+	// The CPU and the profile run until every callback is stored: the
+	// store's writer may still be behind when SIPp ends.
 	stored, err := countCallbacks(n.Store(), calls)
+	cpu1 := cpuNow()
+	stopProf()
 	if err != nil {
+		return err
+	}
+	if err := writeAllocs(memprof); err != nil {
 		return err
 	}
 	drops := socketDrops(n.Addr("sip"))

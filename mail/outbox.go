@@ -309,6 +309,9 @@ func (o *Outbox) Run(ctx context.Context) error {
 	o.dispatch(ctx, jobs)
 	close(jobs)
 	wg.Wait()
+	o.mu.Lock()
+	o.closed, o.running = true, false // nothing is claimed at enqueue from here on
+	o.mu.Unlock()
 	o.release(ctx)
 	return nil
 }

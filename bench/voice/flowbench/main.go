@@ -112,9 +112,13 @@ func run(rate, calls, limit int, hold time.Duration, cpuprof, memprof string) er
 		stopProf()
 		return fmt.Errorf("sipp: %w\n%s", err, tail(out, 2000))
 	}
-	// The CPU and the profile run until every callback is stored: the
-	// store's writer may still be behind when SIPp ends.
+	// The CPU and the profile run until every callback is stored and
+	// every voice item closed (the router's events are stored behind the
+	// calls): the store's writer may still be behind when SIPp ends.
 	stored, err := countCallbacks(n.Store(), calls)
+	if err == nil {
+		err = awaitClosed(n.Store(), acd.Voice)
+	}
 	cpu1 := cpuNow()
 	stopProf()
 	if err != nil {
@@ -220,6 +224,20 @@ func countCallbacks(st store.Store, want int) (int, error) {
 			return n, err
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// awaitClosed waits (up to a minute) until no item of ch is open in the
+// store.
+func awaitClosed(st store.Store, ch acd.Channel) error {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		open, err := st.ListItems(context.Background(), store.ItemFilter{Channel: ch, Open: true, Limit: 1})
+		if err != nil || len(open) == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s items still open a minute after the calls ended", ch)
+		}
 	}
 }
 

@@ -99,6 +99,9 @@ func TestBadInputNamesTheKey(t *testing.T) {
 		{name: "turn without credentials", env: []string{"MOROZ_SOFTPHONE_TURN=turn:turn.example.org"}, key: "softphone.turn_username"},
 		{name: "bad softphone ports", file: "softphone:\n  ports: 70000-80000\n", key: "softphone.ports"},
 		{name: "softphone grace too short", env: []string{"MOROZ_SOFTPHONE_GRACE=100ms"}, key: "softphone.grace"},
+		{name: "outbox lease too short", env: []string{"MOROZ_OUTBOX_LEASE=1s"}, key: "outbox.lease"},
+		{name: "outbox poll past the lease", file: "outbox:\n  poll: 30s\n", key: "outbox.poll"},
+		{name: "outbox retention too short", env: []string{"MOROZ_OUTBOX_RETENTION=5m"}, key: "outbox.retention"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

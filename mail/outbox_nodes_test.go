@@ -178,7 +178,7 @@ func TestOutboxOfKilledNodeIsTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := NewStoredOutbox(relay, st, OutboxConfig{Poll: 20 * time.Millisecond, Lease: 3 * time.Second}, discard())
+	other := NewStoredOutbox(relay, st, OutboxConfig{Poll: 20 * time.Millisecond, Lease: 5 * time.Second}, discard())
 	runUntilDone(t, other)
 	time.Sleep(300 * time.Millisecond) // fifteen polls of the other node, all within the live lease
 	if n := sink.letters(); n != 0 {
@@ -220,7 +220,7 @@ func TestOutboxKilledNodeChild(t *testing.T) {
 		fmt.Println("SENDING " + m.MessageID)
 		select {} // until SIGKILL
 	})
-	o := NewStoredOutbox(hang, st, OutboxConfig{Poll: 20 * time.Millisecond, Lease: 3 * time.Second}, discard())
+	o := NewStoredOutbox(hang, st, OutboxConfig{Poll: 20 * time.Millisecond, Lease: 5 * time.Second}, discard())
 	_ = o.Run(context.Background())
 }
 

@@ -131,7 +131,7 @@ func TestTelegramChatsOfDeadNodeAreTakenOver(t *testing.T) {
 	t.Cleanup(api.Close)
 	want := queueReplies(t, st, []int64{5, 6}, 2, "held")
 	held, err := openPG(t, url).ClaimOut(context.Background(), store.OutClaim{Channel: acd.Telegram,
-		Claimant: "dead-node", Lease: 1500 * time.Millisecond, InOrder: true})
+		Claimant: "dead-node", Lease: 3 * time.Second, InOrder: true})
 	if err != nil || len(held) != 2 {
 		t.Fatalf("the dead node's claim: got %d rows (error %v), want the heads of both chats", len(held), err)
 	}

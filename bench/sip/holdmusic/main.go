@@ -2,8 +2,12 @@
 // N legs on loopback each play looped hold music (a 440 Hz tone) to a
 // receiver. It reports the send jitter (how far each packet's arrival
 // strays from 20 ms after the previous one of the same stream, p50/p99/
-// p99.9/max), packets lost, the sender's CPU time per packet, and the heap,
-// resident memory and goroutines per leg.
+// p99.9/max), how far packets fall behind their stream's own clock (the
+// arrival against the RTP timestamp, less the stream's least: a sender
+// that drops a tick and goes on from there falls behind for good, which
+// the jitter does not show but a receiver's playout buffer must take),
+// packets lost, the sender's CPU time per packet, and the heap, resident
+// memory and goroutines per leg.
 //
 // Arrival is the kernel's receive timestamp (SO_TIMESTAMPNS), taken on
 // loopback while the sender's sendto delivers the packet, so the
@@ -83,6 +87,8 @@ type config struct {
 type result struct {
 	Packets, Lost       int
 	P50, P99, P999, Max time.Duration
+	LagP50, LagP99      time.Duration // behind the stream's own clock, less the stream's least
+	LagMax              time.Duration
 	ReceiverCPU         time.Duration // the receiver process's, in its window
 	Separate            bool          // the receiver ran in a process of its own
 }
@@ -164,6 +170,7 @@ func run(cfg config) error {
 		cfg.legs, cfg.shared, runtime.GOMAXPROCS(0), cfg.kernelTS, cfg.receiver, cfg.dur, cfg.warmup, load, res.Packets,
 		float64(res.Packets)/cfg.dur.Seconds(), res.Lost, 100*float64(res.Lost)/float64(max(1, res.Packets+res.Lost)))
 	fmt.Printf("send jitter p50 %v, p99 %v, p99.9 %v, max %v\n", res.P50, res.P99, res.P999, res.Max)
+	fmt.Printf("lag behind the stream's clock p50 %v, p99 %v, max %v\n", res.LagP50, res.LagP99, res.LagMax)
 	fmt.Printf("the machine's UDP receive-buffer drops %d (packets lost are among them: the receiver fell behind); the sender's threads waited %v for a CPU\n", drops, wait.Round(time.Millisecond))
 	perPacket := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(max(1, res.Packets)) }
 	if res.Separate {
@@ -316,6 +323,12 @@ type stream struct {
 	last    time.Time
 	lastSeq uint16
 	seen    bool
+
+	id       int32         // the stream's index, for its packets' lags
+	t0       time.Time     // arrival of the stream's first packet in the window
+	ts0      uint32        // its RTP timestamp
+	windowed bool          // t0 and ts0 are set
+	minLag   time.Duration // the least lag of the stream's packets in the window
 }
 
 // receive reads packets, and from when start closes until dur has passed
@@ -331,7 +344,10 @@ type stream struct {
 func receive(sink *net.UDPConn, legs int, dur time.Duration, kernelTS bool, start <-chan struct{}) (result, error) {
 	var res result
 	streams := make(map[uint32]*stream, legs)
-	jitter := make([]time.Duration, 0, int(float64(legs)*1.1*dur.Seconds()/media.FrameDuration.Seconds()))
+	var byID []*stream
+	size := int(float64(legs) * 1.1 * dur.Seconds() / media.FrameDuration.Seconds())
+	jitter := make([]time.Duration, 0, size)
+	lags := make([]lag, 0, size)
 	buf := make([]byte, 1500)
 	oob := make([]byte, sysstat.OOBSize)
 	var end atomic.Int64 // Unix nanoseconds; 0 until the window starts
@@ -369,8 +385,20 @@ func receive(sink *net.UDPConn, legs int, dur time.Duration, kernelTS bool, star
 		}
 		s := streams[p.SSRC]
 		if s == nil {
-			s = &stream{}
+			s = &stream{id: int32(len(byID))}
 			streams[p.SSRC] = s
+			byID = append(byID, s)
+		}
+		if e != 0 {
+			if !s.windowed {
+				s.t0, s.ts0, s.windowed = now, p.Timestamp, true
+			}
+			// How far the packet is behind its stream's own clock: its
+			// arrival against the first one's plus the RTP time between.
+			clock := time.Duration(uint32(p.Timestamp-s.ts0)) * time.Second / media.SampleRate
+			d := now.Sub(s.t0) - clock
+			s.minLag = min(s.minLag, d)
+			lags = append(lags, lag{d, s.id})
 		}
 		if e != 0 && s.seen {
 			res.Packets++
@@ -394,7 +422,20 @@ func receive(sink *net.UDPConn, legs int, dur time.Duration, kernelTS bool, star
 		return jitter[min(len(jitter)-1, int(p*float64(len(jitter))))]
 	}
 	res.P50, res.P99, res.P999, res.Max = pct(0.5), pct(0.99), pct(0.999), pct(1)
+
+	jitter = jitter[:0]
+	for _, l := range lags {
+		jitter = append(jitter, l.d-byID[l.stream].minLag)
+	}
+	slices.Sort(jitter)
+	res.LagP50, res.LagP99, res.LagMax = pct(0.5), pct(0.99), pct(1)
 	return res, nil
+}
+
+// lag is how far one packet arrived behind its stream's clock.
+type lag struct {
+	d      time.Duration
+	stream int32
 }
 
 // profiles names the files the measured window is traced or profiled to.

@@ -67,7 +67,22 @@ func TestHelperWorksALetterWhileTheWallboardWatches(t *testing.T) {
 			t.Errorf("reply %q lacks %q: the template's variables were not filled", reply, want)
 		}
 	}
-	elf.run("edit the reply", chromedp.SendKeys(css(`#reply-text`), " С Новым годом!"))
+	// Any event on the item reloads it (a letter joining the thread, a
+	// history line): what the helper is writing, the template chosen and
+	// the focus must survive that.
+	elf.run("focus the reply", chromedp.Evaluate[chromedp.Void](`(() => {
+		const e = document.querySelector('#reply-text');
+		e.focus(); e.setSelectionRange(5, 5);
+		window.before = {editor: e, history: document.querySelector('#item-history'), text: e.value};
+		window.moroz.state.changed('items'); })()`))
+	elf.until("item reloaded", `!!document.querySelector('#item-history') && document.querySelector('#item-history') !== window.before.history`)
+	if !eval[bool](elf, `(() => { const e = document.querySelector('#reply-text');
+		return e === window.before.editor && e.value === window.before.text && document.activeElement === e &&
+			e.selectionStart === 5; })()`) {
+		t.Error("reloading the item lost the reply being written, its caret or its focus")
+	}
+	elf.run("edit the reply", chromedp.Evaluate[chromedp.Void](`document.querySelector('#reply-text').setSelectionRange(1e6, 1e6)`),
+		chromedp.SendKeys(css(`#reply-text`), " С Новым годом!"))
 	elf.shot("05-reply")
 	elf.run("send with Ctrl+Enter", chromedp.Click(css(`#reply-text`)),
 		chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)))

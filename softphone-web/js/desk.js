@@ -171,6 +171,8 @@ class MorozDesk extends HTMLElement {
   async renderItem() {
     this.shown = state.selected;
     this.sendButton = this.finishButton = null;
+    this.replyBox = this.wrapBox = null;
+    this.formsFor = 0;
     if (!state.selected) {
       replace(this.center, h('div', {class: 'card placeholder'}, h('p', {class: 'muted'}, t('desk.pick_item'))));
       replace(this.right);
@@ -191,10 +193,18 @@ class MorozDesk extends HTMLElement {
     }
     if (id !== state.selected) return;
     this.item = it;
-    const draft = this.editor ? this.editor.value : '';
+    // The same item's reply and wrap-up forms are kept across a reload
+    // (replyEditor, wrapUp), so what the helper is typing, the template
+    // chosen, the caret and the focus stay.
+    if (this.formsFor !== id) this.replyBox = this.wrapBox = null;
+    this.formsFor = id;
+    const focused = document.activeElement;
+    const caret = focused && 'selectionStart' in focused ? [focused.selectionStart, focused.selectionEnd] : null;
     replace(this.center, this.itemView(it), history ? historyCard(history) : null);
-    if (this.editor && this.draftFor === id) this.editor.value = draft;
-    this.draftFor = id;
+    if (focused && focused !== document.activeElement && this.center.contains(focused)) {
+      focused.focus();
+      if (caret && caret[0] !== null) focused.setSelectionRange(caret[0], caret[1]);
+    }
     this.renderContact(it);
     this.updateClocks();
   }
@@ -255,6 +265,7 @@ class MorozDesk extends HTMLElement {
   }
 
   replyEditor(it) {
+    if (this.replyBox) return this.replyBox;
     const subject = h('input', {class: 'subject-in', 'aria-label': t('reply.subject'), placeholder: t('reply.subject'),
       value: it.channel === 'email' ? 'Re: ' + (it.subject || '') : ''});
     this.editor = h('textarea', {id: 'reply-text', rows: 7, placeholder: t('reply.placeholder')});
@@ -268,17 +279,20 @@ class MorozDesk extends HTMLElement {
         await this.socket.request('send', {item_id: it.id, text: this.editor.value,
           subject: subject.value, template_id: this.templateID});
         this.editor.value = '';
+        this.templateID = 0;
+        picker.value = '';
         toast(t('reply.sent'), 'good');
         this.reloadItem();
       } catch (e) {
         toast(t('error.' + e.message), 'bad');
       }
     }}, t('reply.send'), h('kbd', null, 'Ctrl+Enter'));
-    return h('div', {class: 'reply'},
+    this.replyBox = h('div', {class: 'reply'},
       h('div', {class: 'reply-tools'}, picker, h('span', {class: 'muted small'}, t('reply.vars_hint'))),
       it.channel === 'email' || it.channel === 'form' ? subject : null,
       this.editor,
       h('div', {class: 'actions'}, this.sendButton));
+    return this.replyBox;
   }
 
   async loadTemplates(picker, it) {
@@ -302,6 +316,7 @@ class MorozDesk extends HTMLElement {
   }
 
   wrapUp(it) {
+    if (this.wrapBox) return this.wrapBox;
     const outcome = h('select', {id: 'outcome', 'aria-label': t('wrapup.outcome')},
       ['replied', 'answered', 'called-back', 'spam', 'duplicate'].map((o) =>
         h('option', {value: o, selected: o === defaultOutcome(it.channel)}, t('outcome.' + o))));
@@ -314,7 +329,8 @@ class MorozDesk extends HTMLElement {
         toast(t('error.' + e.message), 'bad');
       }
     }}, t('wrapup.finish'), h('kbd', null, 'Alt+W'));
-    return h('div', {class: 'wrapup-box'}, h('h3', null, t('wrapup.title')), h('div', {class: 'row'}, outcome, note, this.finishButton));
+    this.wrapBox = h('div', {class: 'wrapup-box'}, h('h3', null, t('wrapup.title')), h('div', {class: 'row'}, outcome, note, this.finishButton));
+    return this.wrapBox;
   }
 
   async renderContact(it) {

@@ -199,6 +199,10 @@ func (w writeQuerier) exec(ctx context.Context, query string, args ...any) (int6
 	return w.q.exec(context.WithoutCancel(ctx), query, args...)
 }
 
+func (w writeQuerier) insert(ctx context.Context, query string, args ...any) (int64, bool, error) {
+	return w.q.insert(context.WithoutCancel(ctx), query, args...)
+}
+
 func (w writeQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
 	return w.q.query(context.WithoutCancel(ctx), query, args...)
 }

@@ -131,6 +131,15 @@ func (q pgQuerier) exec(ctx context.Context, query string, args ...any) (int64, 
 	return tag.RowsAffected(), nil
 }
 
+func (q pgQuerier) insert(ctx context.Context, query string, args ...any) (int64, bool, error) {
+	var id int64
+	err := q.queryRow(ctx, query+" RETURNING id", args...).Scan(&id)
+	if isNoRows(err) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
 func (q pgQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
 	rs, err := q.c.Query(ctx, query, pgArgs(args)...)
 	if err != nil {

@@ -112,8 +112,8 @@ func (s *sqlStore) resolveContact(ctx context.Context, q querier, id Identity, n
 		return cid, nil, err
 	}
 	created := s.stamp()
-	err = q.queryRow(ctx, `INSERT INTO contacts (name, lang, created_at) VALUES ($1, '', $2) RETURNING id`,
-		name, created).Scan(&cid)
+	cid, _, err = q.insert(ctx, `INSERT INTO contacts (name, lang, created_at) VALUES ($1, '', $2)`,
+		name, created)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -100,12 +100,13 @@ func (s *sqlStore) prepareItem(it Item, first Event) (Item, Event) {
 }
 
 func (s *sqlStore) insertItem(ctx context.Context, q querier, it Item, args []any, first Event) (Item, bool, error) {
-	err := q.queryRow(ctx, `INSERT INTO items (channel, external_id, queue, state, priority, skills,
+	var inserted bool
+	var err error
+	it.ID, inserted, err = q.insert(ctx, `INSERT INTO items (channel, external_id, queue, state, priority, skills,
 		subject, contact_id, helper_id, outcome, parent_id, data, created_at, sla_due, updated_at, closed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-		ON CONFLICT (channel, external_id) WHERE external_id <> '' DO NOTHING
-		RETURNING id`, args...).Scan(&it.ID)
-	if isNoRows(err) {
+		ON CONFLICT (channel, external_id) WHERE external_id <> '' DO NOTHING`, args...)
+	if err == nil && !inserted {
 		stored, err := scanItem(q.queryRow(ctx, `SELECT `+itemCols+` FROM items
 			WHERE channel = $1 AND external_id = $2 AND external_id <> ''`, it.Channel, it.ExternalID))
 		return stored, false, err
@@ -331,9 +332,9 @@ func (s *sqlStore) insertEvent(ctx context.Context, q querier, e Event) (Event, 
 	if err != nil {
 		return Event{}, err
 	}
-	err = q.queryRow(ctx, `INSERT INTO events (item_id, at, type, helper_id, data)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		e.ItemID, e.At, e.Type, nullID(e.HelperID), data).Scan(&e.ID)
+	e.ID, _, err = q.insert(ctx, `INSERT INTO events (item_id, at, type, helper_id, data)
+		VALUES ($1, $2, $3, $4, $5)`,
+		e.ItemID, e.At, e.Type, nullID(e.HelperID), data)
 	return e, err
 }
 
@@ -412,13 +413,15 @@ func (s *sqlStore) insertMessage(ctx context.Context, q querier, m Message, head
 // insertMessageIn is insertMessage for a message whose item's channel is
 // known to be ch.
 func (s *sqlStore) insertMessageIn(ctx context.Context, q querier, m Message, ch acd.Channel, headers any) (Message, bool, error) {
-	err := q.queryRow(ctx, `INSERT INTO messages (item_id, channel, direction, external_id, from_addr,
+	var inserted bool
+	var err error
+	m.ID, inserted, err = q.insert(ctx, `INSERT INTO messages (item_id, channel, direction, external_id, from_addr,
 		to_addr, subject, text, html, headers, helper_id, template_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-		ON CONFLICT (channel, external_id) WHERE external_id <> '' DO NOTHING RETURNING id`,
+		ON CONFLICT (channel, external_id) WHERE external_id <> '' DO NOTHING`,
 		m.ItemID, ch, m.Direction, m.ExternalID, m.From, m.To, m.Subject, m.Text, m.HTML, headers,
-		nullID(m.HelperID), nullID(m.TemplateID), m.CreatedAt).Scan(&m.ID)
-	if isNoRows(err) {
+		nullID(m.HelperID), nullID(m.TemplateID), m.CreatedAt)
+	if err == nil && !inserted {
 		stored, err := scanMessage(q.queryRow(ctx, `SELECT `+messageCols+` FROM messages
 			WHERE channel = $1 AND external_id = $2 AND external_id <> ''`, ch, m.ExternalID))
 		return stored, false, err

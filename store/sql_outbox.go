@@ -87,13 +87,15 @@ func (s *sqlStore) insertOut(ctx context.Context, q querier, l OutLetter) (OutLe
 		l.ClaimedBy, l.ClaimedUntil = "", time.Time{}
 	}
 	s.claimants.add(l.ClaimedBy)
-	err := q.queryRow(ctx, `INSERT INTO outbox (channel, item_id, message_id, from_addr, to_addrs, raw,
+	var inserted bool
+	var err error
+	l.ID, inserted, err = q.insert(ctx, `INSERT INTO outbox (channel, item_id, message_id, from_addr, to_addrs, raw,
 		attempts, next_at, state, last_error, claimed_by, claimed_until, created_at, updated_at)
 		VALUES ($10, $1, $2, $3, $4, $5, 0, $6, $7, '', $11, $12, $8, $9)
-		ON CONFLICT (message_id) DO NOTHING RETURNING id`,
+		ON CONFLICT (message_id) DO NOTHING`,
 		nullID(l.ItemID), l.MessageID, l.From, strings.Join(l.To, "\n"), l.Raw,
-		l.NextAt, l.State, l.CreatedAt, l.UpdatedAt, string(l.Channel), l.ClaimedBy, l.ClaimedUntil).Scan(&l.ID)
-	if isNoRows(err) {
+		l.NextAt, l.State, l.CreatedAt, l.UpdatedAt, string(l.Channel), l.ClaimedBy, l.ClaimedUntil)
+	if err == nil && !inserted {
 		stored, err := scanOut(q.queryRow(ctx, `SELECT `+outCols+` FROM outbox WHERE message_id = $1`,
 			l.MessageID))
 		return stored, false, err

@@ -225,6 +225,27 @@ func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int
 	return res.RowsAffected()
 }
 
+func (q sqliteQuerier) insert(ctx context.Context, query string, args ...any) (int64, bool, error) {
+	st, cached, err := q.stmts.get(ctx, query)
+	if err != nil {
+		return 0, false, err
+	}
+	if !cached {
+		defer st.Close()
+	}
+	res, err := st.ExecContext(ctx, sqliteArgs(args)...)
+	if err != nil {
+		return 0, false, err
+	}
+	// The last insert rowid is an older statement's when this one
+	// inserted nothing.
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, false, err
+	}
+	id, err := res.LastInsertId()
+	return id, err == nil, err
+}
+
 func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
 	st, cached, err := q.stmts.get(ctx, query)
 	if err != nil {

@@ -20,6 +20,12 @@ type querier interface {
 	exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
 	query(ctx context.Context, query string, args ...any) (rows, error)
 	queryRow(ctx context.Context, query string, args ...any) row
+	// insert runs an INSERT of one row, written without RETURNING, and
+	// returns the new row's id; inserted is false when ON CONFLICT DO
+	// NOTHING skipped the row. SQLite takes the id from the statement's
+	// result, sparing the result rows of a RETURNING clause, which cost
+	// as much as the insert itself.
+	insert(ctx context.Context, query string, args ...any) (id int64, inserted bool, err error)
 }
 
 // row is one result row; Scan returns a no-rows error when there is none.

@@ -230,13 +230,15 @@ func countCallbacks(st store.Store, want int) (int, error) {
 }
 
 // awaitClosed waits (up to a minute) until no item of ch is open in the
-// store.
+// store. Each poll starts at the first item the last one found open.
 func awaitClosed(st store.Store, ch acd.Channel) error {
+	var after int64
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		open, err := st.ListItems(context.Background(), store.ItemFilter{Channel: ch, Open: true, Limit: 1})
+		open, err := st.ListItems(context.Background(), store.ItemFilter{Channel: ch, Open: true, AfterID: after, Limit: 1})
 		if err != nil || len(open) == 0 {
 			return err
 		}
+		after = open[0].ID - 1
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s items still open a minute after the calls ended", ch)
 		}

@@ -17,14 +17,16 @@ import (
 // of the shard's legs. Legs fill slots of slotTarget legs first, in an
 // order that spreads the slots in use over the frame, and only when all
 // are that full does the shard even them out: a shard with few legs
-// wakes for few slots, as each wake-up costs about as much CPU as a few
-// sends. A shard sleeps until its next slot with a leg in
-// it (on Linux on a timerfd, see slotClock); one that wakes late sends
-// the slots that fell due in their order and is back on the grid for the
-// next, so a late wake-up delays only the packets of the slots it
-// overran. The shards' grids are offset from each other, so their bursts
-// take turns rather than meeting. Legs join a shard while they play and
-// leave it when they stop.
+// wakes for few slots, as a wake-up costs about as much CPU as five
+// sends.
+//
+// A shard sleeps until its next slot with a leg in it (on Linux on a
+// timerfd, see slotClock). One that wakes late sends the slots that fell
+// due, in order, and is back on the grid for the next, so a late wake-up
+// delays only the packets of the slots it overran and no stream falls
+// behind its own clock. The shards' grids are offset from each other, so
+// their bursts take turns rather than meeting. Legs join a shard while
+// they play and leave it when they stop.
 //
 // A Pacer is safe for concurrent use; Close stops it and is idempotent.
 type Pacer struct {

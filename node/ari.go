@@ -61,18 +61,18 @@ func (n *Node) startARI() error {
 
 // newARIFlow is the call flow of Asterisk's callers: the same prompts,
 // voicemail and queues as native calls; a helper's extension is their
-// phone on Asterisk, rung through ARI, and a helper without one is rung
-// in their browser. (The native flow's desk phones, registered with
-// Moroz's own SIP edge, are not Asterisk's.) Both legs of a call bridged
-// to a phone on Asterisk are external media legs of this node, so the
-// wallboard lists and monitors it as a native desk call.
+// phone on Asterisk, rung through ARI, unless that phone is registered
+// with Moroz's own SIP edge (both modes at once), which rings it itself;
+// a helper without one is rung in their browser. Both legs of a call
+// bridged to a phone on Asterisk are external media legs of this node,
+// so the wallboard lists and monitors it as a native desk call.
 func (n *Node) newARIFlow(app *ari.App) (*voice.Flow, error) {
 	prompts := voice.NewPrompts(n.DataPath("prompts"))
 	if err := prompts.Validate([]string{work.QueueCalls}, []string{n.cfg.SIP.Lang}); err != nil {
 		return nil, fmt.Errorf("voice prompts: %w", err)
 	}
 	return voice.New(voice.Options{Work: n.work, Store: n.store, Prompts: prompts, Voicemail: n.voicemail,
-		Dialer: n.phone.Dialer(app.Dialer()), Phone: n.phone.PhoneOf(n.asteriskPhone), Talking: n.deskTalking,
+		Dialer: n.phone.Dialer(ownEdgeFirst{n, app.Dialer()}), Phone: n.phone.PhoneOf(n.asteriskPhone), Talking: n.deskTalking,
 		Lang: n.cfg.SIP.Lang, AnnounceEvery: n.cfg.SIP.AnnounceEvery,
 		Logger: n.log.With("component", "voice", "mode", "ari")})
 }
@@ -96,7 +96,7 @@ func (n *Node) newARICallbacks(app *ari.App) error {
 		return fmt.Errorf("ari.trunk: %w", err)
 	}
 	n.callbacks, err = voice.NewCallbacks(voice.CallbackOptions{Work: n.work, Store: n.store,
-		Dialer: n.phone.CallbackDialer(d), Phone: n.phone.PhoneOf(n.asteriskPhone),
+		Dialer: n.phone.CallbackDialer(ownEdgeFirstCallbacks{d, n}), Phone: n.phone.PhoneOf(n.asteriskPhone),
 		RetryAfter: n.cfg.SIP.Callbacks.RetryAfter, MaxAttempts: n.cfg.SIP.Callbacks.MaxAttempts,
 		Talking: n.callbackTalking, Logger: n.log.With("component", "callbacks", "mode", "ari")})
 	if err != nil {
@@ -114,6 +114,46 @@ func (n *Node) asteriskPhone(ctx context.Context, helperID int64) (string, error
 		return "", nil
 	}
 	return h.Extension, err
+}
+
+// ownEdgeTarget is the SIP URI of ext's phone when it is registered with
+// the node's own SIP edge, else "": such a phone is not Asterisk's, and
+// ringing PJSIP/<ext> would find no one (Asterisk answers busy).
+func (n *Node) ownEdgeTarget(ext string) string {
+	if n.sip == nil || n.dialer == nil || ext == "" {
+		return ""
+	}
+	return n.sip.Target(ext)
+}
+
+// ownEdgeFirst rings a helper's phone for an Asterisk call through the
+// node's own SIP edge when the phone registered there, else through
+// Asterisk. The edge's leg has media on this node like Asterisk's
+// external media, so the call's Bridge joins the two legs all the same.
+type ownEdgeFirst struct {
+	n   *Node
+	ari voice.Dialer
+}
+
+func (d ownEdgeFirst) Dial(ctx context.Context, target string, caller voice.Call) (voice.Leg, error) {
+	if own := d.n.ownEdgeTarget(target); own != "" {
+		return voice.SIPDialer(d.n.dialer).Dial(ctx, own, caller)
+	}
+	return d.ari.Dial(ctx, target, caller)
+}
+
+// ownEdgeFirstCallbacks rings the helper of an Asterisk-dialled callback
+// as ownEdgeFirst does; the number is still called through Asterisk.
+type ownEdgeFirstCallbacks struct {
+	voice.CallbackDialer
+	n *Node
+}
+
+func (d ownEdgeFirstCallbacks) RingHelper(ctx context.Context, target, number string) (voice.Leg, error) {
+	if own := d.n.ownEdgeTarget(target); own != "" {
+		return voice.SIPRing(ctx, d.n.dialer, own, number)
+	}
+	return d.CallbackDialer.RingHelper(ctx, target, number)
 }
 
 // runARI runs the Stasis app until ctx ends, or, after a Drain, until

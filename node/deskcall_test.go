@@ -663,3 +663,79 @@ func faintIn(s []int16, freq float64) int {
 	}
 	return n
 }
+
+// With native SIP and Asterisk mode at once, a helper whose desk phone
+// registered with Moroz's own SIP edge (baresip as 201) is rung there for
+// an Asterisk caller, not as PJSIP/201 on Asterisk (where no such phone
+// is), and the two talk: the phone hears the caller's ariCallerHz and
+// the caller the phone's monDeskHz. A callback of that helper dialled
+// through Asterisk rings the same phone.
+func TestBothModesRingOwnEdgeDeskPhone(t *testing.T) {
+	fake := aritest.New(t, aritest.Options{})
+	cfg := testConfig(t)
+	cfg.ARI.URL, cfg.ARI.Trunk, cfg.ARI.CallerID = fake.URL(), "trunk", "+375170000000"
+	cfg.ARI.User, cfg.ARI.Password = fake.Credentials()
+	writeTonePrompts(t, filepath.Join(cfg.Data, "prompts"))
+	n := runARINode(t, fake, cfg)
+	elf := deskHelper(t, n, work.QueueCalls)
+	desk := startDesk(t, n)
+	ctx := context.Background()
+
+	caller := fakeCall(t, fake)
+	desk.awaitFaint(t, "the Asterisk caller", ariCallerHz, 0)
+	caller.awaitTone(t, monDeskHz)
+	for ch, ep := range fake.Originated() {
+		t.Errorf("Asterisk was asked to ring %s (channel %s); the phone is Moroz's own", ep, ch)
+	}
+	if lc := awaitDeskCall(t, n); lc.Helper != elf || lc.ItemID == 0 {
+		t.Errorf("the desk call on the wallboard: got %+v, want elf's with its item", lc)
+	}
+	desk.hangup(t)
+	rec := awaitRecord(t, n.Store(), caller.id)
+	if rec.Outcome != acd.OutcomeAnswered || rec.HelperID != elf {
+		t.Errorf("call record %+v; want answered by %d", rec, elf)
+	}
+	waitFor(t, func() bool { return len(deskCalls(n)) == 0 })
+
+	h, err := n.Store().Helper(ctx, elf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Queues = []string{work.QueueCallbacks}
+	if err := n.Work().UpdateHelper(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Work().Listen(func(e acd.Event) { // elf accepts, as in the console
+		if e.Type == acd.EventOffered && e.HelperID == elf && e.Channel == acd.Callback {
+			go n.Work().Accept(context.Background(), e.ItemID, elf)
+		}
+	}))
+	it, _, err := n.Work().Submit(ctx, store.Item{Channel: acd.Callback, Subject: "+375 29 111-22-33",
+		ExternalID: "callback:both-modes"}, store.Event{Type: "missed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var number string
+	waitFor(t, func() bool {
+		for id, ep := range fake.Originated() {
+			if ep == "PJSIP/+375291112233@trunk" {
+				number = id
+			}
+		}
+		_, bridged := fake.Media(number)
+		return number != "" && bridged
+	})
+	if lc := awaitDeskCall(t, n); lc.Call != fmt.Sprintf("callback-%d", it.ID) || lc.Helper != elf {
+		t.Errorf("the callback on the wallboard: got %+v, want callback-%d of elf", lc, it.ID)
+	}
+	for ch, ep := range fake.Originated() {
+		if ch != number {
+			t.Errorf("Asterisk was asked to ring %s (channel %s) for the callback; the phone is Moroz's own", ep, ch)
+		}
+	}
+	fake.Hangup(number, ari.CauseNormal)
+	waitFor(t, func() bool {
+		got, err := n.Store().Item(ctx, it.ID)
+		return err == nil && got.State == acd.StateClosed && got.Outcome == acd.OutcomeCalledBack
+	})
+}

@@ -115,7 +115,13 @@ type sipCallbacks struct {
 }
 
 func (s sipCallbacks) RingHelper(ctx context.Context, target, number string) (Leg, error) {
-	o, err := s.d.Dial(ctx, target, sip.DialOptions{FromUser: number, FromName: number})
+	return SIPRing(ctx, s.d, target, number)
+}
+
+// SIPRing rings the phone target through d showing number, with
+// Dialer.Dial's errors: a helper's phone for a callback.
+func SIPRing(ctx context.Context, d *sip.Dialer, target, number string) (Leg, error) {
+	o, err := d.Dial(ctx, target, sip.DialOptions{FromUser: number, FromName: number})
 	return legOrErr(o, err)
 }
 

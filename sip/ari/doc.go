@@ -19,7 +19,8 @@
 //     becomes a [Call] (a voice.Call) and the flow runs on it. Helpers'
 //     phones on Asterisk are rung by originating to their endpoint
 //     (store.Helper.Extension, e.g. PJSIP/helper7) into the app
-//     ([App.Dialer]). An accepted callback is two such legs, the
+//     ([App.Dialer]); with native SIP on too, the node rings a phone
+//     registered with its own SIP edge there instead. An accepted callback is two such legs, the
 //     helper's phone and the number through the provider's endpoint
 //     (PJSIP/number@trunk), joined by Moroz's media layer
 //     ([App.Callbacks], a voice.CallbackDialer).

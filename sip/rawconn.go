@@ -259,22 +259,61 @@ func firstLine(data []byte) string {
 // checkRawAddresses: an addr-spec holding '?' (URI headers) must be in
 // angle brackets (RFC 3261 §20.10, RFC 4475 §3.1.2.13). sipgo's parsed
 // headers no longer show whether brackets were there, so this reads the
-// raw header lines.
+// raw header lines, continuation lines joined to their header (RFC 3261
+// §7.3.1), without copying them: it runs on every datagram.
 func checkRawAddresses(data []byte) *rejection {
 	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
-	for _, l := range unfold(string(head))[1:] {
-		name, v, ok := strings.Cut(l, ":")
-		if !ok {
+	_, rest, _ := bytes.Cut(head, []byte("\r\n")) // past the request line
+	var h addrHeader
+	first := true
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		if !first && len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			h.see(line)
 			continue
 		}
-		switch n := strings.ToLower(strings.TrimSpace(name)); n {
-		case "contact", "m", "from", "f", "to", "t":
-			if !strings.Contains(v, "<") && strings.Contains(v, "?") {
-				return reject(400, "Bad "+strings.TrimSpace(name), "%s with '?' outside angle brackets", n)
-			}
+		first = false
+		if r := h.verdict(); r != nil {
+			return r
+		}
+		h = addrHeader{}
+		if name, v, ok := bytes.Cut(line, []byte(":")); ok && isAddrHeader(bytes.TrimSpace(name)) {
+			h.name, h.watched = name, true
+			h.see(v)
 		}
 	}
-	return nil
+	return h.verdict()
+}
+
+// addrHeader is what checkRawAddresses saw of one header's value.
+type addrHeader struct {
+	name                  []byte
+	watched, angle, query bool
+}
+
+func (h *addrHeader) see(v []byte) {
+	h.angle = h.angle || bytes.IndexByte(v, '<') >= 0
+	h.query = h.query || bytes.IndexByte(v, '?') >= 0
+}
+
+func (h *addrHeader) verdict() *rejection {
+	if !h.watched || !h.query || h.angle {
+		return nil
+	}
+	name := strings.TrimSpace(string(h.name))
+	return reject(400, "Bad "+name, "%s with '?' outside angle brackets", strings.ToLower(name))
+}
+
+// isAddrHeader reports whether name is Contact, From or To (or their
+// compact forms m, f, t).
+func isAddrHeader(name []byte) bool {
+	for _, n := range []string{"contact", "m", "from", "f", "to", "t"} {
+		if bytes.EqualFold(name, []byte(n)) {
+			return true
+		}
+	}
+	return false
 }
 
 // isSchemeToken checks RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).

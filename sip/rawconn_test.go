@@ -37,3 +37,28 @@ func TestInsertRport(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckRawAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		name, headers string
+		want          int // 0: accepted
+	}{
+		{"bracketed", "From: <sip:a@x?subject=hi>;tag=1\r\nTo: <sip:b@x>", 0},
+		{"bare query in From", "From: sip:a@x?subject=hi;tag=1\r\nTo: <sip:b@x>", 400},
+		{"compact Contact", "f: <sip:a@x>;tag=1\r\nm: sip:c@x?x=y", 400},
+		{"query on a continuation line", "From: sip:a@x\r\n ?subject=hi;tag=1", 400},
+		{"bracket on a continuation line", "To: sip:b@x?x=y\r\n\t<sip:b@x>", 0},
+		{"other headers may hold a query", "Subject: why?\r\nVia: SIP/2.0/UDP h;x=?", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := "INVITE sip:ded@x SIP/2.0\r\n" + tc.headers + "\r\nContent-Length: 0\r\n\r\n"
+			got := 0
+			if r := checkRawAddresses([]byte(msg)); r != nil {
+				got = r.Code
+			}
+			if got != tc.want {
+				t.Errorf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

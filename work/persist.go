@@ -121,18 +121,24 @@ func (s *Service) persist() {
 	}
 }
 
-// flush writes everything pending and notifies the listeners.
+// flush writes everything pending and notifies the listeners. The two
+// batches' arrays take turns, so that Emit does not grow a new one each
+// flush.
 func (s *Service) flush(ctx context.Context) {
 	for {
 		s.mu.Lock()
 		batch := s.pending
-		s.pending = nil
+		s.pending, s.spare = s.spare, nil
 		s.mu.Unlock()
 		if len(batch) == 0 {
 			return
 		}
 		s.write(ctx, batch)
 		s.notify(batch)
+		clear(batch)
+		s.mu.Lock()
+		s.spare = batch[:0]
+		s.mu.Unlock()
 	}
 }
 

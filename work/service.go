@@ -44,6 +44,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	pending []record                // events not yet persisted; guarded by mu
+	spare   []record                // a flushed batch's array, for pending to reuse; guarded by mu
 	open    map[int64]*openItem     // open items by id; guarded by mu
 	notes   map[int64]string        // wrap-up notes waiting for their completed event; guarded by mu
 	senders map[acd.Channel]Sender  // guarded by mu

@@ -60,3 +60,33 @@ func TestAckMatchingTheInviteTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestLostAckGetsTheAnswerResent: a 2xx whose ACK does not come is sent
+// again (RFC 3261 §13.3.1.4), the same response, until the ACK arrives;
+// the ACK of the resent 200 confirms the dialog.
+func TestLostAckGetsTheAnswerResent(t *testing.T) {
+	srv := testServer(t, func(ctx context.Context, c *Call) {
+		if err := c.Answer(); err != nil {
+			t.Errorf("answer: %v", err)
+		}
+	})
+	u := newUAC(t, srv, false)
+	first := u.invite("sendrecv")
+	if first.status() != 200 {
+		t.Fatalf("invite: got %d, want 200", first.status())
+	}
+	// The caller's first ACK is lost: nothing is sent.
+	again := u.read()
+	if again.status() != 200 || again.header("To") != first.header("To") || again.header("CSeq") != "1 INVITE" {
+		t.Fatalf("without an ack: got %q To %q CSeq %q, want the same 200 again", again.first, again.header("To"), again.header("CSeq"))
+	}
+	u.request("ACK", 1, "")
+	next := u.read()
+	for next.status() == 200 { // a resend already on its way when the ACK left
+		next = u.read()
+	}
+	if !strings.HasPrefix(next.first, "BYE ") {
+		t.Fatalf("after the ack: got %q, want the server's BYE", next.first)
+	}
+	u.replyOK(next)
+}

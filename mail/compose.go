@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/quotedprintable"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 )
 
 // Reply is an answer to a letter: a helper's reply or an auto-reply.
@@ -89,14 +90,16 @@ func writeReply(w io.Writer, r Reply, id string) error {
 	h.Set("MIME-Version", "1.0")
 	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
 	h.Set("Content-Transfer-Encoding", "quoted-printable")
-	mw, err := message.CreateWriter(w, h.Header)
-	if err != nil {
+	// What message.CreateWriter writes, without the copy of the header it
+	// makes first.
+	if err := textproto.WriteHeader(w, h.Header.Header); err != nil {
 		return err
 	}
-	if _, err := io.WriteString(mw, r.Text); err != nil {
+	qp := quotedprintable.NewWriter(w)
+	if _, err := io.WriteString(qp, r.Text); err != nil {
 		return err
 	}
-	return mw.Close()
+	return qp.Close()
 }
 
 // oneLine folds a subject to one line, as header values must be.

@@ -55,6 +55,10 @@
 // Attachments go to files of their own, which are not fsynced: the raw
 // letter they come from is.
 //
+// Replies to pipelined commands (RFC 2920) are held until the intake reads
+// again, so a sender that groups MAIL, RCPT and DATA, as mail servers do,
+// gets their three replies in one write (pipelinedConn).
+//
 // # Threads
 //
 // A letter whose In-Reply-To or References name a message of an open

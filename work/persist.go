@@ -128,11 +128,12 @@ func (s *Service) flush(ctx context.Context) {
 	for {
 		s.mu.Lock()
 		batch := s.pending
-		s.pending, s.spare = s.spare, nil
-		s.mu.Unlock()
 		if len(batch) == 0 {
+			s.mu.Unlock()
 			return
 		}
+		s.pending, s.spare = s.spare, nil
+		s.mu.Unlock()
 		s.write(ctx, batch)
 		s.notify(batch)
 		clear(batch)

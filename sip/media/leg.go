@@ -413,10 +413,14 @@ func (l *Leg) tick(frame []int16, payload []byte) bool {
 	return true
 }
 
-func (l *Leg) skipSlot() {
+func (l *Leg) skipSlot() { l.skipFrames(1) }
+
+// skipFrames moves the stream clock on by n frames that were not sent,
+// so timestamps go on following the wall clock across the gap.
+func (l *Leg) skipFrames(n int64) {
 	l.sendMu.Lock()
-	l.ts += FrameSamples
-	l.slotAt = l.slotAt.Add(FrameDuration)
+	l.ts += uint32(n) * FrameSamples
+	l.slotAt = l.slotAt.Add(time.Duration(n) * FrameDuration)
 	l.marker = true
 	l.sendMu.Unlock()
 }

@@ -202,11 +202,12 @@ func (p *Pacer) pace(s *pacerShard, w *pacerWork) bool {
 		if !s.clock.sleepUntil(s.slotTime(k), p.done) {
 			return false
 		}
-		var last int64
-		if k, last = dueSlots(k, s.slotAt(time.Now())); k > last {
+		from, last := dueSlots(k, s.slotAt(time.Now()))
+		if from > last {
 			continue // woke before the slot began
 		}
-		for ; k <= last; k++ {
+		s.skip(k, from)
+		for k = from; k <= last; k++ {
 			s.send(int(k%pacerSlots), w)
 		}
 	}
@@ -221,6 +222,41 @@ func dueSlots(next, now int64) (from, last int64) {
 		return now - pacerSlots + 1, now
 	}
 	return next, now
+}
+
+// skip moves on the stream clocks of the legs whose turns in slots from
+// through to-1 were not sent (the shard overslept by more than a frame),
+// each by the frames it missed, so their timestamps do not fall behind.
+func (s *pacerShard) skip(from, to int64) {
+	if from >= to {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for g, legs := range s.slots {
+		if n := turns(from, to, g); n > 0 {
+			for _, l := range legs {
+				l.skipFrames(n)
+			}
+		}
+	}
+}
+
+// turns counts the slots k from through to-1 that are slot g of a frame
+// (k % pacerSlots == g), for from <= to and 0 <= g < pacerSlots.
+func turns(from, to int64, g int) int64 {
+	below := func(k int64) int64 { // slots k' < k of slot g, from 0
+		return floorDiv(k-int64(g)+pacerSlots-1, pacerSlots)
+	}
+	return below(to) - below(from)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 // slotAt is the slot of s's grid that t falls in.

@@ -138,6 +138,57 @@ func TestPacerDueSlots(t *testing.T) {
 	}
 }
 
+func TestPacerTurns(t *testing.T) {
+	for _, tc := range []struct {
+		from, to int64
+		g        int
+		want     int64
+	}{
+		{0, 0, 0, 0},
+		{0, 1, 0, 1},
+		{1, pacerSlots, 0, 0},
+		{1, pacerSlots + 1, 0, 1},
+		{0, 3 * pacerSlots, 7, 3},
+		{8, 3 * pacerSlots, 7, 2},
+		{7, 3*pacerSlots + 7, 7, 3},
+		{-pacerSlots, 0, 3, 1},
+		{41, 41 + 5*pacerSlots, 19, 5},
+	} {
+		if got := turns(tc.from, tc.to, tc.g); got != tc.want {
+			t.Errorf("turns(%d, %d, %d) = %d, want %d", tc.from, tc.to, tc.g, got, tc.want)
+		}
+	}
+}
+
+// A shard that overslept moves each leg's stream clock on by the frames
+// it missed, so the timestamps keep following the wall clock.
+func TestPacerSkipKeepsStreamClock(t *testing.T) {
+	s := &pacerShard{wake: make(chan struct{}, 1)}
+	var legs []*Leg
+	for range slotTarget + 1 { // the last joins slotOrder[1]
+		l := &Leg{}
+		s.add(l)
+		l.ts, l.slotAt, l.marker = 1000, time.Unix(100, 0), false
+		legs = append(legs, l)
+	}
+	first, second := legs[0], legs[slotTarget]
+	if first.slot != slotOrder[0] || second.slot != slotOrder[1] {
+		t.Fatalf("legs in slots %d and %d, want %d and %d", first.slot, second.slot, slotOrder[0], slotOrder[1])
+	}
+	// Missed: slot slotOrder[0] three times, slotOrder[1] twice.
+	from := int64(slotOrder[1]) + 1
+	s.skip(from, from+3*pacerSlots-1)
+	for _, tc := range []struct {
+		l      *Leg
+		frames int64
+	}{{first, 3}, {second, 2}} {
+		wantTS := uint32(1000) + uint32(tc.frames)*FrameSamples
+		if tc.l.ts != wantTS || !tc.l.marker || !tc.l.slotAt.Equal(time.Unix(100, 0).Add(time.Duration(tc.frames)*FrameDuration)) {
+			t.Errorf("slot %d: timestamp %d, marker %v, slot began %v; want %d, true, %d frames on", tc.l.slot, tc.l.ts, tc.l.marker, tc.l.slotAt, wantTS, tc.frames)
+		}
+	}
+}
+
 // The shard's grid skips empty slots and reports an empty shard.
 func TestPacerNextBusy(t *testing.T) {
 	s := &pacerShard{wake: make(chan struct{}, 1)}

@@ -200,18 +200,43 @@ func sipp(ctx context.Context, dir, addr, rtp string, rate, calls, limit int, ho
 		return "", err
 	}
 	host, port, _ := strings.Cut(rtp, ":")
-	stat := filepath.Join(dir, "stat.csv")
+	stat, errs := filepath.Join(dir, "stat.csv"), filepath.Join(dir, "errors.log")
 	cmd := exec.CommandContext(ctx, "sipp", "-sf", scen, "-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls),
 		"-l", strconv.Itoa(limit), "-d", strconv.Itoa(int(hold/time.Millisecond)), "-i", "127.0.0.1",
 		"-set", "rtp_ip", host, "-set", "rtp_port", port, "-timeout", "600s", "-nostdin",
-		"-trace_stat", "-stf", stat, "-fd", "1", "-max_socket", "60000", "-buff_size", strconv.Itoa(sippBuffer), addr)
+		"-trace_stat", "-stf", stat, "-fd", "1", "-max_socket", "60000", "-buff_size", strconv.Itoa(sippBuffer),
+		"-trace_err", "-error_file", errs, addr)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if b, rerr := os.ReadFile(stat); rerr == nil {
 		out = append(out, "\nSTAT\n"...)
 		out = append(out, b...)
 	}
+	if err != nil {
+		// Say why SIPp failed calls: its failure counters and the last of
+		// its error log (each unexpected message in full).
+		err = fmt.Errorf("%w (%s)", err, sippFailures(string(out)))
+		if b, rerr := os.ReadFile(errs); rerr == nil {
+			fmt.Fprintf(os.Stderr, "SIPp's error log ends:\n%s\n", tail(string(b), 3000))
+		}
+	}
 	return string(out), err
+}
+
+// sippFailures lists SIPp's nonzero failure counters from the statistics
+// appended to its output.
+func sippFailures(out string) string {
+	head, last, ok := sippStats(out)
+	if !ok {
+		return "no statistics"
+	}
+	var f []string
+	for i, h := range head {
+		if strings.HasPrefix(h, "Failed") && strings.HasSuffix(h, "(C)") && i < len(last) && last[i] != "0" {
+			f = append(f, h+" "+last[i])
+		}
+	}
+	return strings.Join(f, ", ")
 }
 
 // countCallbacks waits (up to a minute) until every call's callback item
@@ -332,15 +357,10 @@ func reportCPU(before, after cpuTimes, calls int) {
 // sippTotals reads the cumulative counters from the statistics appended
 // to SIPp's output.
 func sippTotals(out string) (ok, failed, retrans int) {
-	_, stat, found := strings.Cut(out, "\nSTAT\n")
+	head, last, found := sippStats(out)
 	if !found {
 		return 0, 0, 0
 	}
-	rows := strings.Split(strings.TrimSpace(stat), "\n")
-	if len(rows) < 2 {
-		return 0, 0, 0
-	}
-	head, last := strings.Split(rows[0], ";"), strings.Split(rows[len(rows)-1], ";")
 	col := func(name string) int {
 		for i, h := range head {
 			if h == name && i < len(last) {
@@ -351,6 +371,17 @@ func sippTotals(out string) (ok, failed, retrans int) {
 		return 0
 	}
 	return col("SuccessfulCall(C)"), col("FailedCall(C)"), col("Retransmissions(C)")
+}
+
+// sippStats returns the header and the last row of SIPp's statistics
+// appended to its output.
+func sippStats(out string) (head, last []string, ok bool) {
+	_, stat, found := strings.Cut(out, "\nSTAT\n")
+	rows := strings.Split(strings.TrimSpace(stat), "\n")
+	if !found || len(rows) < 2 {
+		return nil, nil, false
+	}
+	return strings.Split(rows[0], ";"), strings.Split(rows[len(rows)-1], ";"), true
 }
 
 func tail(s string, n int) string { return s[max(0, len(s)-n):] }

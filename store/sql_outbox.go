@@ -217,8 +217,12 @@ func (s *sqlStore) ClaimOut(ctx context.Context, c OutClaim) ([]OutLetter, error
 		cond += fmt.Sprintf(` AND o.message_id %sLIKE $%d ESCAPE '\'`, not, len(args))
 	}
 	if c.InOrder {
-		cond += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.channel = o.channel
-			AND p.to_addrs = o.to_addrs AND p.id < o.id)`
+		// A subquery per candidate, which looks its recipient up in
+		// outbox_pending_to whatever the statistics say (as an anti-join,
+		// PostgreSQL without fresh statistics scanned the channel's every
+		// pending row for each candidate).
+		cond += ` AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.state = 'pending' AND p.channel = $3
+			AND p.to_addrs = o.to_addrs)`
 	}
 	// PostgreSQL locks the rows it picks, skipping those a concurrent
 	// claim has locked, and gets the ids as an array, which it looks up by

@@ -157,22 +157,27 @@ func run(cfg config) error {
 	}
 	load := sysstat.LoadAverage()
 	drops0, wait0 := sysstat.UDPDrops(), sysstat.RunQueueWait()
+	sent0 := sent(legs)
 	cpu0 := sysstat.CPUNanos()
 	res, err := rx.measure()
 	if err != nil {
 		return err
 	}
 	cpu := time.Duration(sysstat.CPUNanos() - cpu0)
+	sentN := sent(legs) - sent0
 	drops, wait := sysstat.UDPDrops()-drops0, time.Duration(sysstat.RunQueueWait()-wait0)
 	stopProf()
 
-	fmt.Printf("legs %d, shared pacer %v, GOMAXPROCS %d, kernel timestamps %v, receiver %s, %v after %v, load %s: %d packets (%.0f/s), lost %d (%.3f%%)\n",
+	fmt.Printf("legs %d, shared pacer %v, GOMAXPROCS %d, kernel timestamps %v, receiver %s, %v after %v, load %s: %d packets (%.0f/s), lost %d (%.3f%%); sent %d (%.0f/s)\n",
 		cfg.legs, cfg.shared, runtime.GOMAXPROCS(0), cfg.kernelTS, cfg.receiver, cfg.dur, cfg.warmup, load, res.Packets,
-		float64(res.Packets)/cfg.dur.Seconds(), res.Lost, 100*float64(res.Lost)/float64(max(1, res.Packets+res.Lost)))
+		float64(res.Packets)/cfg.dur.Seconds(), res.Lost, 100*float64(res.Lost)/float64(max(1, res.Packets+res.Lost)),
+		sentN, float64(sentN)/cfg.dur.Seconds())
 	fmt.Printf("send jitter p50 %v, p99 %v, p99.9 %v, max %v\n", res.P50, res.P99, res.P999, res.Max)
 	fmt.Printf("lag behind the stream's clock p50 %v, p99 %v, max %v\n", res.LagP50, res.LagP99, res.LagMax)
 	fmt.Printf("the machine's UDP receive-buffer drops %d (packets lost are among them: the receiver fell behind); the sender's threads waited %v for a CPU\n", drops, wait.Round(time.Millisecond))
-	perPacket := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(max(1, res.Packets)) }
+	// Per packet sent: what the receiver lost was sent, and cost the
+	// sender as much.
+	perPacket := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(max(1, sentN)) }
 	if res.Separate {
 		fmt.Printf("sender cpu %v (%.0f%% of one core, %.2f µs per packet); receiver process %v (%.2f µs per packet)\n",
 			cpu, 100*cpu.Seconds()/cfg.dur.Seconds(), perPacket(cpu), res.ReceiverCPU, perPacket(res.ReceiverCPU))
@@ -184,6 +189,15 @@ func run(cfg config) error {
 	fmt.Printf("per leg: %.1f KiB heap, %.1f KiB resident, %.1f goroutines\n",
 		sysstat.Growth(heap1, heap0)/n/1024, sysstat.Growth(rss1, rss0)/n/1024, float64(g1-g0)/n)
 	return nil
+}
+
+// sent is how many packets the legs have sent.
+func sent(legs []*media.Leg) uint64 {
+	var n uint64
+	for _, l := range legs {
+		n += l.Stats().Sent
+	}
+	return n
 }
 
 // receiverEnd is the sender's side of the receiver, wherever it runs.

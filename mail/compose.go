@@ -58,6 +58,9 @@ func Compose(r Reply, domain string) (Outgoing, error) {
 	}
 	id := NewMessageID(domain)
 	var buf bytes.Buffer
+	// The header, and the text in quoted-printable: up to three bytes for
+	// each, and a soft line break every 73.
+	buf.Grow(1024 + 3*len(r.Text) + len(r.Text)/16)
 	if err := writeReply(&buf, r, id); err != nil {
 		return Outgoing{}, fmt.Errorf("compose reply to %s: %w", r.To.Addr, err)
 	}

@@ -54,6 +54,9 @@ func main() {
 	}
 	fmt.Println(srv.UDPAddr())
 	<-ctx.Done()
+	// Every call should have ended with SIPp's run: one still up never
+	// got its ACK or its BYE.
+	fmt.Fprintf(os.Stderr, "calls still up when stopped: %d\n", srv.ActiveCalls())
 	srv.Close()
 	fmt.Fprintf(os.Stderr, "%+v\n", srv.Stats())
 }

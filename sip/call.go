@@ -100,6 +100,7 @@ type Call struct {
 	state      callState     // guarded by mu
 	cause      Cause         // guarded by mu
 	answer     *sip.Response // guarded by mu: the 2xx, for retransmission
+	refusal    *sip.Response // guarded by mu: the final error response, for copies of the INVITE
 	sdpVersion uint64        // guarded by mu
 	localCSeq  uint32        // guarded by mu
 	remoteCSeq uint32        // guarded by mu: highest CSeq of the caller's requests
@@ -342,6 +343,7 @@ func (c *Call) refuse(code int, reason string, cause Cause) error {
 		return err
 	}
 	res := c.responseLocked(code, reason, nil)
+	c.refusal = res
 	c.mu.Unlock()
 	err := c.tx.Respond(res)
 	c.closeFinal()
@@ -453,10 +455,11 @@ func (c *Call) finish(cause Cause) bool {
 		return false
 	}
 	c.state, c.cause = stateEnded, cause
+	refusal := c.refusal
 	c.mu.Unlock()
 
 	c.closeFinal()
-	c.srv.dialogs.remove(c)
+	c.srv.dialogs.remove(c, refusal)
 	c.cancel()
 	c.leg.Close()
 	close(c.done)

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -34,43 +35,69 @@ type inviteKey struct {
 	cseq              uint32
 }
 
+// inviteLinger is how long an ended call's INVITE is still recognised:
+// 64·T1, as long as a server transaction absorbs copies of its request
+// (RFC 3261 §17.2.1 Timer H, RFC 6026 Timer L).
+const inviteLinger = 64 * timerT1
+
+// invite is what the dialog map keeps of an INVITE that made a call: the
+// call while it lasts, then, for inviteLinger, the final response a copy
+// gets again (none after a 2xx: copies are absorbed).
+type invite struct {
+	call  *Call
+	final *sip.Response
+}
+
 // dialogs is the edge's own dialog map; safe for concurrent use.
 type dialogs struct {
 	mu      sync.Mutex
-	calls   map[dialogKey]*Call // guarded by mu
-	invites map[inviteKey]*Call // guarded by mu
+	calls   map[dialogKey]*Call   // guarded by mu
+	invites map[inviteKey]*invite // guarded by mu
 }
 
 func newDialogs() *dialogs {
-	return &dialogs{calls: map[dialogKey]*Call{}, invites: map[inviteKey]*Call{}}
+	return &dialogs{calls: map[dialogKey]*Call{}, invites: map[inviteKey]*invite{}}
 }
 
 func (c *Call) inviteKey() inviteKey {
 	return inviteKey{callID: c.key.callID, remoteTag: c.key.remoteTag, cseq: c.invite.CSeq().SeqNo}
 }
 
-// add registers c, unless a call from the same INVITE exists: then it
-// returns that one and false.
-func (d *dialogs) add(c *Call) (*Call, bool) {
+// add registers c, unless a call from the same INVITE exists or ended
+// less than inviteLinger ago: then it returns that call (nil once ended)
+// or the final response to send a copy again (nil: absorb it), and false.
+func (d *dialogs) add(c *Call) (old *Call, final *sip.Response, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if old := d.invites[c.inviteKey()]; old != nil {
-		return old, false
+	if e := d.invites[c.inviteKey()]; e != nil {
+		return e.call, e.final, false
 	}
 	d.calls[c.key] = c
-	d.invites[c.inviteKey()] = c
-	return c, true
+	d.invites[c.inviteKey()] = &invite{call: c}
+	return nil, nil, true
 }
 
-func (d *dialogs) remove(c *Call) {
+// remove ends c's dialog; its INVITE is kept for inviteLinger with final,
+// the non-2xx response that refused it (nil when it was answered).
+func (d *dialogs) remove(c *Call, final *sip.Response) {
+	k := c.inviteKey()
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.calls[c.key] == c {
 		delete(d.calls, c.key)
 	}
-	if d.invites[c.inviteKey()] == c {
-		delete(d.invites, c.inviteKey())
+	e := d.invites[k]
+	if e == nil || e.call != c {
+		return
 	}
-	d.mu.Unlock()
+	e.call, e.final = nil, final
+	time.AfterFunc(inviteLinger, func() {
+		d.mu.Lock()
+		if d.invites[k] == e {
+			delete(d.invites, k)
+		}
+		d.mu.Unlock()
+	})
 }
 
 func (d *dialogs) get(k dialogKey) *Call {

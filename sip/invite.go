@@ -23,9 +23,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
-	if old, ok := s.dialogs.add(c); !ok {
+	if old, final, ok := s.dialogs.add(c); !ok {
 		c.discard()
-		old.resendFinal()
+		s.answerCopy(old, final)
 		return
 	}
 	s.respond(tx, req, 100, "Trying")
@@ -43,6 +43,22 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	case <-c.final:
 	case <-tx.Done():
 		c.finish(CauseError) // the transaction failed before a final response
+	}
+}
+
+// answerCopy answers a copy of an INVITE that made a call (its sipgo
+// transaction gone): with the call's 2xx while it lasts, or the final
+// error response that refused it; a copy of an answered call that ended
+// is absorbed.
+func (s *Server) answerCopy(live *Call, final *sip.Response) {
+	if live != nil {
+		live.resendFinal()
+		return
+	}
+	if final != nil {
+		if err := s.srv.WriteResponse(final); err != nil {
+			s.log.Debug("resend final response failed", "error", err)
+		}
 	}
 }
 

@@ -551,3 +551,34 @@ func TestDuplicateInviteMakesNoSecondCall(t *testing.T) {
 		t.Errorf("bye: got %d, want 200", got)
 	}
 }
+
+// TestCopyOfRefusedInviteMakesNoSecondCall: a copy of an INVITE whose
+// call was refused and has ended (sipgo's transaction for it gone, as
+// when its own 100 Trying timer overwrote the final response it keeps,
+// or after the call's dialog was removed) gets the same final response
+// again rather than starting a second call (RFC 3261 §17.2.1 has copies
+// answered with the last response for 64·T1).
+func TestCopyOfRefusedInviteMakesNoSecondCall(t *testing.T) {
+	srv := testServer(t, func(ctx context.Context, c *Call) { c.Reject(486, "Busy Here") })
+	u := newUAC(t, srv, false)
+	u.request("INVITE", 1, fmt.Sprintf(testSDP, "sendrecv"))
+	first := u.final()
+	if first.status() != 486 {
+		t.Fatalf("invite: got %d, want 486", first.status())
+	}
+	u.request("ACK", 1, "") // the INVITE's branch: ends its transaction's resends
+	for deadline := time.Now().Add(10 * time.Second); srv.ActiveCalls() != 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused call is still active") // only stops a hung test
+		}
+	}
+	// The same INVITE again under a new branch, as if its transaction were gone.
+	u.request("INVITE", 1, fmt.Sprintf(testSDP, "sendrecv"))
+	again := u.final()
+	if again.status() != 486 || again.header("To") != first.header("To") {
+		t.Errorf("copy: got %d To %q, want the same 486 (To %q)", again.status(), again.header("To"), first.header("To"))
+	}
+	if got := srv.Stats().Invites; got != 1 {
+		t.Errorf("invites handed to the handler: got %d, want 1", got)
+	}
+}

@@ -48,11 +48,19 @@ type invite struct {
 	final *sip.Response
 }
 
+// lingering is an ended call's INVITE, forgotten at its time.
+type lingering struct {
+	until time.Time
+	key   inviteKey
+	inv   *invite
+}
+
 // dialogs is the edge's own dialog map; safe for concurrent use.
 type dialogs struct {
 	mu      sync.Mutex
 	calls   map[dialogKey]*Call   // guarded by mu
 	invites map[inviteKey]*invite // guarded by mu
+	ended   []lingering           // guarded by mu: in time order (inviteLinger is constant)
 }
 
 func newDialogs() *dialogs {
@@ -69,6 +77,7 @@ func (c *Call) inviteKey() inviteKey {
 func (d *dialogs) add(c *Call) (old *Call, final *sip.Response, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.forgetLocked(time.Now())
 	if e := d.invites[c.inviteKey()]; e != nil {
 		return e.call, e.final, false
 	}
@@ -91,13 +100,24 @@ func (d *dialogs) remove(c *Call, final *sip.Response) {
 		return
 	}
 	e.call, e.final = nil, final
-	time.AfterFunc(inviteLinger, func() {
-		d.mu.Lock()
-		if d.invites[k] == e {
-			delete(d.invites, k)
+	now := time.Now()
+	d.ended = append(d.ended, lingering{until: now.Add(inviteLinger), key: k, inv: e})
+	d.forgetLocked(now)
+}
+
+// forgetLocked drops the INVITEs of calls that ended inviteLinger ago.
+func (d *dialogs) forgetLocked(now time.Time) {
+	n := 0
+	for n < len(d.ended) && now.After(d.ended[n].until) {
+		if l := d.ended[n]; d.invites[l.key] == l.inv {
+			delete(d.invites, l.key)
 		}
-		d.mu.Unlock()
-	})
+		n++
+	}
+	if n > 0 {
+		clear(d.ended[:n])
+		d.ended = d.ended[n:]
+	}
 }
 
 func (d *dialogs) get(k dialogKey) *Call {

@@ -18,7 +18,13 @@
 //     200 OK on Call.Answer, resent until the ACK; an INVITE without SDP
 //     gets Moroz's offer and the ACK's answer), ACK, CANCEL (487),
 //     BYE, re-INVITE for hold and resume (RFC 3264 §8.4), OPTIONS (200,
-//     or 503 while draining).
+//     or 503 while draining). The ACK of a 2xx is taken whether sipgo
+//     hands it to the ACK handler or passes it up through the INVITE's
+//     transaction (an ACK on the INVITE's branch, an RFC 2543 peer's).
+//     A copy of an INVITE that sipgo's transactions no longer absorb
+//     starts no second call: it gets the call's 2xx while the call
+//     lasts, and for 64·T1 after its end the response that refused it
+//     (or nothing, after a 2xx).
 //   - Drain: after Server.Drain new INVITEs get 503 with Retry-After while
 //     calls in progress go on.
 //   - A registrar for helpers' desk phones when Config.Registrar has

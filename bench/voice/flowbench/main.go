@@ -157,6 +157,9 @@ func verdict(ok, failed, calls, stored int, unacked int64) error {
 	return nil
 }
 
+// greetingLength is the greeting shortGreeting writes.
+const greetingLength = 200 * time.Millisecond
+
 // shortGreeting replaces the spoken greeting with 200 ms, so that a call
 // reaches the queue within the time a bench caller stays.
 func shortGreeting(dir string) error {
@@ -164,7 +167,7 @@ func shortGreeting(dir string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return err
 	}
-	return media.WriteWAV(p, make([]int16, media.SampleRate/5))
+	return media.WriteWAV(p, make([]int16, int(media.SampleRate*greetingLength/time.Second)))
 }
 
 func startNode(ctx context.Context, dir string, unacked *atomic.Int64) (*node.Node, error) {
@@ -337,6 +340,15 @@ func report(ok, failed int, elapsed time.Duration, calls, stored int, j jitterSt
 	concurrent := min(float64(rate)*hold.Seconds(), float64(calls))
 	fmt.Printf("offered %d calls/s, %d calls of %v: %d successful, %d failed in %.1f s = %.0f calls/s\n",
 		rate, calls, hold, ok, failed, elapsed.Seconds(), float64(ok)/elapsed.Seconds())
+	// SIPp places calls at rate whatever Moroz does (-limit is not
+	// reached), so calls over the run's time is capped by the run's shape:
+	// the offering plus one call's length. What Moroz adds beyond that is
+	// how far it fell behind.
+	offering := time.Duration(float64(calls) / float64(rate) * float64(time.Second))
+	shape := offering + hold + greetingLength
+	fmt.Printf("pace: %.1f s of offering + %.1f s a call = %.1f s at best (%.0f calls/s at most); behind by %.1f s\n",
+		offering.Seconds(), (hold + greetingLength).Seconds(), shape.Seconds(), float64(calls)/shape.Seconds(),
+		(elapsed - shape).Seconds())
 	fmt.Printf("callbacks stored: %d of %d calls\n", stored, calls)
 	fmt.Printf("rtp: %d packets in %d streams; send jitter p50 %v p99 %v max %v\n",
 		j.packets, j.streams, j.p50, j.p99, j.max)

@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"time"
@@ -28,8 +29,12 @@ func (l pipelineListener) Accept() (net.Conn, error) {
 // segment each: go-smtp flushes after every reply. Held replies are
 // written before every read, which is before the server can wait for the
 // client, and before the connection closes, so a client waiting for a
-// reply never waits longer for it. A client sending one command at a time
-// sees no change. The first failed write fails the writes after it.
+// reply never waits longer for it. DATA's 354, which §3.2 forbids to
+// hold, goes at once with those before it, even when the client sent its
+// letter early (in clear only: under STARTTLS the replies are records,
+// written at the next read). A client sending one command at a time sees
+// no change.
+// The first failed write fails the writes after it.
 type pipelinedConn struct {
 	net.Conn
 
@@ -50,8 +55,16 @@ func (c *pipelinedConn) Write(p []byte) (int, error) {
 		return 0, c.err
 	}
 	c.held = append(c.held, p...)
+	if bytes.HasPrefix(p, dataReply) {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
 	return len(p), nil
 }
+
+// dataReply begins the reply to DATA that asks for the letter.
+var dataReply = []byte("354 ")
 
 func (c *pipelinedConn) Read(p []byte) (int, error) {
 	if err := c.flush(); err != nil {

@@ -42,9 +42,9 @@ func (c *writesConn) Close() error {
 }
 
 func TestPipelinedConnHoldsRepliesUntilRead(t *testing.T) {
-	raw := &writesConn{in: "354 body\r\n"}
+	raw := &writesConn{in: "DATA\r\n"}
 	c := &pipelinedConn{Conn: raw}
-	for _, reply := range []string{"250 mail\r\n", "250 rcpt\r\n", "354 data\r\n"} {
+	for _, reply := range []string{"250 mail\r\n", "250 rcpt\r\n"} {
 		if _, err := c.Write([]byte(reply)); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
@@ -62,7 +62,7 @@ func TestPipelinedConnHoldsRepliesUntilRead(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	want := []string{"250 mail\r\n250 rcpt\r\n354 data\r\n", "221 bye\r\n"}
+	want := []string{"250 mail\r\n250 rcpt\r\n", "221 bye\r\n"}
 	if diff := cmp.Diff(want, raw.writes); diff != "" {
 		t.Errorf("writes (-want +got):\n%s", diff)
 	}
@@ -91,6 +91,21 @@ func TestPipelinedConnWritesBeforeAPastDeadline(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"221 bye\r\n"}, raw.writes); diff != "" {
 		t.Errorf("writes at a past deadline (-want +got):\n%s", diff)
+	}
+}
+
+// TestPipelinedConnSendsDataReplyAtOnce: RFC 2920 §3.2 forbids holding
+// DATA's reply; it leaves with the replies held before it.
+func TestPipelinedConnSendsDataReplyAtOnce(t *testing.T) {
+	raw := &writesConn{}
+	c := &pipelinedConn{Conn: raw}
+	for _, reply := range []string{"250 mail\r\n", "250 rcpt\r\n", "354 go ahead\r\n"} {
+		if _, err := c.Write([]byte(reply)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff([]string{"250 mail\r\n250 rcpt\r\n354 go ahead\r\n"}, raw.writes); diff != "" {
+		t.Errorf("writes (-want +got):\n%s", diff)
 	}
 }
 

@@ -18,9 +18,10 @@ import (
 // the consoles that see an item when its history gains an event outside
 // the router (protocol.md, "Item history").
 
-// eventSendFailed is the event package messenger notes on an item when
-// one of its replies is given up (messenger.EventSendFailed; the console
-// does not import the channels).
+// eventSendFailed is the event noted on an item when one of its replies
+// is given up: by package messenger (messenger.EventSendFailed), or by the
+// node for a letter its mail outbox gave up; the console does not import
+// the channels.
 const eventSendFailed = "send_failed"
 
 // entryAutoReply is the history entry of an auto-reply sent with the

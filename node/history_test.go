@@ -3,14 +3,18 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/smtp"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	gosmtp "github.com/emersion/go-smtp"
 	"github.com/gorilla/websocket"
 
 	"github.com/morozhq/moroz/acd"
@@ -135,4 +139,98 @@ func deskSocket(t *testing.T, base, login string) *websocket.Conn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// TestRefusedLetterReplyReachesTheDesk is the same for a letter: the
+// relay refuses a helper's reply for good (550), the item's history gets
+// the send_failed event with the relay's answer, and the helper's open
+// console hears of it.
+func TestRefusedLetterReplyReachesTheDesk(t *testing.T) {
+	relay := newRefusingRelay(t)
+	cfg := testConfig(t)
+	cfg.Mail.Domains = []string{"ded-moroz.test"}
+	cfg.Mail.Relay.Addr = relay
+	n, _ := startNode(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard
+	defer cancel()
+	elf, err := console.AddUser(ctx, n.Store(), "elf", "Эльф", store.RoleHelper, "password-elf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk := deskSocket(t, "http://"+n.Addr("http"), "elf")
+
+	letter := "From: Маша <masha@example.org>\r\nTo: ded@ded-moroz.test\r\nSubject: Sanki\r\n" +
+		"Message-ID: <wish-refused@example.org>\r\n\r\nHochu sanki.\r\n"
+	if err := smtp.SendMail(n.Addr("smtp"), nil, "masha@example.org", []string{"ded@ded-moroz.test"}, []byte(letter)); err != nil {
+		t.Fatalf("send the letter: %v", err)
+	}
+	it, err := n.Store().ItemByExternalID(ctx, acd.Email, "wish-refused@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Work().SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	for info, _ := n.Work().Router().Item(it.ID); len(info.OfferedTo) == 0; info, _ = n.Work().Router().Item(it.ID) {
+		if ctx.Err() != nil {
+			t.Fatal("the letter was not offered to the helper")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := n.Work().Accept(ctx, it.ID, elf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Work().Reply(ctx, it.ID, elf.ID, store.Message{Text: "Будут санки!"}); err != nil {
+		t.Fatal(err)
+	}
+
+	desk.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for heard := false; !heard; {
+		for _, m := range readFrame(t, desk) {
+			if m.Type == "history" && m.Data.ItemID == it.ID && m.Data.Type == "send_failed" {
+				heard = true
+			}
+		}
+	}
+	evs, err := n.Store().Events(ctx, it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, e := range evs {
+		if e.Type == "send_failed" {
+			failed = append(failed, string(e.Data))
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0], "550") || !strings.Contains(failed[0], `"channel":"email"`) {
+		t.Errorf("send_failed events %q, want one naming the relay's 550", failed)
+	}
+}
+
+// newRefusingRelay is an SMTP relay that refuses every recipient for
+// good; it returns its address.
+func newRefusingRelay(t *testing.T) string {
+	t.Helper()
+	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) {
+		return &refusingSession{}, nil
+	}))
+	srv.Domain = "relay.test"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { srv.Serve(ln) })
+	t.Cleanup(func() {
+		srv.Close()
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+type refusingSession struct{ sinkSession }
+
+func (*refusingSession) Rcpt(string, *gosmtp.RcptOptions) error {
+	return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
 }

@@ -2,13 +2,17 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/mail"
+	"github.com/morozhq/moroz/messenger"
+	"github.com/morozhq/moroz/store"
 )
 
 // mailNode is the letters' part of a node: the SMTP intake, the poller of
@@ -50,6 +54,11 @@ func (n *Node) startMail() error {
 		}
 		outCfg := mc.Outbox
 		outCfg.Lease, outCfg.Poll = n.cfg.Outbox.Lease, n.cfg.Outbox.Poll // the mailings' outbox sends theirs
+		outCfg.Done = func(m mail.Outgoing, err error) {
+			if err != nil {
+				n.letterGivenUp(m, err, log)
+			}
+		}
 		mn.outbox = mail.NewStoredOutbox(relay, n.store, outCfg, log)
 		mc = mc.WithDefaults()
 		n.work.SetSender(acd.Email, mail.StoredSender{Replier: &mail.Replier{Store: n.store, Outbox: mn.outbox,
@@ -178,4 +187,26 @@ func (n *Node) closeMail() error {
 		return nil
 	}
 	return n.mail.srv.Close()
+}
+
+// letterGivenUp notes a reply or auto-reply the outbox gave up on its
+// item's history, as a Telegram reply given up is
+// (messenger.EventSendFailed), and tells the consoles that see the item:
+// the helper learns that the contact did not get it.
+func (n *Node) letterGivenUp(m mail.Outgoing, cause error, log *slog.Logger) {
+	if m.ItemID == 0 {
+		return
+	}
+	data, _ := json.Marshal(map[string]any{"channel": acd.Email, "message_id": m.MessageID, "error": cause.Error()})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := n.store.UpdateItem(ctx, m.ItemID, store.ItemUpdate{Event: store.Event{At: time.Now(),
+		Type: messenger.EventSendFailed, Data: data}})
+	if err != nil {
+		log.Error("a given-up letter not noted on its item", "item_id", m.ItemID, "err", err)
+		return
+	}
+	if n.console != nil {
+		n.console.NoteItemEvent(m.ItemID, messenger.EventSendFailed)
+	}
 }

@@ -14,6 +14,10 @@ import (
 // a new one begun.
 const segmentMax = 256 << 20
 
+// scratchMax is the largest frame buffer a segment keeps for the next
+// letter.
+const scratchMax = 64 << 10
+
 // segment is an append-only file of raw letters. Each letter is framed by
 // a line "MOROZ-LETTER <sha256> <length>" so the file can be read without
 // the store; the store keeps each letter's offset and length.
@@ -27,10 +31,11 @@ type segment struct {
 	rel string // name relative to the mail folder
 
 	mu      sync.Mutex
-	size    int64 // guarded by mu: bytes appended
-	refs    int   // guarded by mu: letters appended and not yet released
-	retired bool  // guarded by mu: no more appends; close at refs 0
-	broken  error // guarded by mu: a failed write; the segment takes no more
+	scratch []byte // guarded by mu: the framed letter being written
+	size    int64  // guarded by mu: bytes appended
+	refs    int    // guarded by mu: letters appended and not yet released
+	retired bool   // guarded by mu: no more appends; close at refs 0
+	broken  error  // guarded by mu: a failed write; the segment takes no more
 
 	syncMu sync.Mutex // held for one fsync at a time
 	synced int64      // guarded by syncMu: bytes known durable
@@ -57,20 +62,25 @@ func openSegment(root string) (*segment, error) {
 // append writes the framed letter and returns the offset of the letter
 // itself. It takes a reference that release gives back.
 func (s *segment) append(sum string, letter []byte) (int64, error) {
-	frame := fmt.Appendf(nil, "MOROZ-LETTER %s %d\r\n", sum, len(letter))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.broken != nil {
 		return 0, s.broken
 	}
+	s.scratch = fmt.Appendf(s.scratch[:0], "MOROZ-LETTER %s %d\r\n", sum, len(letter))
+	frame := len(s.scratch)
+	s.scratch = append(s.scratch, letter...)
 	start := s.size
-	if _, err := s.f.WriteAt(append(frame, letter...), start); err != nil {
+	if _, err := s.f.WriteAt(s.scratch, start); err != nil {
 		s.broken = fmt.Errorf("segment %s: write: %w", s.rel, err)
 		return 0, s.broken
 	}
-	s.size += int64(len(frame) + len(letter))
+	s.size += int64(len(s.scratch))
+	if cap(s.scratch) > scratchMax {
+		s.scratch = nil // a large letter's buffer is not kept
+	}
 	s.refs++
-	return start + int64(len(frame)), nil
+	return start + int64(frame), nil
 }
 
 // full reports whether the segment should take no more letters: it broke

@@ -2,9 +2,10 @@
 // letters sent over loopback by 32 SMTP connections, each stored durably in
 // the embedded SQLite store (raw letter fsynced, contact, item, message)
 // with its auto-reply stored and queued in the store's outbox, before the
-// 250.
+// 250. The clients send one command at a time (client=lockstep) or
+// pipeline MAIL, RCPT and DATA as mail servers do (client=pipelined).
 //
-//	go test -bench . -benchtime 20000x ./bench/mail/
+//	go test -run '^$' -bench 'SMTPIntake/autoreply=true' -benchtime 16000x -count 3 ./bench/mail/
 package mailbench
 
 import (

@@ -13,6 +13,7 @@ import (
 	"github.com/morozhq/moroz/acd"
 	"github.com/morozhq/moroz/internal/baresiptest"
 	"github.com/morozhq/moroz/sip/media"
+	"github.com/morozhq/moroz/store"
 	"github.com/morozhq/moroz/voice"
 )
 
@@ -123,9 +124,17 @@ func checkBridged(t *testing.T, h *harness, id string, helper int64, sink *rtpSi
 		t.Errorf("call record: got outcome %q helper %d connected %v reason %q, want answered by %d",
 			rec.Outcome, rec.HelperID, rec.ConnectedAt, rec.Reason, helper)
 	}
-	it, err := h.st.Item(context.Background(), rec.ItemID)
-	if err != nil {
-		t.Fatal(err)
+	// The item's outcome is the router's event, which the persister
+	// stores after the flow has returned: wait for it (the deadline only
+	// stops a hung test).
+	var it store.Item
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if it, err = h.st.Item(context.Background(), rec.ItemID); err != nil {
+			t.Fatal(err)
+		}
+		if it.Outcome != acd.OutcomeNone || time.Now().After(deadline) {
+			break
+		}
 	}
 	if it.Outcome != acd.OutcomeAnswered {
 		t.Errorf("call item: got outcome %q, want answered", it.Outcome)

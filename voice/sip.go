@@ -16,17 +16,19 @@ import (
 // the native SIP edge.
 func SIPHandler(f *Flow) sip.InviteHandler {
 	return func(ctx context.Context, c *sip.Call) {
-		f.Handle(ctx, sipCall{c})
+		f.Handle(ctx, sipCall{Call: c, caller: uriUser(c.From()), dialled: uriUser(c.To())})
 	}
 }
 
-// sipCall is a sip.Call seen as a Call.
+// sipCall is a sip.Call seen as a Call; the caller's and the dialled
+// numbers are parsed out of their URIs once.
 type sipCall struct {
 	*sip.Call
+	caller, dialled string
 }
 
-func (c sipCall) Caller() string  { return uriUser(c.From()) }
-func (c sipCall) Dialled() string { return uriUser(c.To()) }
+func (c sipCall) Caller() string  { return c.caller }
+func (c sipCall) Dialled() string { return c.dialled }
 func (c sipCall) Hangup() error   { return c.Call.Hangup(sip.CauseNormal) }
 
 // mediaLeg is a helper leg with RTP media: a desk phone's (SIPDialer)

@@ -55,21 +55,7 @@ func TestRefusedTelegramReplyReachesTheDesk(t *testing.T) {
 		t.Fatalf("telegram items %+v (%v), want one", items, err)
 	}
 	it := items[0]
-	if err := n.Work().SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
-		t.Fatal(err)
-	}
-	for info, _ := n.Work().Router().Item(it.ID); len(info.OfferedTo) == 0; info, _ = n.Work().Router().Item(it.ID) {
-		if ctx.Err() != nil {
-			t.Fatal("the chat was not offered to the helper")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := n.Work().Accept(ctx, it.ID, elf.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Work().Reply(ctx, it.ID, elf.ID, store.Message{Text: "Здравствуй!"}); err != nil {
-		t.Fatal(err)
-	}
+	takeAndReply(ctx, t, n, it.ID, elf.ID, "Здравствуй!")
 
 	desk.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for {
@@ -81,6 +67,27 @@ func TestRefusedTelegramReplyReachesTheDesk(t *testing.T) {
 				return
 			}
 		}
+	}
+}
+
+// takeAndReply makes the helper available, waits for the item's offer,
+// accepts it and replies text, as the helper's console would.
+func takeAndReply(ctx context.Context, t *testing.T, n *Node, itemID, helperID int64, text string) {
+	t.Helper()
+	if err := n.Work().SetStatus(ctx, helperID, acd.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	for info, _ := n.Work().Router().Item(itemID); len(info.OfferedTo) == 0; info, _ = n.Work().Router().Item(itemID) {
+		if ctx.Err() != nil {
+			t.Fatalf("item %d was not offered to the helper", itemID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := n.Work().Accept(ctx, itemID, helperID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Work().Reply(ctx, itemID, helperID, store.Message{Text: text}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -168,21 +175,7 @@ func TestRefusedLetterReplyReachesTheDesk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Work().SetStatus(ctx, elf.ID, acd.StatusAvailable, ""); err != nil {
-		t.Fatal(err)
-	}
-	for info, _ := n.Work().Router().Item(it.ID); len(info.OfferedTo) == 0; info, _ = n.Work().Router().Item(it.ID) {
-		if ctx.Err() != nil {
-			t.Fatal("the letter was not offered to the helper")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := n.Work().Accept(ctx, it.ID, elf.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Work().Reply(ctx, it.ID, elf.ID, store.Message{Text: "Будут санки!"}); err != nil {
-		t.Fatal(err)
-	}
+	takeAndReply(ctx, t, n, it.ID, elf.ID, "Будут санки!")
 
 	desk.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for heard := false; !heard; {

@@ -64,8 +64,8 @@
 //
 // # Several nodes
 //
-// A wallboard lists and monitors the calls of its own node only
-// (TODO(#6): live calls of every node). A node hears nothing of another's
+// A wallboard lists and monitors the calls of its own node only; no
+// issue asks for several nodes yet. A node hears nothing of another's
 // calls today, and monitoring across nodes would need, in this order:
 //
 //   - A shared list: each node writes its live calls (the LiveCall

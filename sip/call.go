@@ -405,6 +405,11 @@ func (c *Call) sendBye() error {
 	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
 	res, err := c.srv.client.Do(ctx, req)
+	if err == nil && res == nil {
+		// sipgo's Do returns neither when the transaction ended without
+		// an error of its own (its transport closed under it: a stop).
+		err = errors.New("transaction ended without a response")
+	}
 	if err != nil {
 		c.log.Debug("bye failed", "error", err)
 		return fmt.Errorf("hangup %s: bye: %w", c.key.callID, err)

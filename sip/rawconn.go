@@ -51,11 +51,11 @@ func (c *screenedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 // screen decides what becomes of one datagram.
 //
-// TODO(#5): every datagram is parsed here and again by sipgo, both on
-// the socket's one reader goroutine; when two busy cores leave that
-// goroutine unscheduled for long, the kernel drops datagrams at the
-// socket (BENCHMARKS.md, voice: call flow) and the retransmissions that
-// follow add load. Parsing once needs sipgo to take a parsed message.
+// Every datagram is parsed here and again by sipgo, both on the socket's
+// one reader goroutine; when two busy cores leave that goroutine
+// unscheduled for long, the kernel drops datagrams at the socket
+// (BENCHMARKS.md, voice: call flow) and the retransmissions that follow
+// add load. Parsing once would need sipgo to take a parsed message.
 func (c *screenedConn) screen(data []byte, addr net.Addr) ([]byte, bool) {
 	if len(bytes.Trim(data, "\r\n\x00")) == 0 {
 		return data, true // keep-alive (RFC 5626 §3.5.1); sipgo ignores it

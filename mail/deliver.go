@@ -331,13 +331,19 @@ func (s *Server) submit(ctx context.Context, f *filing, parent store.Item) (stor
 	return filed, nil
 }
 
+// itemJSON is an email item's data; a struct, not a map, so that a
+// letter's JSON is written without sorting keys or boxing values.
+type itemJSON struct {
+	From      string `json:"from"`
+	MessageID string `json:"message_id"`
+	AutoReply string `json:"auto_reply,omitempty"`
+	Broken    bool   `json:"broken,omitempty"`
+}
+
 func (s *Server) itemData(f *filing) json.RawMessage {
-	d := map[string]any{"from": f.sender.Norm(), "message_id": f.id}
+	d := itemJSON{From: f.sender.Norm(), MessageID: f.id, Broken: f.l.Broken}
 	if f.reply != nil {
-		d["auto_reply"] = f.reply.MessageID
-	}
-	if f.l.Broken {
-		d["broken"] = true
+		d.AutoReply = f.reply.MessageID
 	}
 	b, _ := json.Marshal(d)
 	return b
@@ -361,44 +367,38 @@ func (s *Server) message(f *filing, itemID int64) store.Message {
 
 // headersJSON keeps what the console and later stages need about a letter
 // beyond its text: threading and RFC 3834 headers, the raw file and the
-// attachments.
+// attachments. Empty fields are left out.
 func headersJSON(l *Letter, raw rawLetter) json.RawMessage {
-	h := map[string]any{"raw": raw.ref, "sha256": raw.sum}
-	put := func(k string, v string) {
-		if v != "" {
-			h[k] = v
-		}
-	}
-	put("message_id", l.MessageID)
-	put("auto_submitted", l.AutoSubmitted)
-	put("precedence", l.Precedence)
-	put("list_id", l.ListID)
-	put("return_path", l.ReturnPath)
-	put("content_language", l.ContentLanguage)
+	h := letterHeaders{Raw: raw.ref, SHA256: raw.sum, MessageID: l.MessageID, AutoSubmitted: l.AutoSubmitted,
+		Precedence: l.Precedence, ListID: l.ListID, ReturnPath: l.ReturnPath, ContentLanguage: l.ContentLanguage,
+		InReplyTo: l.InReplyTo, References: l.References, Attachments: l.Attachments, Report: l.Report,
+		Broken: l.Broken, Problems: l.Problems}
 	if !l.Date.IsZero() {
-		h["date"] = l.Date.UTC().Format(time.RFC3339)
+		h.Date = l.Date.UTC().Format(time.RFC3339)
 	}
 	if len(l.ReplyTo) > 0 {
-		h["reply_to"] = l.ReplyTo[0].String()
-	}
-	if len(l.InReplyTo) > 0 {
-		h["in_reply_to"] = l.InReplyTo
-	}
-	if len(l.References) > 0 {
-		h["references"] = l.References
-	}
-	if len(l.Attachments) > 0 {
-		h["attachments"] = l.Attachments
-	}
-	if l.Report != nil {
-		h["report"] = l.Report
-	}
-	if l.Broken {
-		h["broken"] = true
-	}
-	if len(l.Problems) > 0 {
-		h["problems"] = l.Problems
+		h.ReplyTo = l.ReplyTo[0].String()
 	}
 	b, _ := json.Marshal(h)
 	return b
+}
+
+// letterHeaders is what headersJSON writes.
+type letterHeaders struct {
+	Raw             RawRef          `json:"raw"`
+	SHA256          string          `json:"sha256"`
+	MessageID       string          `json:"message_id,omitempty"`
+	AutoSubmitted   string          `json:"auto_submitted,omitempty"`
+	Precedence      string          `json:"precedence,omitempty"`
+	ListID          string          `json:"list_id,omitempty"`
+	ReturnPath      string          `json:"return_path,omitempty"`
+	ContentLanguage string          `json:"content_language,omitempty"`
+	Date            string          `json:"date,omitempty"`
+	ReplyTo         string          `json:"reply_to,omitempty"`
+	InReplyTo       []string        `json:"in_reply_to,omitempty"`
+	References      []string        `json:"references,omitempty"`
+	Attachments     []Attachment    `json:"attachments,omitempty"`
+	Report          *DeliveryReport `json:"report,omitempty"`
+	Broken          bool            `json:"broken,omitempty"`
+	Problems        []string        `json:"problems,omitempty"`
 }

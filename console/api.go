@@ -108,21 +108,33 @@ func (s *Server) helperQueues(r *http.Request, p Principal) ([]string, error) {
 	return h.Queues, err
 }
 
-func (s *Server) getItem(w http.ResponseWriter, r *http.Request, p Principal) {
+// visibleItem reads the item of the request's path for p, answering 400,
+// 404 (also for an item p may not see: a helper does not learn that it
+// exists) or the store's error itself when it cannot.
+func (s *Server) visibleItem(w http.ResponseWriter, r *http.Request, p Principal) (store.Item, bool) {
 	id, ok := pathID(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "item id must be a positive number")
-		return
+		return store.Item{}, false
 	}
 	it, err := s.opt.Store.Item(r.Context(), id)
 	if err != nil {
 		s.storeError(w, "read item", err)
-		return
+		return store.Item{}, false
 	}
 	if !s.maySee(r, p, it) {
-		writeError(w, http.StatusNotFound, "not found") // a helper does not learn that it exists
+		writeError(w, http.StatusNotFound, "not found")
+		return store.Item{}, false
+	}
+	return it, true
+}
+
+func (s *Server) getItem(w http.ResponseWriter, r *http.Request, p Principal) {
+	it, ok := s.visibleItem(w, r, p)
+	if !ok {
 		return
 	}
+	id := it.ID
 	events, err := s.opt.Store.Events(r.Context(), id)
 	if err != nil {
 		s.storeError(w, "read events", err)

@@ -84,20 +84,11 @@ type eventFields struct {
 // itemHistory serves GET /api/v1/items/{id}/history to whoever may see
 // the item (maySee): {"item_id", "history": [entry]}, oldest first.
 func (s *Server) itemHistory(w http.ResponseWriter, r *http.Request, p Principal) {
-	id, ok := pathID(r)
+	it, ok := s.visibleItem(w, r, p)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "item id must be a positive number")
 		return
 	}
-	it, err := s.opt.Store.Item(r.Context(), id)
-	if err != nil {
-		s.storeError(w, "read item", err)
-		return
-	}
-	if !s.maySee(r, p, it) {
-		writeError(w, http.StatusNotFound, "not found")
-		return
-	}
+	id := it.ID
 	events, err := s.opt.Store.Events(r.Context(), id)
 	if err != nil {
 		s.storeError(w, "read events", err)

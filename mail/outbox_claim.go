@@ -32,22 +32,7 @@ func (o *Outbox) holds(e *outEntry) bool {
 // poked, and renews the outbox's leases every third of a lease, until
 // ctx ends.
 func (o *Outbox) claimLoop(ctx context.Context) {
-	poll := time.NewTicker(o.cfg.Poll)
-	defer poll.Stop()
-	renewed := time.Now()
-	for {
-		o.claim(ctx)
-		if time.Since(renewed) >= o.cfg.Lease/3 {
-			o.renew(ctx)
-			renewed = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-poll.C:
-		case <-o.kick:
-		}
-	}
+	store.RunClaims(ctx, o.cfg.Poll, o.cfg.Lease, o.kick, o.claim, o.renew)
 }
 
 // claim takes as many due letters as keep the workers busy twice over

@@ -91,22 +91,7 @@ func (tg *telegram) runOutbox(ctx context.Context) {
 // sender's leases every third of a lease, until ctx ends.
 func (tg *telegram) claimLoop(ctx context.Context) {
 	c := tg.claims
-	poll := time.NewTicker(c.opt.Poll)
-	defer poll.Stop()
-	renewed := time.Now()
-	for {
-		tg.claim(ctx)
-		if time.Since(renewed) >= c.opt.Lease/3 {
-			tg.renew(ctx)
-			renewed = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-poll.C:
-		case <-c.kick:
-		}
-	}
+	store.RunClaims(ctx, c.opt.Poll, c.opt.Lease, c.kick, tg.claim, tg.renew)
 }
 
 // claim takes the oldest due reply of chats nobody holds, as many as

@@ -36,6 +36,28 @@ func NewClaimant(kind string) string {
 	return fmt.Sprintf("%s/%d/%s/%s", host, os.Getpid(), kind, hex.EncodeToString(b))
 }
 
+// RunClaims is a sender's claiming loop: claim, and renew every third of
+// lease, at once and then every poll and whenever kick is signalled,
+// until ctx ends.
+func RunClaims(ctx context.Context, poll, lease time.Duration, kick <-chan struct{}, claim, renew func(context.Context)) {
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	renewed := time.Now()
+	for {
+		claim(ctx)
+		if time.Since(renewed) >= lease/3 {
+			renew(ctx)
+			renewed = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-kick:
+		}
+	}
+}
+
 // ErrClaimed is MarkOut's answer to a retry of a row another sender has
 // taken over since (its lease had run out).
 var ErrClaimed = errors.New("outbox row held by another sender")

@@ -517,8 +517,12 @@ func ariSine(freq float64, d time.Duration) []int16 {
 }
 
 // toneWindows counts the 200 ms windows of s that are loud and whose
-// energy is mostly at freq (a Goertzel filter).
-func toneWindows(s []int16, freq float64) int {
+// energy is mostly at freq.
+func toneWindows(s []int16, freq float64) int { return windowsAt(s, freq, 0.5) }
+
+// windowsAt counts the loud 200 ms windows of s with more than share of
+// their energy at freq (a Goertzel filter).
+func windowsAt(s []int16, freq, share float64) int {
 	const w = media.SampleRate / 5
 	coeff := 2 * math.Cos(2*math.Pi*freq/media.SampleRate)
 	n := 0
@@ -528,10 +532,7 @@ func toneWindows(s []int16, freq float64) int {
 			total += float64(v) * float64(v)
 			q1, q2 = coeff*q1-q2+float64(v), q1
 		}
-		if total/w < 200*200 {
-			continue
-		}
-		if (q1*q1+q2*q2-coeff*q1*q2)/(total*w/2) > 0.5 {
+		if total/w >= 200*200 && (q1*q1+q2*q2-coeff*q1*q2)/(total*w/2) > share {
 			n++
 		}
 	}

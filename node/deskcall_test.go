@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -645,24 +644,9 @@ func monitorOf(n *Node, id string) *softphone.MonitorInfo {
 	return nil
 }
 
-// faintIn counts the 200 ms windows of s with at least monFaint of their
-// energy at freq (a Goertzel filter), loud windows only.
-func faintIn(s []int16, freq float64) int {
-	const w = media.SampleRate / 5
-	coeff := 2 * math.Cos(2*math.Pi*freq/media.SampleRate)
-	n := 0
-	for i := 0; i+w <= len(s); i += w {
-		var total, q1, q2 float64
-		for _, v := range s[i : i+w] {
-			total += float64(v) * float64(v)
-			q1, q2 = coeff*q1-q2+float64(v), q1
-		}
-		if total/w >= 200*200 && (q1*q1+q2*q2-coeff*q1*q2)/(total*w/2) > monFaint {
-			n++
-		}
-	}
-	return n
-}
+// faintIn counts the loud 200 ms windows of s with at least monFaint of
+// their energy at freq.
+func faintIn(s []int16, freq float64) int { return windowsAt(s, freq, monFaint) }
 
 // With native SIP and Asterisk mode at once, a helper whose desk phone
 // registered with Moroz's own SIP edge (baresip as 201) is rung there for

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -22,12 +23,13 @@ import (
 // crashDirEnv names the data folder of the intake TestCrashChild runs.
 const crashDirEnv = "MOROZ_MAIL_CRASH_DIR"
 
-// TestCrashAfter250 kills the intake process with SIGKILL right after it
-// answered 250 and checks that the letter is in the store and on disk.
-func TestCrashAfter250(t *testing.T) {
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+// startChild runs the test binary's test named test in a child process
+// with env added to its environment, and returns it with its standard
+// output; its standard error goes to the test's log.
+func startChild(t *testing.T, test string, env ...string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +38,14 @@ func TestCrashAfter250(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, stdout
+}
+
+// TestCrashAfter250 kills the intake process with SIGKILL right after it
+// answered 250 and checks that the letter is in the store and on disk.
+func TestCrashAfter250(t *testing.T) {
+	dir := t.TempDir()
+	cmd, stdout := startChild(t, "TestCrashChild", crashDirEnv+"="+dir)
 	addr := childAddr(t, stdout)
 
 	raw := corpus(t, "windows-1251.eml")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -154,16 +153,7 @@ func TestOutboxOfKilledNodeIsTakenOver(t *testing.T) {
 	if err := NewStoredOutbox(nil, st, OutboxConfig{}, discard()).Enqueue(letter); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestOutboxKilledNodeChild$")
-	cmd.Env = append(os.Environ(), killedNodeDBEnv+"="+url)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = t.Output()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdout := startChild(t, "TestOutboxKilledNodeChild", killedNodeDBEnv+"="+url)
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	lines, begun := bufio.NewScanner(stdout), false
 	for !begun && lines.Scan() {

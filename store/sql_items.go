@@ -246,7 +246,7 @@ func (s *sqlStore) ApplyItemUpdates(ctx context.Context, id int64, us []ItemUpda
 			if e.At.IsZero() {
 				e.At = st.at
 			}
-			if err := s.addEvent(ctx, q, e); err != nil {
+			if _, err := s.insertEvent(ctx, q, e); err != nil {
 				return err
 			}
 		}
@@ -336,17 +336,6 @@ func (s *sqlStore) insertEvent(ctx context.Context, q querier, e Event) (Event, 
 		VALUES ($1, $2, $3, $4, $5)`,
 		e.ItemID, e.At, e.Type, nullID(e.HelperID), data)
 	return e, err
-}
-
-// addEvent is insertEvent without reading the new event's id back.
-func (s *sqlStore) addEvent(ctx context.Context, q querier, e Event) error {
-	data, err := rawArg("event data", e.Data)
-	if err != nil {
-		return err
-	}
-	_, err = q.exec(ctx, `INSERT INTO events (item_id, at, type, helper_id, data) VALUES ($1, $2, $3, $4, $5)`,
-		e.ItemID, e.At, e.Type, nullID(e.HelperID), data)
-	return err
 }
 
 // Events returns the history of itemID, oldest first.
